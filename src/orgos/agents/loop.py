@@ -1,0 +1,191 @@
+"""The agent loop: model and tools, in turn, until a valid final answer.
+
+It runs inside a RunContext, so every model call, tool call and delegation is
+a syscall: journaled, replayable, governed. The loop itself holds no state the
+journal cannot rebuild.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pydantic_core
+
+from orgos.agents.registry import AgentRegistry
+from orgos.config.specs import AgentSpec, json_schema_validator
+from orgos.kernel.context import RunContext
+from orgos.llm.base import Message, ModelRequest, ModelResponse, ToolCall, ToolDef
+from orgos.tools.base import ToolResult
+
+DELEGATE = "delegate"
+
+
+class StepLimitReached(Exception):
+    pass
+
+
+def render_task(task: Any) -> str:
+    """The first user message: the task, and the context it came with."""
+    if isinstance(task, str):
+        return task
+    if isinstance(task, dict):
+        text = str(task.get("task", ""))
+        parts = [text] if text else []
+        ctx = task.get("context")
+        if ctx:
+            ctx_text = ctx if isinstance(ctx, str) else json.dumps(ctx, indent=1)
+            parts.append(f"Context:\n{ctx_text}")
+        if task.get("from"):
+            parts.append(f"(Delegated by agent {task['from']}.)")
+        return "\n\n".join(parts) or json.dumps(task)
+    return json.dumps(task)
+
+
+def system_prompt(spec: AgentSpec) -> str:
+    lines = [f"You are {spec.name}" + (f", the {spec.role}." if spec.role else ".")]
+    if spec.description:
+        lines.append(spec.description)
+    if spec.instructions:
+        lines.append(spec.instructions.strip())
+    if spec.output is not None:
+        lines.append(
+            "When you are done, reply with only a JSON document matching this schema:\n"
+            + json.dumps(spec.output)
+        )
+    return "\n\n".join(lines)
+
+
+def delegate_tool(spec: AgentSpec) -> ToolDef:
+    return ToolDef(
+        DELEGATE,
+        "Hand a sub-task to another agent and get its result. Give it the context it needs.",
+        {
+            "type": "object",
+            "properties": {
+                "agent": {"type": "string", "enum": list(spec.delegates)},
+                "task": {"type": "string", "description": "what the agent must do"},
+                "context": {"type": "string", "description": "facts it needs from you"},
+            },
+            "required": ["agent", "task"],
+        },
+    )
+
+
+class AgentProgram:
+    """The "agent" run kind."""
+
+    def __init__(self, registry: AgentRegistry):
+        self.registry = registry
+
+    async def resolve_version(self, workspace: str, target: str) -> int:
+        return await self.registry.latest_version(workspace, target)
+
+    async def __call__(self, ctx: RunContext) -> Any:
+        run = ctx.run
+        spec = await self.registry.get(run.workspace, run.target, run.target_version)
+        tools_by_name = ctx.kernel.tools
+        defs = [
+            ToolDef(t.name, t.description, t.parameters)
+            for name in spec.tools
+            if (t := tools_by_name.get(name)) is not None
+        ]
+        allowed = set(spec.tools)
+        if spec.delegates:
+            defs.append(delegate_tool(spec))
+        ctx.allowed_tools = frozenset(allowed)
+        validator = json_schema_validator(spec.output) if spec.output is not None else None
+        messages = [Message("system", system_prompt(spec)), Message("user", render_task(run.input))]
+        for _ in range(spec.max_steps):
+            req = ModelRequest(messages, defs, spec.output, spec.temperature)
+            resp = await ctx.llm(req, spec.model)
+            messages.append(Message("assistant", resp.content, list(resp.tool_calls)))
+            if resp.tool_calls:
+                results = await self._act(ctx, spec, resp.tool_calls)
+                for call in resp.tool_calls:
+                    messages.append(
+                        Message("tool", results[call.id].for_model(), tool_call_id=call.id,
+                                name=call.name)
+                    )  # fmt: skip
+                continue
+            answer, problem = parse_final(resp, validator)
+            if problem is None:
+                return answer
+            messages.append(Message("user", f"Your answer is not valid: {problem}. Answer again."))
+        raise StepLimitReached(
+            f"agent {spec.name} reached its step limit ({spec.max_steps}) without a final answer"
+        )
+
+    async def _act(
+        self, ctx: RunContext, spec: AgentSpec, calls: list[ToolCall]
+    ) -> dict[str, ToolResult]:
+        """Run the tool calls in order; delegations start together, in parallel."""
+        results: dict[str, ToolResult] = {}
+        delegations: list[ToolCall] = []
+        for call in calls:
+            if call.arguments_error is not None:
+                results[call.id] = ToolResult(
+                    False, error=f"arguments are not valid JSON: {call.arguments_error}"
+                )
+            elif call.name == DELEGATE and spec.delegates:
+                problem = _check_delegation(spec, call.arguments)
+                if problem:
+                    results[call.id] = ToolResult(False, error=problem)
+                else:
+                    delegations.append(call)
+            else:
+                results[call.id] = await ctx.tool(call.name, call.arguments)
+        if delegations:
+            children = [
+                ("agent", str(c.arguments["agent"]),
+                 {"task": c.arguments.get("task", ""), "context": c.arguments.get("context"),
+                  "from": spec.name})
+                for c in delegations
+            ]  # fmt: skip
+            ids = await ctx.spawn(children)
+            outcomes = await ctx.wait_runs(ids)
+            for call, out in zip(delegations, outcomes, strict=True):
+                if out["status"] == "succeeded":
+                    results[call.id] = ToolResult(True, {"agent": out["target"],
+                                                        "result": out["output"]})  # fmt: skip
+                else:
+                    results[call.id] = ToolResult(
+                        False, error=f"agent {out['target']} {out['status']}: {out['error']}"
+                    )
+        return results
+
+
+def _check_delegation(spec: AgentSpec, args: dict[str, Any]) -> str | None:
+    agent = args.get("agent")
+    if agent not in spec.delegates:
+        return (
+            f"{spec.name} may not delegate to {agent!r}; it may delegate to:"
+            f" {', '.join(spec.delegates)}"
+        )
+    if not isinstance(args.get("task"), str) or not args["task"].strip():
+        return "delegate needs a non-empty 'task'"
+    return None
+
+
+def parse_final(resp: ModelResponse, validator: Any) -> tuple[Any, str | None]:
+    """The final answer, or why it is not acceptable."""
+    text = resp.content.strip()
+    if validator is None:
+        return text, None
+    try:
+        value = pydantic_core.from_json(_strip_fence(text))
+    except ValueError as exc:
+        return None, f"it is not JSON ({exc})"
+    errors = sorted(validator.iter_errors(value), key=lambda e: list(e.path))
+    if errors:
+        e = errors[0]
+        where = "/".join(str(p) for p in e.path) or "the document"
+        return None, f"{where}: {e.message}"
+    return value, None
+
+
+def _strip_fence(text: str) -> str:
+    if text.startswith("```"):
+        text = text.split("\n", 1)[1] if "\n" in text else text[3:]
+        text = text.rsplit("```", 1)[0]
+    return text.strip()

@@ -1,0 +1,139 @@
+"""A project folder: orgos.yaml, agents/*.yaml and tools.py.
+
+Loading checks the whole project up front (unknown tools, unknown delegates,
+duplicate names) so that mistakes surface at load time with file and line,
+not in the middle of a run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from orgos.config.loader import _line_of, load_file, read_yaml, validate
+from orgos.config.specs import AgentSpec, ProjectSpec
+from orgos.errors import ConfigError
+from orgos.tools.base import Tool
+
+PROJECT_FILE = "orgos.yaml"
+
+
+@dataclass
+class Project:
+    root: Path
+    spec: ProjectSpec
+    agents: dict[str, AgentSpec] = field(default_factory=dict)
+    tools: dict[str, Tool] = field(default_factory=dict)
+    #: where each agent was defined, for error messages
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def store_url(self) -> str:
+        url = self.spec.store
+        if url.startswith("sqlite:///"):
+            path = Path(url[len("sqlite:///") :])
+            if not path.is_absolute():
+                path = self.root / path
+            return f"sqlite:///{path}"
+        return url
+
+
+def find_project(start: Path) -> Path:
+    """The nearest folder at or above ``start`` holding orgos.yaml."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / PROJECT_FILE).is_file():
+            return folder
+    raise ConfigError(f"no {PROJECT_FILE} in {start} or above; run `orgos init` or pass --project")
+
+
+def load_project(root: Path) -> Project:
+    root = root.resolve()
+    path = root / PROJECT_FILE
+    if not path.is_file():
+        raise ConfigError(f"{path}: not found; run `orgos init {root}` to create a project")
+    project = Project(root, load_file(ProjectSpec, path))
+    for rel in project.spec.tools:
+        for t in load_tools(root / rel):
+            if t.name in project.tools:
+                raise ConfigError(f"{root / rel}: tool {t.name!r} is defined twice")
+            project.tools[t.name] = t
+    for rel in project.spec.agents:
+        target = root / rel
+        files = (
+            sorted([*target.glob("*.yaml"), *target.glob("*.yml")]) if target.is_dir() else [target]
+        )
+        for f in files:
+            _load_agents_file(project, f)
+    check_references(project)
+    return project
+
+
+def _load_agents_file(project: Project, path: Path) -> None:
+    data, node = read_yaml(path)
+    if data is None:
+        return
+    if isinstance(data, dict) and "agents" in data and isinstance(data["agents"], list):
+        items = [(d, ("agents", i)) for i, d in enumerate(data["agents"])]
+    else:
+        items = [(data, ())]
+    for item, prefix in items:
+        spec = validate(AgentSpec, item, path=path, node=node, loc_prefix=prefix)
+        line = _line_of(node, prefix) or 1
+        if spec.name in project.agents:
+            raise ConfigError(
+                f"{path}:{line}: agent {spec.name!r} is already defined in"
+                f" {project.sources[spec.name]}"
+            )
+        project.agents[spec.name] = spec
+        project.sources[spec.name] = f"{path}:{line}"
+        _check_line_refs(project, spec, path, node, prefix)
+
+
+def _check_line_refs(
+    project: Project,
+    spec: AgentSpec,
+    path: Path,
+    node: yaml.Node | None,
+    prefix: tuple[object, ...],
+) -> None:
+    for i, name in enumerate(spec.tools):
+        if name not in project.tools:
+            line = _line_of(node, (*prefix, "tools", i))  # type: ignore[arg-type]
+            known = ", ".join(sorted(project.tools)) or "none"
+            raise ConfigError(
+                f"{path}:{line}: agent {spec.name!r} uses unknown tool {name!r}; known tools: {known}"
+            )
+
+
+def check_references(project: Project) -> None:
+    """Delegates must name agents of the project."""
+    for spec in project.agents.values():
+        for d in spec.delegates:
+            if d not in project.agents:
+                raise ConfigError(
+                    f"{project.sources.get(spec.name, spec.name)}: agent {spec.name!r} delegates"
+                    f" to unknown agent {d!r}; known agents: {', '.join(sorted(project.agents))}"
+                )
+
+
+def load_tools(path: Path) -> list[Tool]:
+    """Import a Python file and collect its @tool functions."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: tool file not found")
+    mod_name = f"orgos_project_tools_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"{path}: cannot import")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"{path}: importing failed: {type(exc).__name__}: {exc}") from exc
+    return [v for v in vars(module).values() if isinstance(v, Tool)]

@@ -1,0 +1,108 @@
+"""Specs: configuration as data. YAML files and Python code build the same
+pydantic models, so everything a file can say, code can say, and back."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
+
+
+class AgentSpec(BaseModel):
+    """A versioned agent definition. Any change to it makes a new version;
+    runs keep the version they started with."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME_PATTERN)
+    role: str = ""
+    description: str = ""
+    capabilities: list[str] = Field(default_factory=list)
+    owner: str | None = None
+    #: A key of the project's ``models`` table; "default" unless set.
+    model: str = "default"
+    instructions: str = ""
+    #: Tool names (in Python, Tool objects are accepted too).
+    tools: list[str] = Field(default_factory=list)
+    #: Agents this one may hand sub-tasks to.
+    delegates: list[str] = Field(default_factory=list)
+    #: JSON Schema of the final answer (in Python, a pydantic model class).
+    output: dict[str, Any] | None = None
+    max_steps: int = Field(default=10, ge=1, le=100_000)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+
+    @field_validator("tools", mode="before")
+    @classmethod
+    def _tool_names(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            return [getattr(t, "name", t) for t in v]
+        return v
+
+    @field_validator("output", mode="before")
+    @classmethod
+    def _output_schema(cls, v: Any) -> Any:
+        if isinstance(v, type) and issubclass(v, BaseModel):
+            return v.model_json_schema()
+        return v
+
+    @field_validator("output")
+    @classmethod
+    def _valid_schema(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        if v is not None:
+            import jsonschema
+
+            try:
+                jsonschema.Draft202012Validator.check_schema(v)
+            except jsonschema.SchemaError as exc:
+                raise ValueError(f"output is not a valid JSON Schema: {exc.message}") from None
+        return v
+
+    def digest(self) -> str:
+        canon = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canon.encode()).hexdigest()[:16]
+
+
+class ModelEntry(BaseModel):
+    """One entry of the project's ``models`` table (see orgos.llm.select)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str = "auto"
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    timeout: float = 60.0
+    max_retries: int = 4
+
+
+class ProjectSpec(BaseModel):
+    """``orgos.yaml``: what a project folder holds and how it runs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "orgos-project"
+    workspace: str = Field(default="default", pattern=NAME_PATTERN)
+    #: A store URL; relative sqlite paths are relative to the project folder.
+    store: str = "sqlite:///.orgos/orgos.db"
+    durability: str = Field(default="kill-safe", pattern="^(kill-safe|power-safe)$")
+    models: dict[str, ModelEntry] = Field(default_factory=lambda: {"default": ModelEntry()})
+    #: Python files (relative to the project) whose @tool functions are loaded.
+    tools: list[str] = Field(default_factory=lambda: ["tools.py"])
+    #: Folders (or files) of agent YAML.
+    agents: list[str] = Field(default_factory=lambda: ["agents"])
+    max_active_runs: int = Field(default=1000, ge=1)
+    model_timeout: float = Field(default=120.0, gt=0)
+
+
+def json_schema_validator(schema: dict[str, Any]) -> Any:
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(schema)
+
+
+__all__ = ["AgentSpec", "ModelEntry", "ProjectSpec", "json_schema_validator", "pydantic"]

@@ -1,0 +1,30 @@
+"""The exceptions users see. Each says what went wrong and what to do about it."""
+
+from __future__ import annotations
+
+
+class OrgosError(Exception):
+    """Base of every error orgos raises on purpose."""
+
+
+class ConfigError(OrgosError):
+    """A spec file or a Python spec is invalid. The message names file and line."""
+
+
+class NotFound(OrgosError):
+    """An agent, tool, run or model that does not exist was asked for."""
+
+
+class FencedOut(OrgosError):
+    """This worker lost its lease: another worker took over its runs.
+
+    Raised by the store when a write comes from a worker that has been fenced,
+    so a paused-then-revived worker can never write over its successor."""
+
+
+class NondeterminismError(OrgosError):
+    """Replay asked for a different syscall than the journal recorded."""
+
+
+class RunFailed(OrgosError):
+    """A run ended in failure; raised to whoever waits for its result."""

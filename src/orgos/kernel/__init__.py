@@ -1,0 +1,17 @@
+"""The kernel: runs, the syscall pipeline, the journal, workers and recovery."""
+
+from orgos.kernel.context import RunContext
+from orgos.kernel.kernel import Kernel, Program
+from orgos.kernel.syscall import AfterHook, BeforeHook, Park, Pipeline, Syscall, Verdict
+
+__all__ = [
+    "AfterHook",
+    "BeforeHook",
+    "Kernel",
+    "Park",
+    "Pipeline",
+    "Program",
+    "RunContext",
+    "Syscall",
+    "Verdict",
+]

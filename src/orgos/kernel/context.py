@@ -1,0 +1,219 @@
+"""RunContext: the only door a run has to the world.
+
+A run's program is deterministic given its syscall results, so replaying the
+journal rebuilds it: each syscall gets the next sequence number, and when the
+journal already holds that number's result, the result is returned without
+executing the effect again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from orgos.errors import NondeterminismError
+from orgos.kernel.events import Event
+from orgos.kernel.syscall import Park, Syscall
+from orgos.llm.base import ModelError, ModelRequest, ModelResponse
+from orgos.store.base import Append, JournalEntry, RunRecord
+from orgos.tools.base import ToolResult
+
+if TYPE_CHECKING:
+    from orgos.kernel.kernel import Kernel
+
+Executor = Callable[[Syscall], Awaitable[dict[str, Any]]]
+
+
+class RunContext:
+    def __init__(self, kernel: Kernel, run: RunRecord, journal: list[JournalEntry]):
+        self.kernel = kernel
+        self.run = run
+        self._seq = 0
+        self._intents: dict[int, JournalEntry] = {}
+        self._results: dict[int, Any] = {}
+        self._retry: set[int] = set()
+        for e in journal:
+            if e.phase == "intent":
+                self._intents[e.seq] = e
+            elif e.phase == "result":
+                self._results[e.seq] = e.payload
+            elif e.phase == "decision" and (e.payload or {}).get("action") == "retry":
+                self._retry.add(e.seq)
+        #: Tools this run may call; set by the program (e.g. from the agent spec).
+        self.allowed_tools: frozenset[str] | None = None
+        self._events = kernel.events
+
+    @property
+    def replaying(self) -> bool:
+        """True while the run re-reads its own journal after a restart."""
+        return self._seq in self._results
+
+    def emit(self, type_: str, data: dict[str, Any]) -> None:
+        if self._events.active(self.run.root_id):
+            self._events.publish(Event(self.run.id, self.run.root_id, type_, data))
+
+    # --- the pipeline -----------------------------------------------------------
+    async def syscall(
+        self,
+        kind: str,
+        request: dict[str, Any],
+        execute: Executor,
+        *,
+        idempotent: bool = True,
+    ) -> dict[str, Any]:
+        """Run one syscall through the pipeline and return its journaled result.
+
+        ``execute`` returns the result payload (``{"ok": ...}`` or
+        ``{"error": ...}``); it must not raise for failures the run should see."""
+        self._seq += 1
+        seq = self._seq
+        done = self._results.get(seq)
+        if done is not None:
+            intent = self._intents.get(seq)
+            if intent is not None and intent.kind != kind:
+                raise NondeterminismError(
+                    f"run {self.run.id} step {seq}: journal has {intent.kind!r}, replay asked"
+                    f" for {kind!r}; the program or agent version changed under the run"
+                )
+            return done  # type: ignore[no-any-return]
+        sc = Syscall(self.run, seq, kind, request, idempotent)
+        if seq in self._intents and not idempotent and seq not in self._retry:
+            # In flight at a crash, not safe to repeat: ask a person.
+            raise Park(
+                f"{kind} call at step {seq} was in flight when the worker died;"
+                " it may or may not have taken effect",
+                {"decision": {"seq": seq, "kind": kind, "request": request}},
+            )
+        kernel = self.kernel
+        for hook in kernel.pipeline.before:
+            verdict = await hook(sc)
+            if verdict is None:
+                continue
+            if verdict.action == "park":
+                raise Park(verdict.reason, verdict.waiting_on or {})
+            result: dict[str, Any] = {"error": verdict.reason, "denied": True}
+            await kernel.journal.submit(
+                Append(JournalEntry(self.run.id, seq, "intent", kind, request, self.run.workspace)),
+                Append(JournalEntry(self.run.id, seq, "result", kind, result, self.run.workspace)),
+            )
+            self._after(sc, result)
+            return result
+        ws = self.run.workspace
+        fut = kernel.journal.submit(
+            Append(JournalEntry(self.run.id, seq, "intent", kind, request, ws, time.time())),
+            lazy=idempotent,
+        )
+        if not idempotent:
+            await fut  # the intent must be durable before a non-repeatable effect
+        result = await execute(sc)
+        await kernel.journal.submit(
+            Append(JournalEntry(self.run.id, seq, "result", kind, result, ws, time.time())),
+            *sc.ops,
+        )
+        self._after(sc, result)
+        return result
+
+    def _after(self, sc: Syscall, result: dict[str, Any]) -> None:
+        for hook in self.kernel.pipeline.after:
+            hook(sc, result)
+        if self._events.active(self.run.root_id):
+            self.emit("syscall", {"seq": sc.seq, "kind": sc.kind, "request": sc.request,
+                                  "result": result})  # fmt: skip
+
+    # --- syscalls ---------------------------------------------------------------
+    async def llm(self, request: ModelRequest, model: str | None = None) -> ModelResponse:
+        """Ask a model. Retries and timeouts happen inside; tokens stream to
+        watchers; only the complete response is journaled."""
+        kernel = self.kernel
+        name = model or "default"
+
+        async def execute(sc: Syscall) -> dict[str, Any]:
+            m = kernel.model(name)
+            on_token = self._on_token if self._events.active(self.run.root_id) else None
+            try:
+                resp = await kernel.complete(m, request, on_token)
+            except ModelError as exc:
+                return {"error": str(exc)}
+            return {"ok": resp.to_dict()}
+
+        req = {
+            "model": name,
+            "messages": len(request.messages),
+            "tools": [t.name for t in request.tools],
+        }
+        result = await self.syscall("llm", req, execute)
+        if "ok" not in result:
+            raise ModelError(str(result.get("error")))
+        return ModelResponse.from_dict(result["ok"])
+
+    async def _on_token(self, text: str) -> None:
+        self.emit("token", {"text": text})
+
+    async def tool(self, name: str, arguments: dict[str, Any]) -> ToolResult:
+        """Call a tool by name. Unknown, disallowed, invalid or failing calls
+        come back as error results for the model to read."""
+        tool = self.kernel.tools.get(name)
+        allowed = self.allowed_tools
+        if tool is None or (allowed is not None and name not in allowed):
+            why = "does not exist" if tool is None else "is not allowed for this agent"
+            names = sorted(allowed) if allowed is not None else sorted(self.kernel.tools)
+            err = f"tool {name!r} {why}; available tools: {', '.join(names) or 'none'}"
+
+            async def refuse(sc: Syscall) -> dict[str, Any]:
+                return ToolResult(False, error=err).to_dict()
+
+            result = await self.syscall("tool", {"tool": name, "arguments": arguments}, refuse)
+            return ToolResult.from_dict(result)
+
+        async def execute(sc: Syscall) -> dict[str, Any]:
+            key = f"{self.run.id}:{sc.seq}"
+            return (await tool.invoke(arguments, key)).to_dict()
+
+        result = await self.syscall(
+            "tool",
+            {"tool": name, "arguments": arguments},
+            execute,
+            idempotent=tool.safe_to_retry,
+        )
+        return ToolResult.from_dict(result)
+
+    async def spawn(self, children: list[tuple[str, str, Any]]) -> list[str]:
+        """Start child runs, each ``(kind, target, input)``; returns their ids.
+        The children are created in the same commit as this syscall's result."""
+        kernel = self.kernel
+
+        async def execute(sc: Syscall) -> dict[str, Any]:
+            ids = []
+            for kind, target, inp in children:
+                rec = await kernel.new_run(kind, target, inp, self.run.workspace, parent=self.run)
+                sc.ops.extend(kernel.insert_ops(rec))
+                ids.append(rec.id)
+            return {"ok": ids}
+
+        req = {"children": [{"kind": k, "target": t, "input": i} for k, t, i in children]}
+        result = await self.syscall("delegate", req, execute)
+        if "ok" not in result:
+            raise RuntimeError(str(result.get("error")))
+        ids: list[str] = result["ok"]
+        kernel.start_local(ids)
+        return ids
+
+    async def wait_runs(self, run_ids: list[str]) -> list[dict[str, Any]]:
+        """Wait for child runs to end. While they work this run is parked:
+        no task, no memory; their end wakes it and it replays to here."""
+        self._seq += 1
+        seq = self._seq
+        done = self._results.get(seq)
+        if done is not None:
+            return done["ok"]  # type: ignore[no-any-return]
+        outcomes = await self.kernel.run_outcomes(self.run.workspace, run_ids)
+        if outcomes is None:
+            raise Park("waiting for child runs", {"runs": run_ids, "seq": seq})
+        ws = self.run.workspace
+        result = {"ok": outcomes}
+        await self.kernel.journal.submit(
+            Append(JournalEntry(self.run.id, seq, "intent", "wait", {"runs": run_ids}, ws)),
+            Append(JournalEntry(self.run.id, seq, "result", "wait", result, ws)),
+        )
+        return outcomes

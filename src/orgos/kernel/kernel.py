@@ -1,0 +1,455 @@
+"""The kernel: runs, their workers, and recovery.
+
+A Kernel is one worker. It registers itself in the store with a lease, claims
+runnable runs (new, woken, or orphaned by a dead worker), executes each as an
+asyncio task through a RunContext, and records every status change in the
+journal. Any number of kernels can share a store; fencing makes sure a run is
+never executed by two at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import pydantic_core
+
+from orgos.errors import FencedOut, NotFound, RunFailed
+from orgos.ids import new_id
+from orgos.kernel.context import RunContext
+from orgos.kernel.events import Event, EventHub
+from orgos.kernel.journal import Journal
+from orgos.kernel.syscall import Park, Pipeline
+from orgos.llm.base import Model, ModelError, ModelRequest, ModelResponse, TokenSink
+from orgos.store.base import (
+    Append,
+    InsertRun,
+    JournalEntry,
+    Op,
+    RunRecord,
+    RunStatus,
+    Store,
+    UpdateRun,
+    WorkerInfo,
+)
+from orgos.tools.base import Tool
+
+log = logging.getLogger("orgos.kernel")
+
+
+class Program(Protocol):
+    """What a run executes. The agents layer provides the "agent" program;
+    workflows will provide theirs. The kernel knows nothing of either."""
+
+    async def resolve_version(self, workspace: str, target: str) -> int:
+        """The version a new run of ``target`` starts with (raises NotFound)."""
+        ...
+
+    async def __call__(self, ctx: RunContext) -> Any: ...
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Kernel:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        workspace: str = "default",
+        models: Mapping[str, Model] | None = None,
+        tools: Mapping[str, Tool] | None = None,
+        programs: Mapping[str, Program] | None = None,
+        max_active: int = 1000,
+        lease_ttl: float = 10.0,
+        poll_interval: float = 0.5,
+        model_timeout: float = 120.0,
+        model_retries: int = 4,
+        retry_backoff: float = 0.5,
+    ):
+        self.store = store
+        self.workspace = workspace
+        self.models: dict[str, Model] = dict(models or {})
+        self.tools: dict[str, Tool] = dict(tools or {})
+        self.programs: dict[str, Program] = dict(programs or {})
+        self.pipeline = Pipeline()
+        self.events = EventHub()
+        self.max_active = max_active
+        self.lease_ttl = lease_ttl
+        self.poll_interval = poll_interval
+        self.model_timeout = model_timeout
+        self.model_retries = model_retries
+        self.retry_backoff = retry_backoff
+        self.worker_id = new_id("w-")
+        self.journal = Journal(store, self.worker_id)
+        self._active: dict[str, asyncio.Task[None]] = {}
+        self._reserved: dict[str, RunRecord] = {}
+        self._cancelling: set[str] = set()
+        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._nudge = asyncio.Event()
+        self._bg: list[asyncio.Task[None]] = []
+        self._started = False
+
+    # --- lifecycle ----------------------------------------------------------------
+    async def start(self, *, recover: bool = True) -> None:
+        """Join the store as a worker. With ``recover``, claim unfinished runs."""
+        await self.store.register_worker(
+            WorkerInfo(self.worker_id, socket.gethostname(), os.getpid(),
+                       time.time() + self.lease_ttl)
+        )  # fmt: skip
+        self.journal.start()
+        self._started = True
+        self._bg.append(asyncio.create_task(self._housekeeping(), name="orgos-housekeeping"))
+        if recover:
+            await self.reap_dead_workers()
+            await self.store.wake_all_ready()
+            self._bg.append(asyncio.create_task(self._dispatcher(), name="orgos-dispatch"))
+
+    async def stop(self) -> None:
+        """Leave cleanly: unfinished runs go back to the queue for any worker."""
+        if not self._started:
+            return
+        self._started = False
+        for t in self._bg:
+            t.cancel()
+        tasks = list(self._active.values())
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*self._bg, *tasks, return_exceptions=True)
+        self._bg.clear()
+        await self.journal.close()
+        with contextlib.suppress(Exception):
+            await self.store.remove_worker(self.worker_id)
+
+    async def __aenter__(self) -> Kernel:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def reap_dead_workers(self) -> int:
+        """Fence workers on this host whose process is gone, so their runs can
+        be resumed at once rather than after their lease runs out."""
+        host, n = socket.gethostname(), 0
+        for w in await self.store.list_workers():
+            if w.id != self.worker_id and not w.fenced and w.host == host and not _pid_alive(w.pid):
+                await self.store.fence_worker(w.id)
+                n += 1
+        return n
+
+    # --- models -------------------------------------------------------------------
+    def model(self, name: str) -> Model:
+        m = self.models.get(name) or (self.models.get("default") if name == "default" else None)
+        if m is None:
+            raise ModelError(f"no model named {name!r}; configured: {', '.join(self.models)}")
+        return m
+
+    async def complete(
+        self, model: Model, request: ModelRequest, on_token: TokenSink | None
+    ) -> ModelResponse:
+        from orgos.llm.retry import complete_with_retry
+
+        return await complete_with_retry(
+            model, request, on_token, timeout=self.model_timeout,
+            max_retries=self.model_retries, backoff=self.retry_backoff,
+        )  # fmt: skip
+
+    # --- creating runs --------------------------------------------------------------
+    async def new_run(
+        self,
+        kind: str,
+        target: str,
+        input: Any,
+        workspace: str | None = None,
+        *,
+        parent: RunRecord | None = None,
+        priority: int = 0,
+    ) -> RunRecord:
+        """A run record, owned by this worker when it has room (to be started
+        with ``start_local`` once committed), else queued for any worker."""
+        program = self.programs.get(kind)
+        if program is None:
+            raise NotFound(f"no program for runs of kind {kind!r}")
+        ws = workspace or self.workspace
+        version = await program.resolve_version(ws, target)
+        rid = new_id("r-")
+        local = len(self._active) + len(self._reserved) < self.max_active
+        rec = RunRecord(
+            id=rid, workspace=ws, kind=kind, target=target, target_version=version,
+            input=pydantic_core.to_jsonable_python(input),
+            parent_id=parent.id if parent else None,
+            root_id=parent.root_id if parent else rid,
+            status=RunStatus.RUNNING if local else RunStatus.QUEUED,
+            owner=self.worker_id if local else None,
+            priority=priority, created_at=time.time(),
+        )  # fmt: skip
+        if local:
+            self._reserved[rid] = rec
+        return rec
+
+    def insert_ops(self, rec: RunRecord) -> list[Op]:
+        return [
+            InsertRun(rec),
+            Append(JournalEntry(rec.id, 0, "status", rec.status.value,
+                                {"target": rec.target, "version": rec.target_version},
+                                rec.workspace, rec.created_at)),
+        ]  # fmt: skip
+
+    def start_local(self, run_ids: list[str]) -> None:
+        """Start runs this worker reserved in ``new_run`` and has committed."""
+        for rid in run_ids:
+            rec = self._reserved.pop(rid, None)
+            if rec is not None:
+                self._launch(rec, [])
+            else:
+                self._nudge.set()
+
+    async def submit(
+        self,
+        kind: str,
+        target: str,
+        input: Any,
+        *,
+        workspace: str | None = None,
+        priority: int = 0,
+    ) -> RunRecord:
+        """Create a run, durably, and start it. Returns once it is committed."""
+        rec = await self.new_run(kind, target, input, workspace, priority=priority)
+        try:
+            await self.journal.submit(*self.insert_ops(rec))
+        except BaseException:
+            self._reserved.pop(rec.id, None)
+            raise
+        self.start_local([rec.id])
+        return rec
+
+    # --- executing runs ---------------------------------------------------------------
+    def _launch(self, rec: RunRecord, journal: list[JournalEntry]) -> None:
+        self._active[rec.id] = asyncio.create_task(self._execute(rec, journal), name=rec.id)
+
+    async def _execute(self, run: RunRecord, journal: list[JournalEntry]) -> None:
+        ctx = RunContext(self, run, journal)
+        output: Any = None
+        error: str | None = None
+        waiting: dict[str, Any] | None = None
+        try:
+            program = self.programs.get(run.kind)
+            if program is None:
+                raise NotFound(f"no program for runs of kind {run.kind!r}")
+            output = pydantic_core.to_jsonable_python(await program(ctx))
+            status = RunStatus.SUCCEEDED
+        except Park as p:
+            status, error, waiting = RunStatus.WAITING, p.reason, p.waiting_on
+        except asyncio.CancelledError:
+            if run.id not in self._cancelling:
+                self._active.pop(run.id, None)
+                raise  # shutdown: the run stays unfinished, for recovery
+            status, error = RunStatus.CANCELLED, "cancelled"
+        except FencedOut:
+            self._active.pop(run.id, None)
+            return
+        except Exception as exc:
+            status, error = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
+        try:
+            await self.journal.submit(
+                UpdateRun(run.id, status, output, error, waiting,
+                          release=status is RunStatus.WAITING),
+                Append(JournalEntry(run.id, ctx._seq, "status", status.value,
+                                    {"error": error} if error else None, run.workspace,
+                                    time.time())),
+            )  # fmt: skip
+        except Exception as exc:
+            log.error("run %s: could not record status %s: %s", run.id, status, exc)
+            return
+        finally:
+            self._active.pop(run.id, None)
+            self._cancelling.discard(run.id)
+        run.status, run.output, run.error, run.waiting_on = status, output, error, waiting
+        if self.events.active(run.root_id):
+            self.events.publish(Event(run.id, run.root_id, "status",
+                                      {"status": status.value, "error": error}))  # fmt: skip
+        for fut in self._waiters.pop(run.id, ()):
+            if not fut.done():
+                fut.set_result(None)
+        woke = False
+        if status is RunStatus.WAITING:
+            woke = await self.store.wake_if_ready(run.id)
+        elif run.parent_id is not None:
+            woke = await self.store.wake_if_ready(run.parent_id)
+        if woke:
+            self._nudge.set()
+
+    async def run_outcomes(self, workspace: str, run_ids: list[str]) -> list[dict[str, Any]] | None:
+        """The ends of these runs, or None while any is unfinished."""
+        out = []
+        for rid in run_ids:
+            rec = await self.store.get_run(workspace, rid)
+            if rec is None:
+                raise NotFound(f"run {rid} not found")
+            if not rec.status.terminal:
+                return None
+            out.append({"run_id": rid, "target": rec.target, "status": rec.status.value,
+                        "output": rec.output, "error": rec.error})  # fmt: skip
+        return out
+
+    async def _dispatcher(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.poll_interval):
+                    await self._nudge.wait()
+            self._nudge.clear()
+            free = self.max_active - len(self._active) - len(self._reserved)
+            if free <= 0:
+                continue
+            try:
+                claimed = await self.store.claim_runs(self.worker_id, free, time.time())
+                for rec in claimed:
+                    self._launch(rec, await self.store.load_journal(rec.id))
+            except FencedOut:
+                await self._fenced()
+            except Exception as exc:  # a busy database: try again next tick
+                log.warning("claiming runs failed: %s", exc)
+
+    async def _housekeeping(self) -> None:
+        every = max(self.lease_ttl / 3, 0.05)
+        last_renew = time.monotonic()
+        while True:
+            await asyncio.sleep(min(every, self.poll_interval))
+            try:
+                if time.monotonic() - last_renew >= every:
+                    last_renew = time.monotonic()
+                    if not await self.store.renew_worker(
+                        self.worker_id, time.time() + self.lease_ttl
+                    ):
+                        await self._fenced()
+                        continue
+                for rid in await self.store.cancel_requests(self.worker_id):
+                    self._cancel_local(rid)
+            except Exception as exc:
+                log.warning("housekeeping failed: %s", exc)
+
+    async def _fenced(self) -> None:
+        """Another worker declared us dead and took our runs: drop them all."""
+        log.error("worker %s was fenced; abandoning %d runs", self.worker_id, len(self._active))
+        tasks = list(self._active.values())
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._active.clear()
+        self._reserved.clear()
+        await self.journal.close()
+        self.worker_id = new_id("w-")
+        self.journal = Journal(self.store, self.worker_id)
+        await self.store.register_worker(
+            WorkerInfo(self.worker_id, socket.gethostname(), os.getpid(),
+                       time.time() + self.lease_ttl)
+        )  # fmt: skip
+        self.journal.start()
+
+    # --- control ------------------------------------------------------------------------
+    def _cancel_local(self, run_id: str) -> None:
+        task = self._active.get(run_id)
+        if task is not None and not task.done():
+            self._cancelling.add(run_id)
+            task.cancel()
+
+    async def cancel(self, run_id: str, workspace: str | None = None) -> list[str]:
+        """Stop a run and all its descendants, wherever they execute."""
+        ids = await self.store.request_cancel(workspace or self.workspace, run_id)
+        if not ids:
+            rec = await self.store.get_run(workspace or self.workspace, run_id)
+            if rec is None:
+                raise NotFound(f"run {run_id} not found")
+        for rid in ids:
+            self._cancel_local(rid)
+            for fut in self._waiters.pop(rid, ()):
+                if not fut.done():
+                    fut.set_result(None)
+        return ids
+
+    async def resume(self, run_id: str, workspace: str | None = None) -> bool:
+        """Make a waiting or failed run runnable again; this worker picks it up."""
+        ok = await self.store.requeue(workspace or self.workspace, run_id)
+        if ok:
+            self._nudge.set()
+        return ok
+
+    async def decide(
+        self,
+        run_id: str,
+        action: str,
+        value: Any = None,
+        workspace: str | None = None,
+    ) -> None:
+        """Answer for a syscall that was in flight at a crash.
+
+        ``retry``: run it again. ``done``: it took effect; ``value`` is its
+        result. ``not-done``: it did not happen; the run sees an error."""
+        ws = workspace or self.workspace
+        rec = await self.store.get_run(ws, run_id)
+        if rec is None:
+            raise NotFound(f"run {run_id} not found")
+        decision = (rec.waiting_on or {}).get("decision")
+        if rec.status is not RunStatus.WAITING or not decision:
+            raise ValueError(f"run {run_id} is not waiting for a decision")
+        seq, kind = int(decision["seq"]), str(decision["kind"])
+        if action == "retry":
+            op = Append(JournalEntry(run_id, seq, "decision", kind, {"action": "retry"}, ws))
+        elif action == "done":
+            result = {"ok": True, "value": value} if kind == "tool" else {"ok": value}
+            op = Append(JournalEntry(run_id, seq, "result", kind, result, ws))
+        elif action == "not-done":
+            err = "the operator reported that this call did not take effect"
+            result = {"ok": False, "error": err} if kind == "tool" else {"error": err}
+            op = Append(JournalEntry(run_id, seq, "result", kind, result, ws))
+        else:
+            raise ValueError(f"unknown decision {action!r}; use retry, done or not-done")
+        await self.journal.submit(op)
+        await self.resume(run_id, ws)
+
+    async def wait(
+        self, run_id: str, *, timeout: float | None = None, workspace: str | None = None
+    ) -> RunRecord:
+        """Wait until the run ends, or parks for a person's decision."""
+        ws = workspace or self.workspace
+        async with asyncio.timeout(timeout):
+            while True:
+                rec = await self.store.get_run(ws, run_id)
+                if rec is None:
+                    raise NotFound(f"run {run_id} not found")
+                if rec.status.terminal or (
+                    rec.status is RunStatus.WAITING and "decision" in (rec.waiting_on or {})
+                ):
+                    return rec
+                fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                self._waiters.setdefault(run_id, []).append(fut)
+                try:
+                    async with asyncio.timeout(self.poll_interval):
+                        await fut
+                except TimeoutError:
+                    pass
+                finally:
+                    lst = self._waiters.get(run_id)
+                    if lst and fut in lst:
+                        lst.remove(fut)
+
+    async def result(self, run_id: str, *, timeout: float | None = None) -> Any:
+        """The output of a run that succeeded; RunFailed otherwise."""
+        rec = await self.wait(run_id, timeout=timeout)
+        if rec.status is not RunStatus.SUCCEEDED:
+            raise RunFailed(f"run {run_id} {rec.status.value}: {rec.error}")
+        return rec.output

@@ -1,0 +1,69 @@
+"""The syscall pipeline: the one road every effect of a run travels.
+
+identity -> kill switch -> policy -> journal intent -> execute -> journal
+result -> trace, metrics, audit. The kernel owns the journal and execute
+stages; the others are hooks that services plug in when the runtime is
+assembled, so none of them can be bypassed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from orgos.store.base import Op, RunRecord
+
+
+@dataclass(slots=True)
+class Syscall:
+    run: RunRecord
+    seq: int
+    kind: str
+    request: dict[str, Any]
+    idempotent: bool = True
+    #: Extra store ops committed atomically with the result (e.g. a child run).
+    ops: list[Op] = field(default_factory=list)
+
+
+@dataclass(slots=True, frozen=True)
+class Verdict:
+    """What a before-hook decides. ``None`` from a hook means allow."""
+
+    action: Literal["deny", "park"]
+    reason: str
+    waiting_on: dict[str, Any] | None = None
+
+    @classmethod
+    def deny(cls, reason: str) -> Verdict:
+        return cls("deny", reason)
+
+    @classmethod
+    def park(cls, reason: str, waiting_on: dict[str, Any]) -> Verdict:
+        return cls("park", reason, waiting_on)
+
+
+#: Runs before the intent is journaled: identity, kill switch, policy, budgets.
+BeforeHook = Callable[[Syscall], Awaitable[Verdict | None]]
+#: Runs after the result is journaled: tracing, metrics, audit. Must not raise.
+AfterHook = Callable[[Syscall, dict[str, Any]], None]
+
+
+class Pipeline:
+    """Hook points, filled when a Runtime is assembled."""
+
+    def __init__(self) -> None:
+        self.before: list[BeforeHook] = []
+        self.after: list[AfterHook] = []
+
+
+class Park(BaseException):
+    """Unwinds a run that must wait: it leaves memory and lives in the store
+    until an event (a child's end, a decision) wakes it; then it is replayed.
+
+    A BaseException so that agent code catching ``Exception`` cannot swallow it."""
+
+    def __init__(self, reason: str, waiting_on: dict[str, Any]):
+        super().__init__(reason)
+        self.reason = reason
+        self.waiting_on = waiting_on

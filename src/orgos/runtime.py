@@ -1,0 +1,217 @@
+"""Runtime: the kernel assembled with a store, models, tools and agents.
+
+No global state: everything lives on a Runtime, built from a project folder
+or from Python, and a test can run several side by side.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from orgos.agents.loop import AgentProgram
+from orgos.agents.registry import AgentRegistry
+from orgos.config.specs import AgentSpec
+from orgos.errors import ConfigError, NotFound
+from orgos.kernel.kernel import Kernel
+from orgos.llm.base import Model
+from orgos.store import Durability, JournalEntry, RunFilter, RunRecord, Store, open_store
+from orgos.tools.base import Tool
+
+
+class Runtime:
+    def __init__(
+        self,
+        *,
+        store: Store | str | Path = ".orgos/orgos.db",
+        agents: Iterable[AgentSpec] = (),
+        tools: Iterable[Tool] = (),
+        models: Model | Mapping[str, Model] | None = None,
+        workspace: str = "default",
+        durability: Durability | str = Durability.KILL_SAFE,
+        max_active: int = 1000,
+        model_timeout: float = 120.0,
+        model_retries: int = 4,
+        lease_ttl: float = 10.0,
+        poll_interval: float = 0.5,
+        recover: bool = True,
+        env: Mapping[str, str] | None = None,
+    ):
+        if isinstance(store, str | Path):
+            store = open_store(str(store), Durability(durability))
+        self.store: Store = store
+        self.workspace = workspace
+        self.recover = recover
+        self._env = dict(os.environ if env is None else env)
+        self._agents: dict[str, AgentSpec] = {}
+        for spec in agents:
+            self.add_agent(spec)
+        if isinstance(models, Mapping):
+            model_map = dict(models)
+        elif models is not None:
+            model_map = {"default": models}
+        else:
+            model_map = {}
+        self.registry = AgentRegistry(self.store)
+        self.kernel = Kernel(
+            self.store,
+            workspace=workspace,
+            models=model_map,
+            tools={t.name: t for t in tools},
+            programs={"agent": AgentProgram(self.registry)},
+            max_active=max_active,
+            lease_ttl=lease_ttl,
+            poll_interval=poll_interval,
+            model_timeout=model_timeout,
+            model_retries=model_retries,
+        )
+        self._open = False
+
+    @classmethod
+    def from_project(cls, root: str | Path = ".", **overrides: Any) -> Runtime:
+        """A runtime for a project folder (orgos.yaml, agents/, tools.py)."""
+        from orgos.config.project import load_project
+        from orgos.llm.select import ModelConfig, build_model
+
+        project = load_project(Path(root))
+        env = overrides.pop("env", None)
+        env_map = dict(os.environ if env is None else env)
+        models = overrides.pop("models", None)
+        if models is None:
+            models = {
+                key: build_model(ModelConfig.model_validate(entry.model_dump()), env_map)
+                for key, entry in project.spec.models.items()
+            }
+        kwargs: dict[str, Any] = {
+            "store": project.store_url(),
+            "agents": project.agents.values(),
+            "tools": project.tools.values(),
+            "models": models,
+            "workspace": project.spec.workspace,
+            "durability": project.spec.durability,
+            "max_active": project.spec.max_active_runs,
+            "model_timeout": project.spec.model_timeout,
+            "env": env_map,
+        }
+        kwargs.update(overrides)
+        rt = cls(**kwargs)
+        rt.project_root = project.root
+        return rt
+
+    project_root: Path | None = None
+
+    # --- assembly ------------------------------------------------------------------
+    def add_agent(self, spec: AgentSpec) -> None:
+        self._agents[spec.name] = spec
+
+    def add_tool(self, tool: Tool) -> None:
+        self.kernel.tools[tool.name] = tool
+
+    @property
+    def tools(self) -> dict[str, Tool]:
+        return self.kernel.tools
+
+    async def start(self) -> None:
+        if self._open:
+            return
+        for spec in self._agents.values():
+            missing = [t for t in spec.tools if t not in self.kernel.tools]
+            if missing:
+                raise ConfigError(f"agent {spec.name!r} uses unknown tools: {', '.join(missing)}")
+        if not self.kernel.models:
+            from orgos.llm.select import build_model
+
+            self.kernel.models["default"] = build_model(None, self._env)
+        await self.store.open()
+        for spec in self._agents.values():
+            await self.registry.register(self.workspace, spec)
+        await self.kernel.start(recover=self.recover)
+        self._open = True
+
+    async def close(self) -> None:
+        if self._open:
+            self._open = False
+            await self.kernel.stop()
+        await self.store.close()
+
+    async def __aenter__(self) -> Runtime:
+        try:
+            await self.start()
+        except BaseException:
+            await self.store.close()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- runs -------------------------------------------------------------------------
+    async def submit(self, agent: str, task: Any, *, priority: int = 0) -> RunRecord:
+        """Start a run of ``agent`` on ``task`` (a string, or a dict with
+        ``task`` and ``context``); returns once the run is durably recorded."""
+        if isinstance(task, str):
+            task = {"task": task}
+        return await self.kernel.submit("agent", agent, task, priority=priority)
+
+    async def run(self, agent: str, task: Any, *, timeout: float | None = None) -> RunRecord:
+        """Start a run and wait for it to end."""
+        rec = await self.submit(agent, task)
+        return await self.kernel.wait(rec.id, timeout=timeout)
+
+    async def wait(self, run_id: str, *, timeout: float | None = None) -> RunRecord:
+        return await self.kernel.wait(run_id, timeout=timeout)
+
+    async def result(self, run_id: str, *, timeout: float | None = None) -> Any:
+        return await self.kernel.result(run_id, timeout=timeout)
+
+    async def cancel(self, run_id: str) -> list[str]:
+        return await self.kernel.cancel(run_id)
+
+    async def resume(self, run_id: str) -> bool:
+        return await self.kernel.resume(run_id)
+
+    async def decide(self, run_id: str, action: str, value: Any = None) -> None:
+        await self.kernel.decide(run_id, action, value)
+
+    async def get_run(self, run_id: str) -> RunRecord:
+        rec = await self.store.get_run(self.workspace, run_id)
+        if rec is None:
+            rec = await self._by_prefix(run_id)
+        return rec
+
+    async def _by_prefix(self, prefix: str) -> RunRecord:
+        matches = [
+            r
+            for r in await self.store.list_runs(RunFilter(self.workspace, limit=10_000))
+            if r.id.startswith(prefix)
+        ]
+        if len(matches) != 1:
+            why = "no run" if not matches else f"{len(matches)} runs"
+            raise NotFound(f"{why} matching {prefix!r}")
+        return matches[0]
+
+    async def runs(self, *, limit: int = 50, top_level_only: bool = True) -> list[RunRecord]:
+        return await self.store.list_runs(
+            RunFilter(self.workspace, top_level_only=top_level_only, limit=limit)
+        )
+
+    async def tree(self, run_id: str) -> list[RunRecord]:
+        """The run and all its descendants."""
+        root = await self.get_run(run_id)
+        if root.root_id == root.id:
+            return await self.store.list_runs(
+                RunFilter(self.workspace, root_id=root.id, limit=100_000)
+            )
+        out, frontier = [root], [root.id]
+        while frontier:
+            kids = await self.store.list_runs(
+                RunFilter(self.workspace, parent_id=frontier.pop(), limit=100_000)
+            )
+            out.extend(kids)
+            frontier.extend(k.id for k in kids)
+        return out
+
+    async def journal(self, run_id: str) -> list[JournalEntry]:
+        return await self.store.load_journal(run_id)

@@ -1,0 +1,220 @@
+"""The Store protocol: everything the kernel keeps, behind one interface.
+
+Every record carries a workspace (the tenant) so that sharing one database
+between organizations never needs a migration of meaning. Writes come in
+batches (the journal's group commit) and every batch is fenced: a worker that
+lost its lease cannot write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal, Protocol
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    WAITING = "waiting"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED})
+
+
+class Durability(StrEnum):
+    """How far an acknowledged journal entry is safe.
+
+    ``kill_safe``: survives the process being killed (the OS has the data).
+    ``power_safe``: survives power loss (an fsync, shared by group commit,
+    happens before any result is acknowledged)."""
+
+    KILL_SAFE = "kill-safe"
+    POWER_SAFE = "power-safe"
+
+
+@dataclass(slots=True)
+class RunRecord:
+    id: str
+    workspace: str
+    kind: str
+    target: str
+    target_version: int
+    input: Any
+    parent_id: str | None = None
+    root_id: str = ""
+    status: RunStatus = RunStatus.QUEUED
+    output: Any = None
+    error: str | None = None
+    waiting_on: dict[str, Any] | None = None
+    owner: str | None = None
+    fence: int = 0
+    priority: int = 0
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    cancel_requested: bool = False
+
+
+#: "decision" records a person's answer about an in-doubt syscall.
+Phase = Literal["intent", "result", "status", "decision"]
+
+
+@dataclass(slots=True)
+class JournalEntry:
+    """One line of a run's journal. Intents and results of a syscall share a seq."""
+
+    run_id: str
+    seq: int
+    phase: Phase
+    kind: str
+    payload: Any
+    workspace: str = ""
+    ts: float = 0.0
+
+
+@dataclass(slots=True)
+class InsertRun:
+    run: RunRecord
+
+
+@dataclass(slots=True)
+class UpdateRun:
+    """Set a run's status (and the fields that go with it) in the same batch
+    as the journal entries that explain it."""
+
+    run_id: str
+    status: RunStatus
+    output: Any = None
+    error: str | None = None
+    waiting_on: dict[str, Any] | None = None
+    release: bool = False  # clear the owner, so any worker may claim the run
+
+
+@dataclass(slots=True)
+class Append:
+    entry: JournalEntry
+
+
+Op = InsertRun | UpdateRun | Append
+
+
+@dataclass(slots=True)
+class WorkerInfo:
+    id: str
+    host: str
+    pid: int
+    lease_until: float
+    fenced: bool = False
+
+
+@dataclass(slots=True)
+class AgentVersion:
+    workspace: str
+    name: str
+    version: int
+    digest: str
+    spec: dict[str, Any]
+    created_at: float = 0.0
+
+
+@dataclass(slots=True)
+class RunFilter:
+    workspace: str
+    statuses: list[RunStatus] = field(default_factory=list)
+    parent_id: str | None = None
+    root_id: str | None = None
+    top_level_only: bool = False
+    limit: int = 100
+
+
+class Store(Protocol):
+    """What the kernel needs from storage. SQLite and PostgreSQL implement it
+    and pass the same conformance suite (tests/store/)."""
+
+    durability: Durability
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    # --- writes: one atomic, fenced batch -------------------------------------
+    async def write_batch(self, worker_id: str, ops: list[Op]) -> None:
+        """Apply all ops in one transaction, durable to ``durability`` on return.
+
+        Raises FencedOut (and writes nothing) if ``worker_id`` has been fenced
+        or is unknown."""
+        ...
+
+    # --- runs -----------------------------------------------------------------
+    async def get_run(self, workspace: str, run_id: str) -> RunRecord | None: ...
+
+    async def list_runs(self, flt: RunFilter) -> list[RunRecord]: ...
+
+    async def load_journal(self, run_id: str) -> list[JournalEntry]: ...
+
+    async def request_cancel(self, workspace: str, run_id: str) -> list[str]:
+        """Mark a run and all its descendants for cancellation. Runs that hold
+        no task (queued, waiting) are cancelled at once; running ones are
+        flagged for their owner. Returns the ids affected."""
+        ...
+
+    async def cancel_requests(self, worker_id: str) -> list[str]:
+        """Ids of running runs owned by this worker that were asked to stop."""
+        ...
+
+    async def wake_if_ready(self, run_id: str) -> bool:
+        """If the run waits on child runs that have all ended, make it queued
+        (unowned) and return True. Safe to call from several places at once."""
+        ...
+
+    async def wake_all_ready(self) -> int:
+        """Sweep: wake every waiting run whose children have all ended."""
+        ...
+
+    async def requeue(self, workspace: str, run_id: str) -> bool:
+        """Make a waiting or failed run claimable again (``orgos resume``)."""
+        ...
+
+    # --- workers, leases, fencing ---------------------------------------------
+    async def register_worker(self, info: WorkerInfo) -> None: ...
+
+    async def renew_worker(self, worker_id: str, lease_until: float) -> bool:
+        """Extend a live worker's lease; False if it was fenced meanwhile."""
+        ...
+
+    async def remove_worker(self, worker_id: str) -> None:
+        """A clean shutdown: release this worker's unfinished runs."""
+        ...
+
+    async def list_workers(self) -> list[WorkerInfo]: ...
+
+    async def fence_worker(self, worker_id: str) -> None:
+        """Declare a worker dead: its runs become claimable, its writes fail."""
+        ...
+
+    async def claim_runs(self, worker_id: str, limit: int, now: float) -> list[RunRecord]:
+        """Take up to ``limit`` runnable runs: queued ones nobody owns, and
+        unfinished ones whose owner's lease expired (that owner is fenced).
+        Each claim increments the run's fence token."""
+        ...
+
+    # --- agent versions -------------------------------------------------------
+    async def put_agent_version(
+        self, workspace: str, name: str, digest: str, spec: dict[str, Any]
+    ) -> AgentVersion:
+        """Store a spec; if its digest equals the latest version's, return that
+        version instead of making a new one."""
+        ...
+
+    async def get_agent_version(
+        self, workspace: str, name: str, version: int | None = None
+    ) -> AgentVersion | None:
+        """A given version, or the latest when ``version`` is None."""
+        ...

@@ -1,0 +1,498 @@
+"""SQLite backend (WAL). The embedded default: one file, no server.
+
+Kill-safe mode (synchronous=NORMAL) writes inline on the event loop: a commit
+is a write() into the WAL, tens of microseconds, and survives a process kill.
+Power-safe mode (synchronous=FULL) fsyncs on every commit, so writes go to one
+writer thread and the loop keeps running; the journal's group commit shares
+each fsync among every run that wrote meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pydantic_core
+
+from orgos.errors import FencedOut
+from orgos.store.base import (
+    AgentVersion,
+    Append,
+    Durability,
+    InsertRun,
+    JournalEntry,
+    Op,
+    RunFilter,
+    RunRecord,
+    RunStatus,
+    UpdateRun,
+    WorkerInfo,
+)
+from orgos.store.schema import MIGRATIONS
+
+T = TypeVar("T")
+
+_RUN_COLS = (
+    "id, workspace, kind, target, target_version, input, parent_id, root_id, status, output,"
+    " error, waiting_on, owner, fence, priority, created_at, updated_at, cancel_requested"
+)
+_TERMINAL_SQL = "('succeeded','failed','cancelled')"
+
+
+def _dumps(value: Any) -> str | None:
+    return None if value is None else pydantic_core.to_json(value).decode()
+
+
+def _loads(text: str | bytes | None) -> Any:
+    return None if text is None else pydantic_core.from_json(text)
+
+
+def _run_from_row(r: tuple[Any, ...]) -> RunRecord:
+    return RunRecord(
+        id=r[0],
+        workspace=r[1],
+        kind=r[2],
+        target=r[3],
+        target_version=r[4],
+        input=_loads(r[5]),
+        parent_id=r[6],
+        root_id=r[7],
+        status=RunStatus(r[8]),
+        output=_loads(r[9]),
+        error=r[10],
+        waiting_on=_loads(r[11]),
+        owner=r[12],
+        fence=r[13],
+        priority=r[14],
+        created_at=r[15],
+        updated_at=r[16],
+        cancel_requested=bool(r[17]),
+    )
+
+
+class SQLiteStore:
+    """A Store on one SQLite file. Several processes may share the file."""
+
+    def __init__(self, path: str | Path, durability: Durability = Durability.KILL_SAFE):
+        self.path = Path(path)
+        self.durability = Durability(durability)
+        self._w: sqlite3.Connection | None = None
+        self._r: sqlite3.Connection | None = None
+        self._executor: ThreadPoolExecutor | None = None
+
+    # --- lifecycle ------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=10.0
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        sync = "FULL" if self.durability is Durability.POWER_SAFE else "NORMAL"
+        conn.execute(f"PRAGMA synchronous={sync}")
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute("PRAGMA foreign_keys=OFF")
+        return conn
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._w = self._connect()
+        self._r = self._connect()
+        if self.durability is Durability.POWER_SAFE:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="orgos-sqlite-writer")
+        await self._write(self._migrate)
+
+    async def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        for conn in (self._w, self._r):
+            if conn is not None:
+                conn.close()
+        self._w = self._r = None
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> None:
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        for version, statements in enumerate(MIGRATIONS, start=1):
+            if version <= current:
+                continue
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for stmt in statements:
+                    conn.execute(stmt)
+                conn.execute(f"PRAGMA user_version={version}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` on the writer connection: inline when commits are cheap
+        (kill-safe), on the writer thread when they fsync (power-safe)."""
+        conn = self._w
+        if conn is None:
+            raise RuntimeError("store is not open")
+        if self._executor is None:
+            return fn(conn)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, fn, conn)
+
+    def _read(self) -> sqlite3.Connection:
+        if self._r is None:
+            raise RuntimeError("store is not open")
+        return self._r
+
+    # --- the batch --------------------------------------------------------------
+    async def write_batch(self, worker_id: str, ops: list[Op]) -> None:
+        inserts: list[tuple[Any, ...]] = []
+        updates: list[tuple[Any, ...]] = []
+        entries: list[tuple[Any, ...]] = []
+        now = time.time()
+        for op in ops:
+            if type(op) is Append:
+                e = op.entry
+                entries.append(
+                    (e.run_id, e.seq, e.phase, e.kind, _dumps(e.payload), e.workspace, e.ts or now)
+                )
+            elif type(op) is UpdateRun:
+                updates.append(
+                    (
+                        op.status.value,
+                        _dumps(op.output),
+                        op.error,
+                        _dumps(op.waiting_on),
+                        now,
+                        1 if op.release else 0,
+                        op.run_id,
+                    )
+                )
+            elif type(op) is InsertRun:
+                r = op.run
+                inserts.append(
+                    (
+                        r.id, r.workspace, r.kind, r.target, r.target_version, _dumps(r.input),
+                        r.parent_id, r.root_id or r.id, r.status.value, _dumps(r.output), r.error,
+                        _dumps(r.waiting_on), r.owner, r.fence, r.priority, r.created_at or now,
+                        now, 1 if r.cancel_requested else 0,
+                    )
+                )  # fmt: skip
+
+        def apply(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute("SELECT fenced FROM workers WHERE id=?", (worker_id,)).fetchone()
+                if row is None or row[0]:
+                    raise FencedOut(f"worker {worker_id} has been fenced; its writes are refused")
+                if inserts:
+                    conn.executemany(
+                        f"INSERT INTO runs ({_RUN_COLS}) VALUES "
+                        "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        inserts,
+                    )
+                if entries:
+                    conn.executemany(
+                        "INSERT INTO journal (run_id, seq, phase, kind, payload, workspace, ts)"
+                        " VALUES (?,?,?,?,?,?,?)",
+                        entries,
+                    )
+                if updates:
+                    conn.executemany(
+                        "UPDATE runs SET status=?, output=?, error=?, waiting_on=?, updated_at=?,"
+                        " owner=CASE WHEN ? THEN NULL ELSE owner END WHERE id=?",
+                        updates,
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+        await self._write(apply)
+
+    # --- runs -------------------------------------------------------------------
+    async def get_run(self, workspace: str, run_id: str) -> RunRecord | None:
+        row = (
+            self._read()
+            .execute(
+                f"SELECT {_RUN_COLS} FROM runs WHERE id=? AND workspace=?", (run_id, workspace)
+            )
+            .fetchone()
+        )
+        return None if row is None else _run_from_row(row)
+
+    async def list_runs(self, flt: RunFilter) -> list[RunRecord]:
+        where = ["workspace=?"]
+        args: list[Any] = [flt.workspace]
+        if flt.statuses:
+            where.append(f"status IN ({','.join('?' * len(flt.statuses))})")
+            args.extend(s.value for s in flt.statuses)
+        if flt.parent_id is not None:
+            where.append("parent_id=?")
+            args.append(flt.parent_id)
+        if flt.root_id is not None:
+            where.append("root_id=?")
+            args.append(flt.root_id)
+        if flt.top_level_only:
+            where.append("parent_id IS NULL")
+        args.append(flt.limit)
+        rows = (
+            self._read()
+            .execute(
+                f"SELECT {_RUN_COLS} FROM runs WHERE {' AND '.join(where)}"
+                " ORDER BY created_at DESC, id DESC LIMIT ?",
+                args,
+            )
+            .fetchall()
+        )
+        return [_run_from_row(r) for r in rows]
+
+    async def load_journal(self, run_id: str) -> list[JournalEntry]:
+        rows = (
+            self._read()
+            .execute(
+                "SELECT run_id, seq, phase, kind, payload, workspace, ts FROM journal"
+                " WHERE run_id=? ORDER BY rowid",
+                (run_id,),
+            )
+            .fetchall()
+        )
+        return [JournalEntry(r[0], r[1], r[2], r[3], _loads(r[4]), r[5], r[6]) for r in rows]
+
+    async def request_cancel(self, workspace: str, run_id: str) -> list[str]:
+        def apply(conn: sqlite3.Connection) -> list[str]:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                ids = [
+                    r[0]
+                    for r in conn.execute(
+                        "WITH RECURSIVE tree(id) AS (SELECT id FROM runs WHERE id=? AND workspace=?"
+                        " UNION SELECT runs.id FROM runs JOIN tree ON runs.parent_id=tree.id)"
+                        f" SELECT runs.id FROM runs JOIN tree USING(id)"
+                        f" WHERE runs.status NOT IN {_TERMINAL_SQL}",
+                        (run_id, workspace),
+                    )
+                ]
+                now = time.time()
+                for rid in ids:
+                    conn.execute(
+                        "UPDATE runs SET cancel_requested=1, updated_at=? WHERE id=?", (now, rid)
+                    )
+                    cur = conn.execute(
+                        "UPDATE runs SET status='cancelled', owner=NULL, error='cancelled'"
+                        " WHERE id=? AND status IN ('queued','waiting')",
+                        (rid,),
+                    )
+                    if cur.rowcount:
+                        conn.execute(
+                            "INSERT INTO journal (run_id, seq, phase, kind, payload, workspace, ts)"
+                            " VALUES (?, -1, 'status', 'cancelled', NULL, ?, ?)",
+                            (rid, workspace, now),
+                        )
+                conn.execute("COMMIT")
+                return ids
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+        return await self._write(apply)
+
+    async def cancel_requests(self, worker_id: str) -> list[str]:
+        rows = self._read().execute(
+            "SELECT id FROM runs WHERE owner=? AND cancel_requested=1 AND status='running'",
+            (worker_id,),
+        )
+        return [r[0] for r in rows]
+
+    @staticmethod
+    def _wake(conn: sqlite3.Connection, run_id: str) -> bool:
+        row = conn.execute("SELECT status, waiting_on FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None or row[0] != "waiting":
+            return False
+        waiting = _loads(row[1]) or {}
+        children: list[str] = waiting.get("runs") or []
+        if not children:
+            return False
+        marks = ",".join("?" * len(children))
+        pending = conn.execute(
+            f"SELECT COUNT(*) FROM runs WHERE id IN ({marks}) AND status NOT IN {_TERMINAL_SQL}",
+            children,
+        ).fetchone()[0]
+        if pending:
+            return False
+        conn.execute(
+            "UPDATE runs SET status='queued', owner=NULL, updated_at=? WHERE id=?",
+            (time.time(), run_id),
+        )
+        return True
+
+    async def wake_if_ready(self, run_id: str) -> bool:
+        def apply(conn: sqlite3.Connection) -> bool:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                woke = self._wake(conn, run_id)
+                conn.execute("COMMIT")
+                return woke
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+        return await self._write(apply)
+
+    async def wake_all_ready(self) -> int:
+        def apply(conn: sqlite3.Connection) -> int:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                ids = [r[0] for r in conn.execute("SELECT id FROM runs WHERE status='waiting'")]
+                n = sum(1 for rid in ids if self._wake(conn, rid))
+                conn.execute("COMMIT")
+                return n
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+        return await self._write(apply)
+
+    async def requeue(self, workspace: str, run_id: str) -> bool:
+        def apply(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE runs SET status='queued', owner=NULL, error=NULL, waiting_on=NULL,"
+                " updated_at=? WHERE id=? AND workspace=? AND status IN ('waiting','failed')",
+                (time.time(), run_id, workspace),
+            )
+            return cur.rowcount == 1
+
+        return await self._write(apply)
+
+    # --- workers ----------------------------------------------------------------
+    async def register_worker(self, info: WorkerInfo) -> None:
+        def apply(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR REPLACE INTO workers (id, host, pid, lease_until, fenced)"
+                " VALUES (?,?,?,?,0)",
+                (info.id, info.host, info.pid, info.lease_until),
+            )
+
+        await self._write(apply)
+
+    async def renew_worker(self, worker_id: str, lease_until: float) -> bool:
+        def apply(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE workers SET lease_until=? WHERE id=? AND fenced=0", (lease_until, worker_id)
+            )
+            return cur.rowcount == 1
+
+        return await self._write(apply)
+
+    async def remove_worker(self, worker_id: str) -> None:
+        def apply(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "UPDATE runs SET owner=NULL, status=CASE WHEN status='running' THEN 'queued'"
+                    f" ELSE status END WHERE owner=? AND status NOT IN {_TERMINAL_SQL}",
+                    (worker_id,),
+                )
+                conn.execute("DELETE FROM workers WHERE id=?", (worker_id,))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+        await self._write(apply)
+
+    async def list_workers(self) -> list[WorkerInfo]:
+        rows = self._read().execute("SELECT id, host, pid, lease_until, fenced FROM workers")
+        return [WorkerInfo(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+
+    async def fence_worker(self, worker_id: str) -> None:
+        def apply(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE workers SET fenced=1 WHERE id=?", (worker_id,))
+
+        await self._write(apply)
+
+    async def claim_runs(self, worker_id: str, limit: int, now: float) -> list[RunRecord]:
+        def apply(conn: sqlite3.Connection) -> list[RunRecord]:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                me = conn.execute("SELECT fenced FROM workers WHERE id=?", (worker_id,)).fetchone()
+                if me is None or me[0]:
+                    raise FencedOut(f"worker {worker_id} has been fenced")
+                conn.execute(
+                    "UPDATE workers SET fenced=1 WHERE lease_until < ? AND fenced=0", (now,)
+                )
+                ids = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT id FROM runs WHERE status IN ('queued','running') AND"
+                        " (owner IS NULL OR owner NOT IN (SELECT id FROM workers WHERE fenced=0))"
+                        " ORDER BY priority DESC, created_at LIMIT ?",
+                        (limit,),
+                    )
+                ]
+                records: list[RunRecord] = []
+                for rid in ids:
+                    conn.execute(
+                        "UPDATE runs SET owner=?, fence=fence+1, status='running', updated_at=?"
+                        " WHERE id=?",
+                        (worker_id, now, rid),
+                    )
+                    row = conn.execute(
+                        f"SELECT {_RUN_COLS} FROM runs WHERE id=?", (rid,)
+                    ).fetchone()
+                    records.append(_run_from_row(row))
+                conn.execute("COMMIT")
+                return records
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+        return await self._write(apply)
+
+    # --- agents -----------------------------------------------------------------
+    async def put_agent_version(
+        self, workspace: str, name: str, digest: str, spec: dict[str, Any]
+    ) -> AgentVersion:
+        def apply(conn: sqlite3.Connection) -> AgentVersion:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute(
+                    "SELECT version, digest, spec, created_at FROM agents"
+                    " WHERE workspace=? AND name=? ORDER BY version DESC LIMIT 1",
+                    (workspace, name),
+                ).fetchone()
+                if row is not None and row[1] == digest:
+                    conn.execute("COMMIT")
+                    return AgentVersion(workspace, name, row[0], row[1], _loads(row[2]), row[3])
+                version = 1 if row is None else row[0] + 1
+                now = time.time()
+                conn.execute(
+                    "INSERT INTO agents (workspace, name, version, digest, spec, created_at)"
+                    " VALUES (?,?,?,?,?,?)",
+                    (workspace, name, version, digest, _dumps(spec), now),
+                )
+                conn.execute("COMMIT")
+                return AgentVersion(workspace, name, version, digest, spec, now)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+        return await self._write(apply)
+
+    async def get_agent_version(
+        self, workspace: str, name: str, version: int | None = None
+    ) -> AgentVersion | None:
+        sql = "SELECT version, digest, spec, created_at FROM agents WHERE workspace=? AND name=?"
+        args: Iterable[Any]
+        if version is None:
+            sql += " ORDER BY version DESC LIMIT 1"
+            args = (workspace, name)
+        else:
+            sql += " AND version=?"
+            args = (workspace, name, version)
+        row = self._read().execute(sql, tuple(args)).fetchone()
+        if row is None:
+            return None
+        return AgentVersion(workspace, name, row[0], row[1], _loads(row[2]), row[3])

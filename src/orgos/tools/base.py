@@ -1,0 +1,190 @@
+"""Typed tools: a Python function becomes a tool with a JSON Schema.
+
+The schema comes from the type hints (through pydantic), the description from
+the docstring. Arguments from a model are validated before the function runs;
+any failure becomes a ToolResult error the model can read, never a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, overload
+
+import pydantic
+import pydantic_core
+
+from orgos.errors import ConfigError
+
+#: A tool that takes a parameter with this name is "keyed": the kernel passes a
+#: key unique to the call (stable across retries), so the tool can make a
+#: non-idempotent effect safe to retry after a crash.
+IDEMPOTENCY_KEY = "idempotency_key"
+
+
+@dataclass(slots=True)
+class ToolResult:
+    ok: bool
+    value: Any = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": True, "value": self.value} if self.ok else {"ok": False, "error": self.error}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ToolResult:
+        return cls(bool(d.get("ok")), d.get("value"), d.get("error"))
+
+    def for_model(self) -> str:
+        """The text the model reads."""
+        if not self.ok:
+            return f"ERROR: {self.error}"
+        v = self.value
+        return v if isinstance(v, str) else pydantic_core.to_json(v).decode()
+
+
+class Tool:
+    """A callable with a name, a description, an argument model and a policy
+    for retries. Build one with ``@tool``."""
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        idempotent: bool = False,
+        timeout: float = 30.0,
+        risk: str = "low",
+    ):
+        self.fn = fn
+        self.name = name or fn.__name__
+        doc = inspect.getdoc(fn) or ""
+        self.description = description or doc.split("\n\n")[0].replace("\n", " ").strip()
+        self.idempotent = idempotent
+        self.timeout = timeout
+        self.risk = risk
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self.keyed = False
+        fields: dict[str, Any] = {}
+        hints = _hints(fn)
+        for pname, param in inspect.signature(fn).parameters.items():
+            if pname == IDEMPOTENCY_KEY:
+                self.keyed = True
+                continue
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                raise ConfigError(f"tool {self.name}: *args/**kwargs are not supported")
+            ann = hints.get(pname, Any)
+            default = ... if param.default is param.empty else param.default
+            fields[pname] = (ann, default)
+        try:
+            self.args_model: type[pydantic.BaseModel] = pydantic.create_model(
+                f"{self.name}_args",
+                __config__=pydantic.ConfigDict(extra="forbid"),
+                **fields,
+            )
+            schema = self.args_model.model_json_schema()
+        except Exception as exc:  # an unsupported annotation
+            raise ConfigError(f"tool {self.name}: cannot build a schema: {exc}") from exc
+        schema.pop("title", None)
+        self.parameters: dict[str, Any] = schema
+
+    @property
+    def safe_to_retry(self) -> bool:
+        return self.idempotent or self.keyed
+
+    def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """Check and coerce arguments; raises ValueError with a message for the model."""
+        try:
+            model = self.args_model.model_validate(dict(arguments))
+        except pydantic.ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise ValueError(f"invalid arguments for {self.name}: {problems}") from None
+        return {k: getattr(model, k) for k in type(model).model_fields}
+
+    async def invoke(self, arguments: Mapping[str, Any], idempotency_key: str) -> ToolResult:
+        """Validate, call with a timeout, and turn every failure into a result."""
+        try:
+            kwargs = self.validate(arguments)
+        except ValueError as exc:
+            return ToolResult(False, error=str(exc))
+        if self.keyed:
+            kwargs[IDEMPOTENCY_KEY] = idempotency_key
+        try:
+            async with asyncio.timeout(self.timeout):
+                if self.is_async:
+                    value = await self.fn(**kwargs)
+                else:
+                    # A hanging sync tool's thread cannot be killed; the run
+                    # moves on after the timeout and the thread ends when it may.
+                    value = await asyncio.to_thread(self.fn, **kwargs)
+        except TimeoutError:
+            return ToolResult(False, error=f"{self.name} timed out after {self.timeout:g} s")
+        except Exception as exc:
+            return ToolResult(False, error=f"{self.name} failed: {type(exc).__name__}: {exc}")
+        try:
+            value = pydantic_core.to_jsonable_python(value)
+        except Exception as exc:
+            return ToolResult(False, error=f"{self.name} returned a value that is not JSON: {exc}")
+        return ToolResult(True, value)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<Tool {self.name}>"
+
+
+def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        import typing
+
+        return typing.get_type_hints(fn)
+    except Exception as exc:
+        raise ConfigError(f"tool {fn.__name__}: cannot resolve type hints: {exc}") from exc
+
+
+@overload
+def tool(fn: Callable[..., Any], /) -> Tool: ...
+
+
+@overload
+def tool(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    idempotent: bool = False,
+    timeout: float = 30.0,
+    risk: str = "low",
+) -> Callable[[Callable[..., Any]], Tool]: ...
+
+
+def tool(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    idempotent: bool = False,
+    timeout: float = 30.0,
+    risk: str = "low",
+) -> Tool | Callable[[Callable[..., Any]], Tool]:
+    """Make a typed function a tool.
+
+    ``idempotent``: calling it twice has the effect of calling it once; the
+    kernel may repeat it after a crash. A non-idempotent tool should accept an
+    ``idempotency_key`` parameter; if it does not, a call that was in flight
+    at a crash is surfaced for a decision instead of being repeated."""
+
+    def wrap(f: Callable[..., Any]) -> Tool:
+        return Tool(
+            f, name=name, description=description, idempotent=idempotent,
+            timeout=timeout, risk=risk,
+        )  # fmt: skip
+
+    return wrap(fn) if fn is not None else wrap
