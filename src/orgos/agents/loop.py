@@ -56,14 +56,17 @@ def system_prompt(spec: AgentSpec) -> str:
     return "\n\n".join(lines)
 
 
-def delegate_tool(spec: AgentSpec) -> ToolDef:
+def delegate_tool(spec: AgentSpec, agents: list[str] | None = None) -> ToolDef:
     return ToolDef(
         DELEGATE,
         "Hand a sub-task to another agent and get its result. Give it the context it needs.",
         {
             "type": "object",
             "properties": {
-                "agent": {"type": "string", "enum": list(spec.delegates)},
+                "agent": {
+                    "type": "string",
+                    "enum": list(spec.delegates if agents is None else agents),
+                },
                 "task": {"type": "string", "description": "what the agent must do"},
                 "context": {"type": "string", "description": "facts it needs from you"},
             },
@@ -85,23 +88,24 @@ class AgentProgram:
         run = ctx.run
         spec = await self.registry.get(run.workspace, run.target, run.target_version)
         tools_by_name = ctx.kernel.tools
-        defs = [
+        all_defs = [
             ToolDef(t.name, t.description, t.parameters)
             for name in spec.tools
             if (t := tools_by_name.get(name)) is not None
         ]
-        allowed = set(spec.tools)
-        if spec.delegates:
-            defs.append(delegate_tool(spec))
-        ctx.allowed_tools = frozenset(allowed)
+        ctx.allowed_tools = frozenset(spec.tools)
         validator = json_schema_validator(spec.output) if spec.output is not None else None
         messages = [Message("system", system_prompt(spec)), Message("user", render_task(run.input))]
+        used: dict[str, int] = {}
+        defs = offered_tools(spec, all_defs, used)
         for _ in range(spec.max_steps):
             req = ModelRequest(messages, defs, spec.output, spec.temperature)
             resp = await ctx.llm(req, spec.model)
             messages.append(Message("assistant", resp.content, list(resp.tool_calls)))
             if resp.tool_calls:
-                results = await self._act(ctx, spec, resp.tool_calls)
+                results = await self._act(ctx, spec, resp.tool_calls, used)
+                if spec.tool_limits:
+                    defs = offered_tools(spec, all_defs, used)
                 for call in resp.tool_calls:
                     messages.append(
                         Message("tool", results[call.id].for_model(), tool_call_id=call.id,
@@ -117,12 +121,22 @@ class AgentProgram:
         )
 
     async def _act(
-        self, ctx: RunContext, spec: AgentSpec, calls: list[ToolCall]
+        self, ctx: RunContext, spec: AgentSpec, calls: list[ToolCall], used: dict[str, int]
     ) -> dict[str, ToolResult]:
         """Run the tool calls in order; delegations start together, in parallel."""
         results: dict[str, ToolResult] = {}
         delegations: list[ToolCall] = []
         for call in calls:
+            key = call.name
+            if call.name == DELEGATE:
+                key = f"{DELEGATE}:{call.arguments.get('agent')}"
+            over = _over_limit(spec, used, call.name, key)
+            if over is not None:
+                results[call.id] = ToolResult(False, error=over)
+                continue
+            used[call.name] = used.get(call.name, 0) + 1
+            if key != call.name:
+                used[key] = used.get(key, 0) + 1
             if call.arguments_error is not None:
                 results[call.id] = ToolResult(
                     False, error=f"arguments are not valid JSON: {call.arguments_error}"
@@ -153,6 +167,29 @@ class AgentProgram:
                         False, error=f"agent {out['target']} {out['status']}: {out['error']}"
                     )
         return results
+
+
+def offered_tools(spec: AgentSpec, defs: list[ToolDef], used: dict[str, int]) -> list[ToolDef]:
+    """The tools still offered to the model, given the calls made so far."""
+    limits = spec.tool_limits
+    out = [d for d in defs if used.get(d.name, 0) < limits.get(d.name, 1 << 30)]
+    if spec.delegates and used.get(DELEGATE, 0) < limits.get(DELEGATE, 1 << 30):
+        agents = [
+            a
+            for a in spec.delegates
+            if used.get(f"{DELEGATE}:{a}", 0) < limits.get(f"{DELEGATE}:{a}", 1 << 30)
+        ]
+        if agents:
+            out.append(delegate_tool(spec, agents))
+    return out
+
+
+def _over_limit(spec: AgentSpec, used: dict[str, int], name: str, key: str) -> str | None:
+    for k in {name, key}:
+        limit = spec.tool_limits.get(k)
+        if limit is not None and used.get(k, 0) >= limit:
+            return f"{k} may be called at most {limit} time(s) in one run; it was used up"
+    return None
 
 
 def _check_delegation(spec: AgentSpec, args: dict[str, Any]) -> str | None:

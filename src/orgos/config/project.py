@@ -76,6 +76,7 @@ def _load_agents_file(project: Project, path: Path) -> None:
     data, node = read_yaml(path)
     if data is None:
         return
+    items: list[tuple[object, tuple[str | int, ...]]]
     if isinstance(data, dict) and "agents" in data and isinstance(data["agents"], list):
         items = [(d, ("agents", i)) for i, d in enumerate(data["agents"])]
     else:
@@ -98,14 +99,15 @@ def _check_line_refs(
     spec: AgentSpec,
     path: Path,
     node: yaml.Node | None,
-    prefix: tuple[object, ...],
+    prefix: tuple[str | int, ...],
 ) -> None:
     for i, name in enumerate(spec.tools):
         if name not in project.tools:
-            line = _line_of(node, (*prefix, "tools", i))  # type: ignore[arg-type]
+            line = _line_of(node, (*prefix, "tools", i))
             known = ", ".join(sorted(project.tools)) or "none"
             raise ConfigError(
-                f"{path}:{line}: agent {spec.name!r} uses unknown tool {name!r}; known tools: {known}"
+                f"{path}:{line}: agent {spec.name!r} uses unknown tool {name!r};"
+                f" known tools: {known}"
             )
 
 

@@ -34,6 +34,10 @@ class AgentSpec(BaseModel):
     #: JSON Schema of the final answer (in Python, a pydantic model class).
     output: dict[str, Any] | None = None
     max_steps: int = Field(default=10, ge=1, le=100_000)
+    #: How often each tool may be called in one run: ``{"issue_refund": 1}``.
+    #: Keys may also be ``delegate`` or ``delegate:AGENT``. A tool that used
+    #: up its calls is no longer offered to the model.
+    tool_limits: dict[str, int] = Field(default_factory=dict)
     temperature: float | None = Field(default=None, ge=0, le=2)
 
     @field_validator("tools", mode="before")
