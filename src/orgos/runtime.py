@@ -34,6 +34,7 @@ class Runtime:
         max_active: int = 1000,
         model_timeout: float = 120.0,
         model_retries: int = 4,
+        retry_backoff: float = 0.5,
         lease_ttl: float = 10.0,
         poll_interval: float = 0.5,
         recover: bool = True,
@@ -66,6 +67,7 @@ class Runtime:
             poll_interval=poll_interval,
             model_timeout=model_timeout,
             model_retries=model_retries,
+            retry_backoff=retry_backoff,
         )
         self._open = False
 

@@ -1,0 +1,164 @@
+"""Delegation: child runs with context, in parallel, with the parent parked."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from orgos import Agent, RunStatus, Runtime, tool
+from orgos.llm.base import ModelRequest, ModelResponse
+from orgos.testing.scripted import ScriptedModel
+
+
+def delegate(agent: str, task: str, context: str = "") -> tuple[str, dict[str, Any]]:
+    return ("delegate", {"agent": agent, "task": task, "context": context})
+
+
+def boss_and_workers(barrier: asyncio.Barrier | None, seen: list[str]) -> ScriptedModel:
+    async def respond(req: ModelRequest) -> ModelResponse:
+        system = req.messages[0].content
+        if system.startswith("You are boss"):
+            if not any(m.role == "tool" for m in req.messages):
+                return ScriptedModel.calls(
+                    delegate("worker", "count apples", "there are 3 apples"),
+                    delegate("helper", "count pears", "there are 4 pears"),
+                )
+            results = [m.content for m in req.messages if m.role == "tool"]
+            return ScriptedModel.final(" | ".join(results))
+        seen.append(req.messages[1].content)
+        if barrier is not None:
+            async with asyncio.timeout(5):
+                await barrier.wait()  # both children are in flight at once
+        return ScriptedModel.final("7" if "apples" in req.messages[1].content else "4")
+
+    return ScriptedModel(respond)
+
+
+AGENTS = [
+    Agent(name="boss", delegates=["worker", "helper"]),
+    Agent(name="worker"),
+    Agent(name="helper"),
+]
+
+
+async def test_parallel_delegation_with_context(tmp_path: Path) -> None:
+    seen: list[str] = []
+    model = boss_and_workers(asyncio.Barrier(2), seen)
+    async with Runtime(store=tmp_path / "o.db", agents=AGENTS, models=model) as r:
+        rec = await r.run("boss", "count fruit", timeout=10)
+        tree = await r.tree(rec.id)
+    assert rec.status is RunStatus.SUCCEEDED
+    assert '"result":"7"' in rec.output and '"result":"4"' in rec.output
+    kids = [t for t in tree if t.parent_id == rec.id]
+    assert sorted(k.target for k in kids) == ["helper", "worker"]
+    assert all(k.status is RunStatus.SUCCEEDED and k.root_id == rec.id for k in kids)
+    assert any("there are 3 apples" in s and "Delegated by agent boss" in s for s in seen)
+
+
+async def test_parent_is_parked_while_children_work(tmp_path: Path) -> None:
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def respond(req: ModelRequest) -> ModelResponse:
+        if req.messages[0].content.startswith("You are boss"):
+            if any(m.role == "tool" for m in req.messages):
+                return ScriptedModel.final("done")
+            return ScriptedModel.calls(delegate("worker", "slow job"))
+        started.set()
+        await release.wait()
+        return ScriptedModel.final("ok")
+
+    async with Runtime(store=tmp_path / "o.db", agents=AGENTS, models=ScriptedModel(respond)) as r:
+        rec = await r.submit("boss", "x")
+        await asyncio.wait_for(started.wait(), 5)
+        parent = await r.get_run(rec.id)
+        assert parent.status is RunStatus.WAITING
+        assert parent.owner is None  # it holds no worker, no task
+        assert rec.id not in r.kernel._active
+        release.set()
+        done = await r.wait(rec.id, timeout=10)
+    assert done.status is RunStatus.SUCCEEDED
+
+
+async def test_delegation_outside_the_allowed_list_is_refused(tmp_path: Path) -> None:
+    model = ScriptedModel(
+        [ScriptedModel.calls(delegate("boss", "recurse")), ScriptedModel.final("ok")]
+    )
+    agents = [Agent(name="worker", delegates=["helper"]), Agent(name="helper"), Agent(name="boss")]
+    async with Runtime(store=tmp_path / "o.db", agents=agents, models=model) as r:
+        rec = await r.run("worker", "x", timeout=10)
+        assert await r.tree(rec.id) == [await r.get_run(rec.id)]
+    tool_msg = [m.content for m in model.requests[1].messages if m.role == "tool"][0]
+    assert "may not delegate to 'boss'" in tool_msg
+
+
+async def test_failed_child_is_reported_to_the_parent(tmp_path: Path) -> None:
+    async def respond(req: ModelRequest) -> ModelResponse:
+        if req.messages[0].content.startswith("You are boss"):
+            tools = [m.content for m in req.messages if m.role == "tool"]
+            if tools:
+                return ScriptedModel.final(tools[0])
+            return ScriptedModel.calls(delegate("worker", "fail please"))
+        return ScriptedModel.call("missing_tool")  # loops until its step limit
+
+    agents = [Agent(name="boss", delegates=["worker"]), Agent(name="worker", max_steps=2)]
+    async with Runtime(store=tmp_path / "o.db", agents=agents, models=ScriptedModel(respond)) as r:
+        rec = await r.run("boss", "x", timeout=10)
+    assert rec.status is RunStatus.SUCCEEDED
+    assert "agent worker failed" in rec.output and "step limit" in rec.output
+
+
+async def test_cancel_stops_the_whole_tree(tmp_path: Path) -> None:
+    started = asyncio.Event()
+
+    async def respond(req: ModelRequest) -> ModelResponse:
+        if req.messages[0].content.startswith("You are boss"):
+            return ScriptedModel.calls(delegate("worker", "forever"))
+        started.set()
+        await asyncio.Event().wait()
+        raise AssertionError
+
+    async with Runtime(store=tmp_path / "o.db", agents=AGENTS, models=ScriptedModel(respond)) as r:
+        rec = await r.submit("boss", "x")
+        await asyncio.wait_for(started.wait(), 5)
+        ids = await r.cancel(rec.id)
+        assert len(ids) == 2
+        for rid in ids:
+            assert (await r.wait(rid, timeout=5)).status is RunStatus.CANCELLED
+
+
+@tool(idempotent=True)
+async def note(worker: str) -> str:
+    """Records which worker ran a step."""
+    ran.append(worker)
+    return "ok"
+
+
+ran: list[str] = []
+
+
+async def test_two_workers_share_the_queue_and_no_run_executes_twice(tmp_path: Path) -> None:
+    ran.clear()
+    n = 60
+
+    def model_for(name: str) -> ScriptedModel:
+        def respond(req: ModelRequest) -> ModelResponse:
+            if any(m.role == "tool" for m in req.messages):
+                return ScriptedModel.final("done")
+            return ScriptedModel.call("note", worker=name)
+
+        return ScriptedModel(respond)
+
+    agents = [Agent(name="a", tools=[note])]
+    common: dict[str, Any] = {"agents": agents, "tools": [note], "poll_interval": 0.02}
+    a = Runtime(store=tmp_path / "o.db", models=model_for("A"), max_active=8, **common)
+    b = Runtime(store=tmp_path / "o.db", models=model_for("B"), max_active=8, **common)
+    async with a, b:
+        a.kernel.max_active = 0  # A only enqueues; both will drain the queue
+        recs = [await a.submit("a", f"job {i}") for i in range(n)]
+        a.kernel.max_active = 8
+        done = [await a.wait(rec.id, timeout=30) for rec in recs]
+    assert all(d.status is RunStatus.SUCCEEDED for d in done)
+    assert len(ran) == n
+    assert {"A", "B"} <= set(ran)

@@ -1,0 +1,159 @@
+"""Recovery: a second worker resumes what the first left unfinished, from
+the journal, without repeating completed effects."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from orgos import Agent, RunStatus, Runtime, tool
+from orgos.llm.base import ModelRequest, ModelResponse
+from orgos.testing.scripted import ScriptedModel
+
+effects: list[str] = []
+keys: list[str] = []
+gate: dict[str, asyncio.Event] = {}
+
+
+@tool(idempotent=True)
+async def step(n: int) -> str:
+    """An idempotent effect."""
+    effects.append(f"step{n}")
+    return f"did {n}"
+
+
+@tool
+async def charge(amount: int) -> str:
+    """A non-idempotent effect without a key: never repeated blindly."""
+    effects.append(f"charge{amount}")
+    await gate["charge"].wait()
+    return f"charged {amount}"
+
+
+@tool
+async def refund(amount: int, idempotency_key: str) -> str:
+    """A non-idempotent effect made safe by an idempotency key."""
+    keys.append(idempotency_key)
+    await gate["refund"].wait()
+    return f"refunded {amount}"
+
+
+TOOLS = [step, charge, refund]
+
+
+def runtime(tmp_path: Path, model: Any) -> Runtime:
+    return Runtime(
+        store=tmp_path / "o.db",
+        agents=[Agent(name="a", tools=TOOLS, max_steps=20)],
+        tools=TOOLS,
+        models=model,
+        lease_ttl=30,
+    )
+
+
+def scripted(*calls: ModelResponse) -> Any:
+    """A responder that answers by step number, so a replayed run and a fresh
+    model agree on what comes next."""
+
+    def respond(req: ModelRequest) -> ModelResponse:
+        n = sum(1 for m in req.messages if m.role == "assistant")
+        return calls[n] if n < len(calls) else ScriptedModel.final("done")
+
+    return respond
+
+
+async def wait_until(cond: Any, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not cond():
+            await asyncio.sleep(0)
+
+
+async def test_completed_steps_are_not_repeated(tmp_path: Path) -> None:
+    effects.clear()
+    blocked = asyncio.Event()
+    plan = scripted(*(ScriptedModel.call("step", n=i) for i in range(3)))
+
+    async def first(req: ModelRequest) -> ModelResponse:
+        if sum(1 for m in req.messages if m.role == "assistant") == 3:
+            blocked.set()
+            await asyncio.Event().wait()  # the worker "dies" here
+        return plan(req)
+
+    r1 = runtime(tmp_path, ScriptedModel(first))
+    await r1.start()
+    rec = await r1.submit("a", "go")
+    await asyncio.wait_for(blocked.wait(), 5)
+    await r1.close()  # the run is left unfinished
+    assert effects == ["step0", "step1", "step2"]
+
+    second = ScriptedModel(plan)
+    async with runtime(tmp_path, second) as r2:
+        done = await r2.wait(rec.id, timeout=10)
+    assert done.status is RunStatus.SUCCEEDED
+    assert effects == ["step0", "step1", "step2"]  # nothing repeated
+    assert second.call_count == 1  # only the step that had not completed
+
+
+async def test_in_doubt_call_is_surfaced_and_decided(tmp_path: Path) -> None:
+    effects.clear()
+    gate["charge"] = asyncio.Event()
+    plan = scripted(ScriptedModel.call("charge", amount=30))
+    r1 = runtime(tmp_path, ScriptedModel(plan))
+    await r1.start()
+    rec = await r1.submit("a", "charge it")
+    await wait_until(lambda: effects == ["charge30"])
+    await r1.close()  # dies while the charge is in flight
+
+    async with runtime(tmp_path, ScriptedModel(plan)) as r2:
+        parked = await r2.wait(rec.id, timeout=10)
+        assert parked.status is RunStatus.WAITING
+        assert parked.waiting_on is not None
+        decision = parked.waiting_on["decision"]
+        assert decision["kind"] == "tool"
+        assert decision["request"] == {"tool": "charge", "arguments": {"amount": 30}}
+        assert effects == ["charge30"]  # not repeated silently
+
+        await r2.decide(rec.id, "done", "charged 30 (confirmed by the bank)")
+        done = await r2.wait(rec.id, timeout=10)
+        journal = await r2.journal(rec.id)
+    assert done.status is RunStatus.SUCCEEDED
+    assert effects == ["charge30"]
+    results = [e.payload for e in journal if e.kind == "tool" and e.phase == "result"]
+    assert results == [{"ok": True, "value": "charged 30 (confirmed by the bank)"}]
+
+
+async def test_in_doubt_call_retried_on_decision(tmp_path: Path) -> None:
+    effects.clear()
+    gate["charge"] = asyncio.Event()
+    plan = scripted(ScriptedModel.call("charge", amount=5))
+    r1 = runtime(tmp_path, ScriptedModel(plan))
+    await r1.start()
+    rec = await r1.submit("a", "charge it")
+    await wait_until(lambda: effects == ["charge5"])
+    await r1.close()
+
+    gate["charge"].set()
+    async with runtime(tmp_path, ScriptedModel(plan)) as r2:
+        assert (await r2.wait(rec.id, timeout=10)).status is RunStatus.WAITING
+        await r2.decide(rec.id, "retry")
+        done = await r2.wait(rec.id, timeout=10)
+    assert done.status is RunStatus.SUCCEEDED
+    assert effects == ["charge5", "charge5"]
+
+
+async def test_keyed_call_is_retried_with_the_same_key(tmp_path: Path) -> None:
+    keys.clear()
+    gate["refund"] = asyncio.Event()
+    plan = scripted(ScriptedModel.call("refund", amount=9))
+    r1 = runtime(tmp_path, ScriptedModel(plan))
+    await r1.start()
+    rec = await r1.submit("a", "refund")
+    await wait_until(lambda: len(keys) == 1)
+    await r1.close()
+
+    gate["refund"].set()
+    async with runtime(tmp_path, ScriptedModel(plan)) as r2:
+        done = await r2.wait(rec.id, timeout=10)
+    assert done.status is RunStatus.SUCCEEDED
+    assert len(keys) == 2 and keys[0] == keys[1] == f"{rec.id}:2"

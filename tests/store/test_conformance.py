@@ -1,0 +1,268 @@
+"""The store conformance suite: every backend must pass all of it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import pytest
+
+from orgos.errors import FencedOut
+from orgos.store import (
+    Append,
+    InsertRun,
+    JournalEntry,
+    RunFilter,
+    RunRecord,
+    RunStatus,
+    Store,
+    UpdateRun,
+    WorkerInfo,
+)
+
+StoreFactory = Callable[[], Store]
+
+WS = "acme"
+
+
+def run(rid: str, *, ws: str = WS, parent: RunRecord | None = None, **kw: object) -> RunRecord:
+    return RunRecord(
+        id=rid,
+        workspace=ws,
+        kind="agent",
+        target="a",
+        target_version=1,
+        input={"task": rid},
+        parent_id=parent.id if parent else None,
+        root_id=parent.root_id if parent else rid,
+        created_at=time.time(),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+async def worker(store: Store, wid: str, ttl: float = 60.0) -> str:
+    await store.register_worker(WorkerInfo(wid, "host", 1, time.time() + ttl))
+    return wid
+
+
+async def test_batch_roundtrip(store: Store) -> None:
+    w = await worker(store, "w1")
+    r = run("r1", status=RunStatus.RUNNING, owner=w)
+    await store.write_batch(
+        w,
+        [
+            InsertRun(r),
+            Append(JournalEntry("r1", 1, "intent", "llm", {"model": "m"}, WS)),
+            Append(JournalEntry("r1", 1, "result", "llm", {"ok": {"content": "hi"}}, WS)),
+            UpdateRun("r1", RunStatus.SUCCEEDED, output={"answer": 42}),
+        ],
+    )
+    got = await store.get_run(WS, "r1")
+    assert got is not None
+    assert got.status is RunStatus.SUCCEEDED
+    assert got.output == {"answer": 42}
+    assert got.input == {"task": "r1"}
+    assert got.root_id == "r1"
+    entries = await store.load_journal("r1")
+    assert [(e.seq, e.phase, e.kind) for e in entries] == [
+        (1, "intent", "llm"),
+        (1, "result", "llm"),
+    ]
+    assert entries[1].payload == {"ok": {"content": "hi"}}
+
+
+async def test_written_batch_is_visible_to_a_new_connection(store_factory: StoreFactory) -> None:
+    a = store_factory()
+    await a.open()
+    w = await worker(a, "w1")
+    await a.write_batch(w, [InsertRun(run("r1"))])
+    b = store_factory()
+    await b.open()
+    try:
+        assert (await b.get_run(WS, "r1")) is not None
+    finally:
+        await b.close()
+        await a.close()
+
+
+async def test_fenced_worker_cannot_write(store: Store) -> None:
+    w = await worker(store, "w1")
+    await store.fence_worker(w)
+    with pytest.raises(FencedOut):
+        await store.write_batch(w, [InsertRun(run("r1"))])
+    assert await store.get_run(WS, "r1") is None
+    with pytest.raises(FencedOut):
+        await store.write_batch("never-registered", [InsertRun(run("r2"))])
+
+
+async def test_failed_batch_writes_nothing(store: Store) -> None:
+    w = await worker(store, "w1")
+    await store.write_batch(w, [InsertRun(run("r1"))])
+    with pytest.raises(Exception):  # noqa: B017 - the backend's integrity error
+        await store.write_batch(
+            w,
+            [Append(JournalEntry("r1", 1, "intent", "tool", {}, WS)), InsertRun(run("r1"))],
+        )
+    assert await store.load_journal("r1") == []
+
+
+async def test_workspaces_are_isolated(store: Store) -> None:
+    w = await worker(store, "w1")
+    await store.write_batch(w, [InsertRun(run("r1")), InsertRun(run("r2", ws="other"))])
+    assert await store.get_run("other", "r1") is None
+    assert [r.id for r in await store.list_runs(RunFilter(WS))] == ["r1"]
+    assert [r.id for r in await store.list_runs(RunFilter("other"))] == ["r2"]
+
+
+async def test_list_runs_filters(store: Store) -> None:
+    w = await worker(store, "w1")
+    root = run("root")
+    kid = run("kid", parent=root)
+    grandkid = run("gk", parent=kid)
+    await store.write_batch(w, [InsertRun(root), InsertRun(kid), InsertRun(grandkid)])
+    await store.write_batch(w, [UpdateRun("kid", RunStatus.FAILED, error="boom")])
+    assert [r.id for r in await store.list_runs(RunFilter(WS, top_level_only=True))] == ["root"]
+    assert [r.id for r in await store.list_runs(RunFilter(WS, parent_id="root"))] == ["kid"]
+    assert {r.id for r in await store.list_runs(RunFilter(WS, root_id="root"))} == {
+        "root",
+        "kid",
+        "gk",
+    }
+    failed = await store.list_runs(RunFilter(WS, statuses=[RunStatus.FAILED]))
+    assert [(r.id, r.error) for r in failed] == [("kid", "boom")]
+
+
+async def test_claim_takes_each_queued_run_once(store: Store) -> None:
+    w1 = await worker(store, "w1")
+    w2 = await worker(store, "w2")
+    await store.write_batch(w1, [InsertRun(run(f"r{i}")) for i in range(10)])
+    a, b = await asyncio.gather(
+        store.claim_runs(w1, 6, time.time()), store.claim_runs(w2, 6, time.time())
+    )
+    ids_a, ids_b = {r.id for r in a}, {r.id for r in b}
+    assert not ids_a & ids_b
+    assert len(ids_a | ids_b) == 10
+    assert all(r.status is RunStatus.RUNNING and r.owner == w1 for r in a)
+    assert all(r.fence == 1 for r in [*a, *b])
+    assert await store.claim_runs(w1, 10, time.time()) == []
+
+
+async def test_claim_orders_by_priority(store: Store) -> None:
+    w = await worker(store, "w1")
+    await store.write_batch(
+        w,
+        [
+            InsertRun(run("low")),
+            InsertRun(run("high", priority=5)),
+            InsertRun(run("mid", priority=1)),
+        ],
+    )
+    assert [r.id for r in await store.claim_runs(w, 2, time.time())] == ["high", "mid"]
+
+
+async def test_dead_workers_runs_move_and_it_is_fenced(store: Store) -> None:
+    dead = await worker(store, "dead", ttl=0.0)
+    live = await worker(store, "live")
+    await store.write_batch(dead, [InsertRun(run("r1", status=RunStatus.RUNNING, owner=dead))])
+    claimed = await store.claim_runs(live, 10, time.time() + 1)
+    assert [r.id for r in claimed] == ["r1"]
+    assert claimed[0].owner == live
+    assert claimed[0].fence == 1
+    with pytest.raises(FencedOut):
+        await store.write_batch(dead, [UpdateRun("r1", RunStatus.SUCCEEDED)])
+    assert not await store.renew_worker(dead, time.time() + 60)
+    assert await store.renew_worker(live, time.time() + 60)
+
+
+async def test_live_workers_runs_are_not_claimed(store: Store) -> None:
+    a = await worker(store, "a")
+    b = await worker(store, "b")
+    await store.write_batch(a, [InsertRun(run("r1", status=RunStatus.RUNNING, owner=a))])
+    assert await store.claim_runs(b, 10, time.time()) == []
+
+
+async def test_remove_worker_releases_its_runs(store: Store) -> None:
+    a = await worker(store, "a")
+    b = await worker(store, "b")
+    await store.write_batch(a, [InsertRun(run("r1", status=RunStatus.RUNNING, owner=a))])
+    await store.remove_worker(a)
+    assert [r.id for r in await store.claim_runs(b, 10, time.time())] == ["r1"]
+    assert [w.id for w in await store.list_workers()] == ["b"]
+
+
+async def test_wake_waits_for_every_child(store: Store) -> None:
+    w = await worker(store, "w")
+    parent = run("p", status=RunStatus.RUNNING, owner=w)
+    kids = [run("k1", parent=parent), run("k2", parent=parent)]
+    await store.write_batch(w, [InsertRun(parent), *(InsertRun(k) for k in kids)])
+    await store.write_batch(
+        w, [UpdateRun("p", RunStatus.WAITING, waiting_on={"runs": ["k1", "k2"]}, release=True)]
+    )
+    await store.write_batch(w, [UpdateRun("k1", RunStatus.SUCCEEDED)])
+    assert not await store.wake_if_ready("p")
+    assert await store.wake_all_ready() == 0
+    await store.write_batch(w, [UpdateRun("k2", RunStatus.FAILED, error="x")])
+    assert await store.wake_if_ready("p")
+    assert not await store.wake_if_ready("p")  # only once
+    got = await store.get_run(WS, "p")
+    assert got is not None and got.status is RunStatus.QUEUED and got.owner is None
+
+
+async def test_wake_all_ready_sweeps(store: Store) -> None:
+    w = await worker(store, "w")
+    parent = run("p")
+    kid = run("k", parent=parent, status=RunStatus.SUCCEEDED)
+    await store.write_batch(w, [InsertRun(parent), InsertRun(kid)])
+    await store.write_batch(w, [UpdateRun("p", RunStatus.WAITING, waiting_on={"runs": ["k"]})])
+    assert await store.wake_all_ready() == 1
+
+
+async def test_cancel_cascades(store: Store) -> None:
+    w = await worker(store, "w")
+    root = run("root", status=RunStatus.RUNNING, owner=w)
+    kid = run("kid", parent=root)
+    gk = run("gk", parent=kid, status=RunStatus.RUNNING, owner=w)
+    done = run("done", parent=root, status=RunStatus.SUCCEEDED)
+    await store.write_batch(w, [InsertRun(r) for r in (root, kid, gk, done)])
+    ids = await store.request_cancel(WS, "root")
+    assert set(ids) == {"root", "kid", "gk"}
+    kid_now = await store.get_run(WS, "kid")
+    assert kid_now is not None and kid_now.status is RunStatus.CANCELLED
+    assert set(await store.cancel_requests(w)) == {"root", "gk"}
+    done_now = await store.get_run(WS, "done")
+    assert done_now is not None and done_now.status is RunStatus.SUCCEEDED
+    assert await store.request_cancel("other-workspace", "root") == []
+
+
+async def test_requeue(store: Store) -> None:
+    w = await worker(store, "w")
+    await store.write_batch(w, [InsertRun(run("r", status=RunStatus.FAILED, error="x"))])
+    assert await store.requeue(WS, "r")
+    got = await store.get_run(WS, "r")
+    assert got is not None and got.status is RunStatus.QUEUED and got.error is None
+    assert not await store.requeue(WS, "r")  # queued runs are not requeued again
+
+
+async def test_agent_versions(store: Store) -> None:
+    v1 = await store.put_agent_version(WS, "a", "d1", {"name": "a", "x": 1})
+    same = await store.put_agent_version(WS, "a", "d1", {"name": "a", "x": 1})
+    v2 = await store.put_agent_version(WS, "a", "d2", {"name": "a", "x": 2})
+    other = await store.put_agent_version("other", "a", "d9", {"name": "a"})
+    assert (v1.version, same.version, v2.version, other.version) == (1, 1, 2, 1)
+    latest = await store.get_agent_version(WS, "a")
+    first = await store.get_agent_version(WS, "a", 1)
+    assert latest is not None and latest.version == 2 and latest.spec == {"name": "a", "x": 2}
+    assert first is not None and first.spec == {"name": "a", "x": 1}
+    assert await store.get_agent_version(WS, "nope") is None
+
+
+async def test_big_batches(store: Store) -> None:
+    w = await worker(store, "w")
+    ops: list[InsertRun | Append] = []
+    for i in range(2000):
+        ops.append(InsertRun(run(f"r{i}")))
+        ops.append(Append(JournalEntry(f"r{i}", 1, "intent", "llm", {"i": i}, WS)))
+    await store.write_batch(w, ops)  # type: ignore[arg-type]
+    assert len(await store.list_runs(RunFilter(WS, limit=5000))) == 2000
+    assert (await store.load_journal("r1999"))[0].payload == {"i": 1999}
