@@ -89,7 +89,7 @@ async def test_delegation_outside_the_allowed_list_is_refused(tmp_path: Path) ->
     async with Runtime(store=tmp_path / "o.db", agents=agents, models=model) as r:
         rec = await r.run("worker", "x", timeout=10)
         assert await r.tree(rec.id) == [await r.get_run(rec.id)]
-    tool_msg = [m.content for m in model.requests[1].messages if m.role == "tool"][0]
+    tool_msg = next(m.content for m in model.requests[1].messages if m.role == "tool")
     assert "may not delegate to 'boss'" in tool_msg
 
 

@@ -14,6 +14,7 @@ from orgos.testing.scripted import ScriptedModel
 effects: list[str] = []
 keys: list[str] = []
 gate: dict[str, asyncio.Event] = {}
+entered: dict[str, asyncio.Event] = {}
 
 
 @tool(idempotent=True)
@@ -27,6 +28,7 @@ async def step(n: int) -> str:
 async def charge(amount: int) -> str:
     """A non-idempotent effect without a key: never repeated blindly."""
     effects.append(f"charge{amount}")
+    entered["charge"].set()
     await gate["charge"].wait()
     return f"charged {amount}"
 
@@ -35,6 +37,7 @@ async def charge(amount: int) -> str:
 async def refund(amount: int, idempotency_key: str) -> str:
     """A non-idempotent effect made safe by an idempotency key."""
     keys.append(idempotency_key)
+    entered["refund"].set()
     await gate["refund"].wait()
     return f"refunded {amount}"
 
@@ -63,10 +66,13 @@ def scripted(*calls: ModelResponse) -> Any:
     return respond
 
 
-async def wait_until(cond: Any, timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not cond():
-            await asyncio.sleep(0)
+async def entered_tool(name: str) -> None:
+    await asyncio.wait_for(entered[name].wait(), 5)
+
+
+def arm(name: str) -> None:
+    gate[name] = asyncio.Event()
+    entered[name] = asyncio.Event()
 
 
 async def test_completed_steps_are_not_repeated(tmp_path: Path) -> None:
@@ -97,12 +103,12 @@ async def test_completed_steps_are_not_repeated(tmp_path: Path) -> None:
 
 async def test_in_doubt_call_is_surfaced_and_decided(tmp_path: Path) -> None:
     effects.clear()
-    gate["charge"] = asyncio.Event()
+    arm("charge")
     plan = scripted(ScriptedModel.call("charge", amount=30))
     r1 = runtime(tmp_path, ScriptedModel(plan))
     await r1.start()
     rec = await r1.submit("a", "charge it")
-    await wait_until(lambda: effects == ["charge30"])
+    await entered_tool("charge")
     await r1.close()  # dies while the charge is in flight
 
     async with runtime(tmp_path, ScriptedModel(plan)) as r2:
@@ -125,12 +131,12 @@ async def test_in_doubt_call_is_surfaced_and_decided(tmp_path: Path) -> None:
 
 async def test_in_doubt_call_retried_on_decision(tmp_path: Path) -> None:
     effects.clear()
-    gate["charge"] = asyncio.Event()
+    arm("charge")
     plan = scripted(ScriptedModel.call("charge", amount=5))
     r1 = runtime(tmp_path, ScriptedModel(plan))
     await r1.start()
     rec = await r1.submit("a", "charge it")
-    await wait_until(lambda: effects == ["charge5"])
+    await entered_tool("charge")
     await r1.close()
 
     gate["charge"].set()
@@ -144,12 +150,12 @@ async def test_in_doubt_call_retried_on_decision(tmp_path: Path) -> None:
 
 async def test_keyed_call_is_retried_with_the_same_key(tmp_path: Path) -> None:
     keys.clear()
-    gate["refund"] = asyncio.Event()
+    arm("refund")
     plan = scripted(ScriptedModel.call("refund", amount=9))
     r1 = runtime(tmp_path, ScriptedModel(plan))
     await r1.start()
     rec = await r1.submit("a", "refund")
-    await wait_until(lambda: len(keys) == 1)
+    await entered_tool("refund")
     await r1.close()
 
     gate["refund"].set()

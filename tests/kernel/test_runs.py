@@ -187,9 +187,11 @@ async def test_usage_is_recorded_per_call(tmp_path: Path) -> None:
 async def test_editing_an_agent_does_not_change_runs_in_flight(tmp_path: Path) -> None:
     release = asyncio.Event()
     seen: list[str] = []
+    first_call = asyncio.Event()
 
     async def respond(req: ModelRequest) -> ModelResponse:
         seen.append(req.messages[0].content)
+        first_call.set()
         await release.wait()
         return ScriptedModel.final("ok")
 
@@ -198,9 +200,7 @@ async def test_editing_an_agent_does_not_change_runs_in_flight(tmp_path: Path) -
     v2 = Agent(name="calc", instructions="Version two.")
     async with rt(tmp_path, model, v1) as r:
         old = await r.submit("calc", "x")
-        async with asyncio.timeout(5):
-            while not seen:
-                await asyncio.sleep(0)
+        await asyncio.wait_for(first_call.wait(), 5)
         assert old.target_version == 1
         assert await r.registry.register(r.workspace, v2) == 2
         new = await r.submit("calc", "y")
