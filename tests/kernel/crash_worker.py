@@ -12,7 +12,7 @@ import sqlite3
 import sys
 from typing import Any
 
-from orgos import Agent, Runtime, RunStatus, tool
+from orgos import Agent, RunStatus, Runtime, tool
 from orgos.kernel.syscall import Syscall
 from orgos.llm.base import ModelRequest, ModelResponse
 from orgos.store import RunFilter
