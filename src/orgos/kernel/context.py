@@ -166,9 +166,11 @@ class RunContext:
             result = await self.syscall("tool", {"tool": name, "arguments": arguments}, refuse)
             return ToolResult.from_dict(result)
 
+        kernel = self.kernel
+
         async def execute(sc: Syscall) -> dict[str, Any]:
             key = f"{self.run.id}:{sc.seq}"
-            return (await tool.invoke(arguments, key)).to_dict()
+            return (await tool.invoke(arguments, key, timer=kernel.deadlines.timeout)).to_dict()
 
         result = await self.syscall(
             "tool",

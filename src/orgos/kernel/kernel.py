@@ -23,6 +23,7 @@ import pydantic_core
 from orgos.errors import FencedOut, NotFound, RunFailed
 from orgos.ids import new_id
 from orgos.kernel.context import RunContext
+from orgos.kernel.deadlines import Deadlines
 from orgos.kernel.events import Event, EventHub
 from orgos.kernel.journal import Journal
 from orgos.kernel.syscall import Park, Pipeline
@@ -87,6 +88,7 @@ class Kernel:
         self.programs: dict[str, Program] = dict(programs or {})
         self.pipeline = Pipeline()
         self.events = EventHub()
+        self.deadlines = Deadlines()
         self.max_active = max_active
         self.lease_ttl = lease_ttl
         self.poll_interval = poll_interval
@@ -130,6 +132,7 @@ class Kernel:
             t.cancel()
         await asyncio.gather(*self._bg, *tasks, return_exceptions=True)
         self._bg.clear()
+        self.deadlines.close()
         await self.journal.close()
         with contextlib.suppress(Exception):
             await self.store.remove_worker(self.worker_id)
@@ -166,6 +169,7 @@ class Kernel:
         return await complete_with_retry(
             model, request, on_token, timeout=self.model_timeout,
             max_retries=self.model_retries, backoff=self.retry_backoff,
+            timer=self.deadlines.timeout,
         )  # fmt: skip
 
     # --- creating runs --------------------------------------------------------------
@@ -257,10 +261,12 @@ class Kernel:
         except asyncio.CancelledError:
             if run.id not in self._cancelling:
                 self._active.pop(run.id, None)
+                self._notify(run.id)
                 raise  # shutdown: the run stays unfinished, for recovery
             status, error = RunStatus.CANCELLED, "cancelled"
         except FencedOut:
             self._active.pop(run.id, None)
+            self._notify(run.id)
             return
         except Exception as exc:
             status, error = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
@@ -274,6 +280,8 @@ class Kernel:
             )  # fmt: skip
         except Exception as exc:
             log.error("run %s: could not record status %s: %s", run.id, status, exc)
+            self._active.pop(run.id, None)
+            self._notify(run.id)
             return
         finally:
             self._active.pop(run.id, None)
@@ -282,9 +290,7 @@ class Kernel:
         if self.events.active(run.root_id):
             self.events.publish(Event(run.id, run.root_id, "status",
                                       {"status": status.value, "error": error}))  # fmt: skip
-        for fut in self._waiters.pop(run.id, ()):
-            if not fut.done():
-                fut.set_result(None)
+        self._notify(run.id)
         woke = False
         if status is RunStatus.WAITING:
             woke = await self.store.wake_if_ready(run.id)
@@ -292,6 +298,12 @@ class Kernel:
             woke = await self.store.wake_if_ready(run.parent_id)
         if woke:
             self._nudge.set()
+
+    def _notify(self, run_id: str) -> None:
+        """Wake whoever waits on this run: its status changed or it left us."""
+        for fut in self._waiters.pop(run_id, ()):
+            if not fut.done():
+                fut.set_result(None)
 
     async def run_outcomes(self, workspace: str, run_ids: list[str]) -> list[dict[str, Any]] | None:
         """The ends of these runs, or None while any is unfinished."""
@@ -376,9 +388,7 @@ class Kernel:
                 raise NotFound(f"run {run_id} not found")
         for rid in ids:
             self._cancel_local(rid)
-            for fut in self._waiters.pop(rid, ()):
-                if not fut.done():
-                    fut.set_result(None)
+            self._notify(rid)
         return ids
 
     async def resume(self, run_id: str, workspace: str | None = None) -> bool:
@@ -438,8 +448,10 @@ class Kernel:
                 fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
                 self._waiters.setdefault(run_id, []).append(fut)
                 try:
-                    async with asyncio.timeout(self.poll_interval):
-                        await fut
+                    if run_id in self._active or run_id in self._reserved:
+                        await fut  # resolved at its next status change, here
+                    else:  # it may be running elsewhere: look again now and then
+                        await asyncio.wait_for(asyncio.shield(fut), self.poll_interval)
                 except TimeoutError:
                     pass
                 finally:

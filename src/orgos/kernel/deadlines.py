@@ -1,0 +1,80 @@
+"""Cheap timeouts for many concurrent calls.
+
+``asyncio.timeout`` puts a timer in the loop's heap for every call; with ten
+thousand runs in flight each arm and disarm costs a heap operation whose
+comparisons run in Python. Every syscall has a timeout, so the kernel uses
+this wheel instead: deadlines fall into buckets of ``resolution`` seconds, one
+ticker task expires whole buckets, arming and disarming are set operations.
+A timeout fires up to one resolution late, which is fine for timeouts of
+seconds; ``asyncio.timeout`` is still used for short ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+from collections.abc import AsyncIterator
+from typing import Any
+
+
+class _Guard:
+    __slots__ = ("expired", "task")
+
+    def __init__(self, task: asyncio.Task[Any]):
+        self.task = task
+        self.expired = False
+
+
+class Deadlines:
+    def __init__(self, resolution: float = 0.05):
+        self.resolution = resolution
+        self._buckets: dict[int, set[_Guard]] = {}
+        self._ticker: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def timeout(self, seconds: float | None) -> AsyncIterator[None]:
+        """Like ``asyncio.timeout(seconds)``: raises TimeoutError on expiry."""
+        if seconds is None:
+            yield
+            return
+        if seconds < self.resolution * 20:
+            async with asyncio.timeout(seconds):
+                yield
+            return
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        guard = _Guard(task)
+        slot = math.ceil((loop.time() + seconds) / self.resolution)
+        bucket = self._buckets.get(slot)
+        if bucket is None:
+            bucket = self._buckets[slot] = set()
+        bucket.add(guard)
+        if self._ticker is None or self._ticker.done():
+            self._ticker = loop.create_task(self._tick(), name="orgos-deadlines")
+        try:
+            yield
+        except asyncio.CancelledError:
+            if guard.expired and task.uncancel() == 0:
+                raise TimeoutError from None
+            raise
+        finally:
+            b = self._buckets.get(slot)
+            if b is not None:
+                b.discard(guard)
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._buckets:
+            await asyncio.sleep(self.resolution)
+            now_slot = math.floor(loop.time() / self.resolution)
+            for slot in [s for s in self._buckets if s <= now_slot]:
+                for guard in self._buckets.pop(slot):
+                    guard.expired = True
+                    guard.task.cancel()
+
+    def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
