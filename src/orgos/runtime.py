@@ -75,7 +75,7 @@ class Runtime:
     def from_project(cls, root: str | Path = ".", **overrides: Any) -> Runtime:
         """A runtime for a project folder (orgos.yaml, agents/, tools.py)."""
         from orgos.config.project import load_project
-        from orgos.llm.select import ModelConfig, build_model
+        from orgos.llm.select import build_model
 
         project = load_project(Path(root))
         env = overrides.pop("env", None)
@@ -83,8 +83,7 @@ class Runtime:
         models = overrides.pop("models", None)
         if models is None:
             models = {
-                key: build_model(ModelConfig.model_validate(entry.model_dump()), env_map)
-                for key, entry in project.spec.models.items()
+                key: build_model(entry, env_map) for key, entry in project.spec.models.items()
             }
         kwargs: dict[str, Any] = {
             "store": project.store_url(),

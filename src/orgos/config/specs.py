@@ -7,8 +7,9 @@ import hashlib
 import json
 from typing import Any
 
-import pydantic
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from orgos.llm.select import ModelConfig
 
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
 
@@ -71,19 +72,6 @@ class AgentSpec(BaseModel):
         return hashlib.sha256(canon.encode()).hexdigest()[:16]
 
 
-class ModelEntry(BaseModel):
-    """One entry of the project's ``models`` table (see orgos.llm.select)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    provider: str = "auto"
-    model: str | None = None
-    base_url: str | None = None
-    api_key_env: str | None = None
-    timeout: float = 60.0
-    max_retries: int = 4
-
-
 class ProjectSpec(BaseModel):
     """``orgos.yaml``: what a project folder holds and how it runs."""
 
@@ -94,7 +82,7 @@ class ProjectSpec(BaseModel):
     #: A store URL; relative sqlite paths are relative to the project folder.
     store: str = "sqlite:///.orgos/orgos.db"
     durability: str = Field(default="kill-safe", pattern="^(kill-safe|power-safe)$")
-    models: dict[str, ModelEntry] = Field(default_factory=lambda: {"default": ModelEntry()})
+    models: dict[str, ModelConfig] = Field(default_factory=lambda: {"default": ModelConfig()})
     #: Python files (relative to the project) whose @tool functions are loaded.
     tools: list[str] = Field(default_factory=lambda: ["tools.py"])
     #: Folders (or files) of agent YAML.
@@ -109,4 +97,4 @@ def json_schema_validator(schema: dict[str, Any]) -> Any:
     return jsonschema.Draft202012Validator(schema)
 
 
-__all__ = ["AgentSpec", "ModelEntry", "ProjectSpec", "json_schema_validator", "pydantic"]
+__all__ = ["AgentSpec", "ModelConfig", "ProjectSpec", "json_schema_validator"]
