@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orgos import Agent, Runtime, RunStatus, tool
+from orgos import Agent, RunStatus, Runtime, tool
 from orgos.llm.anthropic import AnthropicModel
 from orgos.llm.openai_compat import OpenAICompatModel
 from orgos.testing import ScriptedModel
