@@ -127,14 +127,16 @@ class RunContext:
         watchers; only the complete response is journaled."""
         kernel = self.kernel
         name = model or "default"
+        live: list[ModelResponse] = []
 
         async def execute(sc: Syscall) -> dict[str, Any]:
-            m = kernel.model(name)
-            on_token = self._on_token if self._events.active(self.run.root_id) else None
             try:
+                m = kernel.model(name)
+                on_token = self._on_token if self._events.active(self.run.root_id) else None
                 resp = await kernel.complete(m, request, on_token)
             except ModelError as exc:
                 return {"error": str(exc)}
+            live.append(resp)
             return {"ok": resp.to_dict()}
 
         req = {
@@ -145,7 +147,7 @@ class RunContext:
         result = await self.syscall("llm", req, execute)
         if "ok" not in result:
             raise ModelError(str(result.get("error")))
-        return ModelResponse.from_dict(result["ok"])
+        return live[0] if live else ModelResponse.from_dict(result["ok"])
 
     async def _on_token(self, text: str) -> None:
         self.emit("token", {"text": text})

@@ -12,9 +12,9 @@ seconds; ``asyncio.timeout`` is still used for short ones.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
 from typing import Any
 
 
@@ -26,6 +26,27 @@ class _Guard:
         self.expired = False
 
 
+class _Scope:
+    __slots__ = ("_d", "_guard", "_seconds", "_slot")
+
+    def __init__(self, d: Deadlines, seconds: float):
+        self._d = d
+        self._seconds = seconds
+
+    async def __aenter__(self) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._slot, self._guard = self._d._arm(task, self._seconds)
+
+    async def __aexit__(
+        self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        guard = self._guard
+        self._d._disarm(self._slot, guard)
+        if typ is asyncio.CancelledError and guard.expired and guard.task.uncancel() == 0:
+            raise TimeoutError from exc
+
+
 class Deadlines:
     def __init__(self, resolution: float = 0.05):
         self.resolution = resolution
@@ -33,19 +54,14 @@ class Deadlines:
         self._ticker: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
-    @contextlib.asynccontextmanager
-    async def timeout(self, seconds: float | None) -> AsyncIterator[None]:
+    def timeout(self, seconds: float | None) -> AbstractAsyncContextManager[Any]:
         """Like ``asyncio.timeout(seconds)``: raises TimeoutError on expiry."""
-        if seconds is None:
-            yield
-            return
-        if seconds < self.resolution * 20:
-            async with asyncio.timeout(seconds):
-                yield
-            return
+        if seconds is None or seconds < self.resolution * 20:
+            return asyncio.timeout(seconds)
+        return _Scope(self, seconds)
+
+    def _arm(self, task: asyncio.Task[Any], seconds: float) -> tuple[int, _Guard]:
         loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
-        assert task is not None
         guard = _Guard(task)
         slot = math.ceil((loop.time() + seconds) / self.resolution)
         bucket = self._buckets.get(slot)
@@ -54,16 +70,12 @@ class Deadlines:
         bucket.add(guard)
         if self._ticker is None or self._ticker.done():
             self._ticker = loop.create_task(self._tick(), name="orgos-deadlines")
-        try:
-            yield
-        except asyncio.CancelledError:
-            if guard.expired and task.uncancel() == 0:
-                raise TimeoutError from None
-            raise
-        finally:
-            b = self._buckets.get(slot)
-            if b is not None:
-                b.discard(guard)
+        return slot, guard
+
+    def _disarm(self, slot: int, guard: _Guard) -> None:
+        b = self._buckets.get(slot)
+        if b is not None:
+            b.discard(guard)
 
     async def _tick(self) -> None:
         loop = asyncio.get_running_loop()

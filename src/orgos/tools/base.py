@@ -19,6 +19,8 @@ import pydantic_core
 
 from orgos.errors import ConfigError
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
 #: A tool that takes a parameter with this name is "keyed": the kernel passes a
 #: key unique to the call (stable across retries), so the tool can make a
 #: non-idempotent effect safe to retry after a crash.
@@ -91,6 +93,7 @@ class Tool:
             raise ConfigError(f"tool {self.name}: cannot build a schema: {exc}") from exc
         schema.pop("title", None)
         self.parameters: dict[str, Any] = schema
+        self._validator = self.args_model.__pydantic_validator__
 
     @property
     def safe_to_retry(self) -> bool:
@@ -99,14 +102,14 @@ class Tool:
     def validate(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
         """Check and coerce arguments; raises ValueError with a message for the model."""
         try:
-            model = self.args_model.model_validate(dict(arguments))
+            model = self._validator.validate_python(arguments)
         except pydantic.ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}"
                 for e in exc.errors()
             )
             raise ValueError(f"invalid arguments for {self.name}: {problems}") from None
-        return {k: getattr(model, k) for k in type(model).model_fields}
+        return dict(model.__dict__)
 
     async def invoke(
         self,
@@ -136,10 +139,13 @@ class Tool:
             return ToolResult(False, error=f"{self.name} timed out after {self.timeout:g} s")
         except Exception as exc:
             return ToolResult(False, error=f"{self.name} failed: {type(exc).__name__}: {exc}")
-        try:
-            value = pydantic_core.to_jsonable_python(value)
-        except Exception as exc:
-            return ToolResult(False, error=f"{self.name} returned a value that is not JSON: {exc}")
+        if type(value) not in _PLAIN:
+            try:
+                value = pydantic_core.to_jsonable_python(value)
+            except Exception as exc:
+                return ToolResult(
+                    False, error=f"{self.name} returned a value that is not JSON: {exc}"
+                )
         return ToolResult(True, value)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
