@@ -24,7 +24,18 @@ _EXPORTS = {
     "connect": ("orgos.runtime", "Runtime.from_project"),
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "Agent",
+    "AgentSpec",
+    "Durability",
+    "RunRecord",
+    "RunStatus",
+    "Runtime",
+    "Tool",
+    "ToolResult",
+    "connect",
+    "tool",
+]
 
 if TYPE_CHECKING:
     from orgos.config.specs import AgentSpec

@@ -63,7 +63,7 @@ class Deadlines:
     def _arm(self, task: asyncio.Task[Any], seconds: float) -> tuple[int, _Guard]:
         loop = asyncio.get_running_loop()
         guard = _Guard(task)
-        slot = math.ceil((loop.time() + seconds) / self.resolution)
+        slot = int((loop.time() + seconds) / self.resolution) + 1
         bucket = self._buckets.get(slot)
         if bucket is None:
             bucket = self._buckets[slot] = set()

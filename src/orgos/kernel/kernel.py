@@ -29,6 +29,7 @@ from orgos.kernel.events import Event, EventHub
 from orgos.kernel.journal import Journal
 from orgos.kernel.syscall import Park, Pipeline
 from orgos.llm.base import Model, ModelError, ModelRequest, ModelResponse, TokenSink
+from orgos.llm.retry import complete_with_retry
 from orgos.store.base import (
     Append,
     InsertRun,
@@ -184,8 +185,6 @@ class Kernel:
     async def complete(
         self, model: Model, request: ModelRequest, on_token: TokenSink | None
     ) -> ModelResponse:
-        from orgos.llm.retry import complete_with_retry
-
         return await complete_with_retry(
             model, request, on_token, timeout=self.model_timeout,
             max_retries=self.model_retries, backoff=self.retry_backoff,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-import uuid
+import os
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -134,7 +134,7 @@ class ScriptedModel:
 
 
 def _call_id() -> str:
-    return "call_" + uuid.uuid4().hex[:12]
+    return "call_" + os.urandom(6).hex()
 
 
 async def _stream(content: str, chunks: int, on_token: TokenSink) -> None:
@@ -147,9 +147,7 @@ async def _stream(content: str, chunks: int, on_token: TokenSink) -> None:
 
 def _estimate(request: ModelRequest, response: ModelResponse) -> Usage:
     """About four characters a token: cheap, and good enough for budgets in tests."""
-    chars = 0
-    for m in request.messages:
-        chars += len(m.content) + 4
+    chars = sum([len(m.content) for m in request.messages]) + 4 * len(request.messages)
     out = len(response.content)
     for c in response.tool_calls:
         out += len(c.name) + 8 * len(c.arguments) + 4
