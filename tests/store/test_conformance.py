@@ -266,3 +266,24 @@ async def test_big_batches(store: Store) -> None:
     await store.write_batch(w, ops)  # type: ignore[arg-type]
     assert len(await store.list_runs(RunFilter(WS, limit=5000))) == 2000
     assert (await store.load_journal("r1999"))[0].payload == {"i": 1999}
+
+
+async def test_journal_reads_the_same_however_it_was_batched(store: Store) -> None:
+    w = await worker(store, "w")
+    await store.write_batch(w, [InsertRun(run("a")), InsertRun(run("b"))])
+    intent = {"tool": "t", "arguments": {"x": 1}}
+    result = {"ok": True, "value": 2}
+    for rid, batches in (("a", 1), ("b", 2)):
+        i = Append(JournalEntry(rid, 1, "intent", "tool", intent, WS, 1.0))
+        r = Append(JournalEntry(rid, 1, "result", "tool", result, WS, 2.0))
+        if batches == 1:
+            await store.write_batch(w, [i, r])
+        else:
+            await store.write_batch(w, [i])
+            await store.write_batch(w, [r])
+    a, b = await store.load_journal("a"), await store.load_journal("b")
+    assert [(e.seq, e.phase, e.payload, e.ts) for e in a] == [
+        (1, "intent", intent, 1.0),
+        (1, "result", result, 2.0),
+    ]
+    assert [(e.phase, e.payload, e.ts) for e in a] == [(e.phase, e.payload, e.ts) for e in b]

@@ -57,4 +57,10 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (workspace, name, version)
         )""",
     ],
+    [
+        # A syscall whose intent and result commit together is one row: the
+        # result rides in these columns. Readers still see two entries.
+        "ALTER TABLE journal ADD COLUMN result TEXT",
+        "ALTER TABLE journal ADD COLUMN result_ts REAL",
+    ],
 ]

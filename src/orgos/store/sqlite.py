@@ -152,12 +152,33 @@ class SQLiteStore:
         updates: list[tuple[Any, ...]] = []
         entries: list[tuple[Any, ...]] = []
         now = time.time()
+        # results whose intent is in this batch: stored in the intent's row
+        paired: dict[tuple[str, int], JournalEntry] = {}
+        intents = {
+            (op.entry.run_id, op.entry.seq)
+            for op in ops
+            if type(op) is Append and op.entry.phase == "intent"
+        }
+        for op in ops:
+            if type(op) is Append and op.entry.phase == "result":
+                key = (op.entry.run_id, op.entry.seq)
+                if key in intents:
+                    paired[key] = op.entry
         for op in ops:
             if type(op) is Append:
                 e = op.entry
-                entries.append(
-                    (e.run_id, e.seq, e.phase, e.kind, _dumps(e.payload), e.workspace, e.ts or now)
-                )
+                if e.phase == "intent":
+                    res = paired.get((e.run_id, e.seq))
+                    entries.append(
+                        (e.run_id, e.seq, "intent", e.kind, _dumps(e.payload), e.workspace,
+                         e.ts or now, None if res is None else _dumps(res.payload),
+                         None if res is None else (res.ts or now))
+                    )  # fmt: skip
+                elif e.phase != "result" or (e.run_id, e.seq) not in paired:
+                    entries.append(
+                        (e.run_id, e.seq, e.phase, e.kind, _dumps(e.payload), e.workspace,
+                         e.ts or now, None, None)
+                    )  # fmt: skip
             elif type(op) is UpdateRun:
                 updates.append(
                     (
@@ -195,8 +216,8 @@ class SQLiteStore:
                     )
                 if entries:
                     conn.executemany(
-                        "INSERT INTO journal (run_id, seq, phase, kind, payload, workspace, ts)"
-                        " VALUES (?,?,?,?,?,?,?)",
+                        "INSERT INTO journal (run_id, seq, phase, kind, payload, workspace, ts,"
+                        " result, result_ts) VALUES (?,?,?,?,?,?,?,?,?)",
                         entries,
                     )
                 if updates:
@@ -253,13 +274,18 @@ class SQLiteStore:
         rows = (
             self._read()
             .execute(
-                "SELECT run_id, seq, phase, kind, payload, workspace, ts FROM journal"
-                " WHERE run_id=? ORDER BY rowid",
+                "SELECT run_id, seq, phase, kind, payload, workspace, ts, result, result_ts"
+                " FROM journal WHERE run_id=? ORDER BY rowid",
                 (run_id,),
             )
             .fetchall()
         )
-        return [JournalEntry(r[0], r[1], r[2], r[3], _loads(r[4]), r[5], r[6]) for r in rows]
+        out = []
+        for r in rows:
+            out.append(JournalEntry(r[0], r[1], r[2], r[3], _loads(r[4]), r[5], r[6]))
+            if r[7] is not None:
+                out.append(JournalEntry(r[0], r[1], "result", r[3], _loads(r[7]), r[5], r[8]))
+        return out
 
     async def request_cancel(self, workspace: str, run_id: str) -> list[str]:
         def apply(conn: sqlite3.Connection) -> list[str]:
