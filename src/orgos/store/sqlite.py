@@ -10,7 +10,10 @@ each fsync among every run that wrote meanwhile.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +39,7 @@ from orgos.store.base import (
 from orgos.store.schema import MIGRATIONS
 
 T = TypeVar("T")
+log = logging.getLogger("orgos.store")
 
 _RUN_COLS = (
     "id, workspace, kind, target, target_version, input, parent_id, root_id, status, output,"
@@ -84,6 +88,9 @@ class SQLiteStore:
         self._w: sqlite3.Connection | None = None
         self._r: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._checkpointer: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.checkpoint_interval = 1.0
 
     # --- lifecycle ------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -95,6 +102,8 @@ class SQLiteStore:
         conn.execute(f"PRAGMA synchronous={sync}")
         conn.execute("PRAGMA busy_timeout=10000")
         conn.execute("PRAGMA foreign_keys=OFF")
+        # Checkpoints fsync; the checkpointer thread does them, never a commit.
+        conn.execute("PRAGMA wal_autocheckpoint=0")
         return conn
 
     async def open(self) -> None:
@@ -104,11 +113,35 @@ class SQLiteStore:
         if self.durability is Durability.POWER_SAFE:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="orgos-sqlite-writer")
         await self._write(self._migrate)
+        self._stop = threading.Event()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop, name="orgos-sqlite-checkpoint", daemon=True
+        )
+        self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        """Move the WAL into the database file now and then, off the event
+        loop (PASSIVE: never blocks writers or readers)."""
+        conn = self._connect()
+        try:
+            while not self._stop.wait(self.checkpoint_interval):
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:  # a busy or closing database: next time
+            log.warning("checkpoint failed: %s", exc)
+        finally:
+            conn.close()
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            self._stop.set()
+            await asyncio.to_thread(self._checkpointer.join)
+            self._checkpointer = None
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
+        if self._w is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._w.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         for conn in (self._w, self._r):
             if conn is not None:
                 conn.close()
