@@ -178,7 +178,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--only", default="a,b,c,d")
     p.add_argument("--no-peers", action="store_true")
-    p.add_argument("--peer-timeout", type=float, default=180.0)
+    p.add_argument("--peer-timeout", type=float, default=360.0)
     p.add_argument("--out", default=str(HERE / "RESULTS.md"))
     args = p.parse_args()
     work = [w.strip() for w in args.only.split(",")]
@@ -203,9 +203,10 @@ def main() -> None:
             for w in work:
                 for name, script in PEERS.items():
                     print(f"{name} {w} ...", flush=True)
+                    extra = ["--runs", "7"] if w == "d" else []
                     results[f"{name}-{w}"] = run_json(
                         [str(PEER_PY), str(script), "--workload", w, "--db-dir", tmp,
-                         "--timeout-s", str(args.peer_timeout)],
+                         "--timeout-s", str(args.peer_timeout), *extra],
                         args.peer_timeout + 120,
                     )  # fmt: skip
     cmd = "python bench/run.py" + (f" --only {args.only}" if args.only != "a,b,c,d" else "")
