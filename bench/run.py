@@ -25,7 +25,10 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 PEER_PY = HERE / ".peer-venv" / "bin" / "python"
-PEERS = {"langgraph": HERE / "peers" / "langgraph_bench.py", "dbos": HERE / "peers" / "dbos_bench.py"}
+PEERS = {
+    "langgraph": HERE / "peers" / "langgraph_bench.py",
+    "dbos": HERE / "peers" / "dbos_bench.py",
+}
 TARGETS = {
     "a": "kill-safe ≤ 0.3 ms/step; power-safe ≤ 1 fsync per syscall",
     "b": "wall ≤ 0.75 s at both levels (floor 0.5 s)",
@@ -146,7 +149,9 @@ def report(results: dict[str, dict[str, Any]], mach: dict[str, Any], cmd: str) -
               "| --- | --- | --- | --- |"]  # fmt: skip
     for lvl in ("kill-safe", "power-safe"):
         r = o.get(f"orgos-a-{lvl}")
-        lines.append(f"| orgos | {lvl} | {fmt(r, 'per_step_ms')} | {fmt(r, 'commits_per_syscall')} |")
+        lines.append(
+            f"| orgos | {lvl} | {fmt(r, 'per_step_ms')} | {fmt(r, 'commits_per_syscall')} |"
+        )
     lines += ["", "| peer | fsync | ms / step | peer / orgos |", "| --- | --- | --- | --- |"]
     lines += [peer_row(n, "a", "per_step_ms", "") for n in peer_names]
     for w, title in (("b", "1,000 concurrent runs × 5 steps, 100 ms model latency"),
