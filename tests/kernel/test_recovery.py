@@ -163,3 +163,21 @@ async def test_keyed_call_is_retried_with_the_same_key(tmp_path: Path) -> None:
         done = await r2.wait(rec.id, timeout=10)
     assert done.status is RunStatus.SUCCEEDED
     assert len(keys) == 2 and keys[0] == keys[1] == f"{rec.id}:2"
+
+
+async def test_a_run_failed_by_a_model_outage_resumes(tmp_path: Path) -> None:
+    from orgos.llm.base import ModelError
+
+    effects.clear()
+    outage = ScriptedModel(
+        [ScriptedModel.call("step", n=1), ModelError("service unavailable", retryable=False)]
+    )
+    async with runtime(tmp_path, outage) as r:
+        rec = await r.run("a", "go", timeout=10)
+        assert rec.status is RunStatus.FAILED and "service unavailable" in (rec.error or "")
+    back = ScriptedModel([ScriptedModel.final("done")])
+    async with runtime(tmp_path, back) as r:
+        assert await r.resume(rec.id)
+        done = await r.wait(rec.id, timeout=10)
+    assert done.status is RunStatus.SUCCEEDED and done.output == "done"
+    assert effects == ["step1"]  # the completed tool call was not repeated

@@ -7,7 +7,14 @@ import json
 import pytest
 
 from orgos.llm import Message, ModelError, ModelRequest, ToolCall, ToolDef
-from orgos.llm.local_format import FINAL_TOOL, AnswerStreamer, interpret, plan, tools_schema
+from orgos.llm.local_format import (
+    FINAL_TOOL,
+    AnswerStreamer,
+    cap_strings,
+    interpret,
+    plan,
+    tools_schema,
+)
 
 LOOKUP = ToolDef(
     "lookup_order",
@@ -31,7 +38,7 @@ def test_tools_mode_offers_every_tool_and_a_final_answer() -> None:
     assert p.mode == "tools" and p.schema is not None
     names = [o["properties"]["tool"]["const"] for o in p.schema["anyOf"]]
     assert names == ["lookup_order", "refund", FINAL_TOOL]
-    assert p.schema["anyOf"][0]["properties"]["arguments"] == LOOKUP.parameters
+    assert p.schema["anyOf"][0]["properties"]["arguments"] == cap_strings(LOOKUP.parameters, 120)
     assert list(p.schema["anyOf"][0]["properties"]) == ["tool", "arguments"]  # generation order
     system = p.messages[0]["content"]
     assert p.messages[0]["role"] == "system" and system.startswith("You are support.")
@@ -48,7 +55,7 @@ def test_after_a_tool_round_the_model_must_answer() -> None:
         Message("assistant", "", [ToolCall("call_0", "lookup_order", {"order_id": "A1"})]),
         Message("tool", "shipped", tool_call_id="call_0", name="lookup_order"),
     ]
-    p = plan(ModelRequest(history, tools=[LOOKUP]))
+    p = plan(ModelRequest(history, tools=[LOOKUP]), tool_rounds=1)
     assert p.mode == "text" and p.schema is None and p.stream_prefix == ""
     assert p.messages[1] == {
         "role": "assistant",
@@ -63,7 +70,7 @@ def test_after_a_tool_round_the_model_must_answer() -> None:
 def test_schema_mode_constrains_to_the_output_schema() -> None:
     schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
     p = plan(ModelRequest([Message("user", "capital of France?")], output_schema=schema))
-    assert p.mode == "schema" and p.schema == schema and p.stream_prefix is None
+    assert p.mode == "schema" and p.schema == cap_strings(schema, 120) and p.stream_prefix is None
     assert json.dumps(schema, separators=(",", ":")) in p.messages[0]["content"]
 
 
@@ -147,3 +154,27 @@ def test_structured_final_answer_is_json() -> None:
     assert answer == schema
     raw = '{"tool": "final_answer", "arguments": {"answer": {"ok": true}}}'
     assert interpret(p, request, raw, "stop", AnswerStreamer(None)) == ('{"ok": true}', [])
+
+
+def test_required_tool_choice_leaves_out_the_final_answer() -> None:
+    req = ModelRequest([SYSTEM, Message("user", "x")], tools=[LOOKUP], tool_choice="required")
+    p = plan(req)
+    assert p.schema is not None
+    assert [o["properties"]["tool"]["const"] for o in p.schema["anyOf"]] == ["lookup_order"]
+    assert FINAL_TOOL not in p.messages[0]["content"]
+
+
+def test_free_strings_are_bounded_but_constrained_ones_are_kept() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "note": {"type": "string"},
+            "id": {"type": "string", "pattern": "^A"},
+            "kind": {"type": "string", "enum": ["a", "b"]},
+        },
+    }
+    capped = cap_strings(schema, 50)
+    assert capped["properties"]["note"]["maxLength"] == 50
+    assert "maxLength" not in capped["properties"]["id"]
+    assert "maxLength" not in capped["properties"]["kind"]
+    assert schema["properties"]["note"] == {"type": "string"}  # not mutated

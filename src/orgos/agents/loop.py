@@ -37,7 +37,12 @@ def render_task(task: Any) -> str:
             ctx_text = ctx if isinstance(ctx, str) else json.dumps(ctx, indent=1)
             parts.append(f"Context:\n{ctx_text}")
         if task.get("from"):
-            parts.append(f"(Delegated by agent {task['from']}.)")
+            about = task.get("parent_task")
+            parts.append(
+                f"(Delegated by agent {task['from']}, who is working on: {about})"
+                if about
+                else f"(Delegated by agent {task['from']}.)"
+            )
         return "\n\n".join(parts) or json.dumps(task)
     return json.dumps(task)
 
@@ -99,7 +104,9 @@ class AgentProgram:
         used: dict[str, int] = {}
         defs = offered_tools(spec, all_defs, used)
         for _ in range(spec.max_steps):
-            req = ModelRequest(messages, defs, spec.output, spec.temperature)
+            req = ModelRequest(
+                messages, defs, spec.output, spec.temperature, tool_choice=spec.tool_choice
+            )
             resp = await ctx.llm(req, spec.model)
             messages.append(Message("assistant", resp.content, list(resp.tool_calls)))
             if resp.tool_calls:
@@ -150,10 +157,11 @@ class AgentProgram:
             else:
                 results[call.id] = await ctx.tool(call.name, call.arguments)
         if delegations:
+            parent_task = ctx.run.input.get("task") if isinstance(ctx.run.input, dict) else None
             children = [
                 ("agent", str(c.arguments["agent"]),
                  {"task": c.arguments.get("task", ""), "context": c.arguments.get("context"),
-                  "from": spec.name})
+                  "from": spec.name, "parent_task": parent_task})
                 for c in delegations
             ]  # fmt: skip
             ids = await ctx.spawn(children)

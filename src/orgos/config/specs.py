@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -39,6 +39,9 @@ class AgentSpec(BaseModel):
     #: Keys may also be ``delegate`` or ``delegate:AGENT``. A tool that used
     #: up its calls is no longer offered to the model.
     tool_limits: dict[str, int] = Field(default_factory=dict)
+    #: "required": the model must call a tool while one is offered, and answers
+    #: once ``tool_limits`` used them all up (keeps small models on the path).
+    tool_choice: Literal["auto", "required"] = "auto"
     temperature: float | None = Field(default=None, ge=0, le=2)
 
     @field_validator("tools", mode="before")

@@ -130,12 +130,11 @@ class RunContext:
         live: list[ModelResponse] = []
 
         async def execute(sc: Syscall) -> dict[str, Any]:
-            try:
-                m = kernel.model(name)
-                on_token = self._on_token if self._events.active(self.run.root_id) else None
-                resp = await kernel.complete(m, request, on_token)
-            except ModelError as exc:
-                return {"error": str(exc)}
+            # A failure (after retries) is not journaled as the result: the run
+            # fails, and a resumed run asks the model again.
+            m = kernel.model(name)
+            on_token = self._on_token if self._events.active(self.run.root_id) else None
+            resp = await kernel.complete(m, request, on_token)
             live.append(resp)
             return {"ok": resp.to_dict()}
 

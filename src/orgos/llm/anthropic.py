@@ -72,6 +72,8 @@ class AnthropicModel:
         }
         if system:
             params["system"] = "\n\n".join(system)
+        if request.tools and request.tool_choice == "required":
+            params["tool_choice"] = {"type": "any"}
         if request.tools:
             params["tools"] = [
                 {

@@ -98,6 +98,9 @@ class ModelRequest:
     output_schema: dict[str, Any] | None = None
     temperature: float | None = None
     max_tokens: int | None = None
+    #: "required": while tools are offered the model must call one (it answers
+    #: once none is left). "auto": it may answer at any time.
+    tool_choice: Literal["auto", "required"] = "auto"
 
 
 @dataclass(slots=True)

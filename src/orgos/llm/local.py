@@ -41,8 +41,9 @@ class LocalModel:
     """SmolLM2-135M-Instruct, embedded. Loaded on first use, once per instance;
     greedy decoding, so the same request gives the same answer.
 
-    ``tool_rounds`` is how many tool calls the model may make before it must
-    answer (counted since the user last spoke): a small model loops otherwise.
+    ``tool_rounds`` caps the tool calls the model may make before it must
+    answer (counted since the user last spoke); None leaves it to the agent's
+    ``tool_limits`` and ``max_steps``.
     """
 
     def __init__(
@@ -53,7 +54,7 @@ class LocalModel:
         seed: int = 0,
         max_tokens: int = 256,
         n_threads: int | None = None,
-        tool_rounds: int = 1,
+        tool_rounds: int | None = None,
     ) -> None:
         self.model_path = model_path
         self.n_ctx = n_ctx

@@ -38,24 +38,37 @@ class Plan:
     stream_prefix: str | None
 
 
-def plan(request: ModelRequest, *, tool_rounds: int = 1) -> Plan:
+def plan(
+    request: ModelRequest, *, tool_rounds: int | None = None, max_string: int | None = 120
+) -> Plan:
+    """``tool_rounds`` caps tool calls since the user spoke (None: no cap; the
+    agent's own limits apply). ``max_string`` bounds free-form strings, which a
+    small model otherwise repeats until it runs out of tokens."""
     names = {t.name for t in request.tools}
     final_tool = FINAL_TOOL
     while final_tool in names:
         final_tool += "_"
-    tools = request.tools if _rounds(request.messages) < tool_rounds else []
+    capped = tool_rounds is not None and _rounds(request.messages) >= tool_rounds
+    tools = [] if capped else request.tools
+    allow_final = request.tool_choice != "required"
     out = request.output_schema
     if tools:
         mode: Literal["tools", "schema", "text"] = "tools"
-        schema = tools_schema(tools, final_tool, out)
-        prefix = f'{{"tool":"{final_tool}","arguments":{{"answer":"' if out is None else None
+        schema = tools_schema(tools, final_tool, out, allow_final=allow_final)
+        prefix = (
+            f'{{"tool":"{final_tool}","arguments":{{"answer":"'
+            if out is None and allow_final
+            else None
+        )
     elif out is not None:
         mode, schema, prefix = "schema", out, None
     else:
         mode, schema, prefix = "text", None, ""
     system = [m.content for m in request.messages if m.role == "system" and m.content]
+    if schema is not None and max_string:
+        schema = cap_strings(schema, max_string)
     if mode == "tools":
-        system.append(_tools_prompt(tools, final_tool, out))
+        system.append(_tools_prompt(tools, final_tool if allow_final else None, out))
     elif out is not None:
         system.append("Reply with only a JSON document valid against this JSON Schema: " + _j(out))
     messages = [{"role": "system", "content": "\n\n".join(system)}] if system else []
@@ -74,15 +87,34 @@ def _rounds(messages: list[Message]) -> int:
     return n
 
 
+def cap_strings(node: Any, limit: int) -> Any:
+    """A copy of a schema whose unbounded strings get ``maxLength: limit``."""
+    if isinstance(node, dict):
+        out = {k: cap_strings(v, limit) for k, v in node.items()}
+        bounded = ("enum", "const", "pattern", "maxLength", "format")
+        if out.get("type") == "string" and not any(k in out for k in bounded):
+            out["maxLength"] = limit
+        return out
+    if isinstance(node, list):
+        return [cap_strings(v, limit) for v in node]
+    return node
+
+
 def tools_schema(
-    tools: list[ToolDef], final_tool: str, output_schema: dict[str, Any] | None
+    tools: list[ToolDef],
+    final_tool: str,
+    output_schema: dict[str, Any] | None,
+    *,
+    allow_final: bool = True,
 ) -> dict[str, Any]:
-    """``anyOf`` over ``{"tool": NAME, "arguments": PARAMS}`` for every tool and
-    the final answer; ``$defs`` are hoisted to the root, where refs resolve."""
+    """``anyOf`` over ``{"tool": NAME, "arguments": PARAMS}`` for every tool and,
+    unless a tool call is required, the final answer; ``$defs`` are hoisted to
+    the root, where refs resolve."""
     defs: dict[str, Any] = {}
     options = [_call(t.name, _hoist(_params(t), f"t{i}", defs)) for i, t in enumerate(tools)]
     answer = output_schema if output_schema is not None else {"type": "string"}
-    options.append(_call(final_tool, _closed({"answer": _hoist(answer, "out", defs)})))
+    if allow_final:
+        options.append(_call(final_tool, _closed({"answer": _hoist(answer, "out", defs)})))
     schema: dict[str, Any] = {"anyOf": options}
     if defs:
         schema["$defs"] = defs
@@ -135,7 +167,7 @@ def _j(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def _tools_prompt(tools: list[ToolDef], final_tool: str, out: dict[str, Any] | None) -> str:
+def _tools_prompt(tools: list[ToolDef], final_tool: str | None, out: dict[str, Any] | None) -> str:
     lines = ["You can call these tools:"]
     for t in tools:
         props = _params(t).get("properties", {})
@@ -143,9 +175,10 @@ def _tools_prompt(tools: list[ToolDef], final_tool: str, out: dict[str, Any] | N
         lines.append(f"- {t.name}({args}): {t.description}")
     kind = "string" if out is None else out.get("type", "object")
     # The wording matters to a 135M model: this one was measured to pick well.
-    lines.append(
-        f"- {final_tool}(answer: {kind}): Give the final answer to the user, once you have it."
-    )
+    if final_tool is not None:
+        lines.append(
+            f"- {final_tool}(answer: {kind}): Give the final answer to the user, once you have it."
+        )
     if out is not None:
         lines.append("The answer must match this JSON Schema: " + _j(out))
     lines.append('Reply with one JSON object: {"tool": "<tool name>", "arguments": {...}}.')

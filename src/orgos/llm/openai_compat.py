@@ -63,6 +63,8 @@ class OpenAICompatModel:
         """The keyword arguments for ``chat.completions.create`` (minus streaming)."""
         messages = [_message(m) for m in request.messages]
         params: dict[str, Any] = {"model": self.model, "messages": messages}
+        if request.tools and request.tool_choice == "required":
+            params["tool_choice"] = "required"
         if request.tools:
             params["tools"] = [
                 {

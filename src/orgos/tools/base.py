@@ -159,7 +159,7 @@ def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
     try:
         import typing
 
-        return typing.get_type_hints(fn)
+        return typing.get_type_hints(fn, include_extras=True)
     except Exception as exc:
         raise ConfigError(f"tool {fn.__name__}: cannot resolve type hints: {exc}") from exc
 

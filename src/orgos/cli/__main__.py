@@ -1,0 +1,5 @@
+"""``python -m orgos.cli``: the same as ``orgos`` (background workers use it)."""
+
+from orgos.cli.app import main
+
+main()

@@ -1,0 +1,287 @@
+"""What the commands do, as coroutines; ``orgos.cli.app`` parses the options."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+
+from orgos.cli import common
+from orgos.cli.common import CliError, State, console, fmt_seconds, fmt_tokens, open_runtime
+from orgos.cli.follow import Outcome, Progress, drain, follow, live_area, unfinished
+from orgos.cli.render import decision_help, print_output, render_tree, runs_table, status_text
+from orgos.cli.tree import load_tree, run_seconds, tree_json
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from orgos.runtime import Runtime
+    from orgos.store.base import RunRecord
+
+
+# --- run --------------------------------------------------------------------------------
+async def run(state: State, agent: str, task: str, *, as_json: bool, timeout: float | None) -> int:
+    rt = open_runtime(state)
+    con = console()
+    async with rt:
+        _check_agent(rt, agent)
+        with common.interrupt_event() as stop:
+            queue = rt.kernel.events.subscribe(None)  # before the run exists: miss nothing
+            rec = await rt.submit(agent, task)
+            progress = Progress(rt, _quiet() if as_json else con)
+            progress.start(rec.id, agent, 0, rec.input)
+            with live_area(progress, con.is_terminal and not as_json):
+                outcome, end = await follow(rt, queue, rec.id, progress, timeout=timeout, stop=stop)
+        return await report(rt, con, rec.id, outcome, end, as_json=as_json, timeout=timeout)
+
+
+def _check_agent(rt: Runtime, agent: str) -> None:
+    known = sorted(rt._agents)
+    if agent not in known:
+        raise CliError(f"no agent named {agent!r}; agents of this project: {', '.join(known)}")
+
+
+def _quiet() -> Console:
+    from rich.console import Console
+
+    return Console(quiet=True)
+
+
+async def submit_queued(state: State, agent: str, task: str) -> tuple[str, Path]:
+    """Record a run, queued for any worker; returns its id and the project folder."""
+    rt = open_runtime(state, max_active=0, recover=False)  # this process runs nothing
+    async with rt:
+        _check_agent(rt, agent)
+        rec = await rt.submit(agent, task)
+    return rec.id, rt.project_root or state.root()
+
+
+def detach(state: State, agent: str, task: str, *, as_json: bool) -> int:
+    """Record the run, then leave it to a background worker process."""
+    run_id, root = common.run_async(lambda: submit_queued(state, agent, task))
+    log_path = root / ".orgos" / f"worker-{run_id}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "orgos.cli", "--project", str(root), "resume"],
+            cwd=root,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    con = console()
+    if as_json:
+        doc = {"id": run_id, "status": "queued", "worker_pid": worker.pid, "log": str(log_path)}
+        con.print(Text(json.dumps(doc, indent=2)))
+        return common.EXIT_OK
+    con.print(Text(f"▶ {run_id} ({agent}) runs in the background: worker pid {worker.pid}"))
+    con.print(Text(f"  log: {log_path}"))
+    con.print(Text(f"  see it: orgos show {run_id}    stop it: orgos cancel {run_id}"))
+    return common.EXIT_OK
+
+
+async def report(
+    rt: Runtime,
+    con: Console,
+    run_id: str,
+    outcome: Outcome,
+    end: RunRecord | None,
+    *,
+    as_json: bool,
+    timeout: float | None = None,
+) -> int:
+    """The tree and the outcome of a followed run; returns the exit code."""
+    if outcome in ("interrupted", "timeout"):
+        why = "interrupted" if outcome == "interrupted" else f"still going after {timeout:g} s"
+        con.print(
+            Text(
+                f"{why}: run {run_id} is unfinished and resumable; it goes on from where it"
+                f" stopped with `orgos resume {run_id}` (or stop it: `orgos cancel {run_id}`)",
+                style="yellow",
+            )
+        )
+        return common.EXIT_INTERRUPTED if outcome == "interrupted" else common.EXIT_TIMEOUT
+    tree = await load_tree(rt, run_id)
+    root = tree.run
+    parked = end if outcome == "decision" else None
+    if parked is None and (root.waiting_on or {}).get("decision"):
+        parked = root
+    if as_json:
+        i, o = tree.tokens
+        doc: dict[str, Any] = {
+            "id": root.id, "agent": root.target, "status": root.status.value,
+            "output": root.output, "error": root.error,
+            "waiting_on": parked.waiting_on if parked else root.waiting_on,
+            "waiting_run": parked.id if parked else None,
+            "tokens": {"input": i, "output": o}, "seconds": round(tree.seconds, 3),
+        }  # fmt: skip
+        con.print(Text(json.dumps(doc, indent=2, ensure_ascii=False)))
+    else:
+        con.print(render_tree(tree))
+        con.print()
+    if parked is not None:
+        if not as_json:
+            decision_help(con, parked)
+        return common.EXIT_DECISION
+    if not as_json:
+        line = Text(f"{root.target} {root.id} ")
+        line.append_text(status_text(root.status.value))
+        line.append(f" in {fmt_seconds(tree.seconds)}")
+        if root.error:
+            line.append(f": {root.error}", style="red")
+        con.print(line)
+        if root.status.value == "succeeded":
+            print_output(con, root.output)
+    return common.EXIT_OK if root.status.value == "succeeded" else common.EXIT_FAILED
+
+
+# --- resume -------------------------------------------------------------------------------
+async def resume(state: State, run_id: str | None, decide: str | None, value: Any) -> int:
+    if run_id is None:
+        if decide is not None:
+            raise CliError("--decide needs a RUN")
+        return await work(state)
+    rt = open_runtime(state)
+    con = console()
+    async with rt:
+        rec = await rt.get_run(run_id)
+        decision = (rec.waiting_on or {}).get("decision") if rec.status.value == "waiting" else None
+        if rec.status.value in ("succeeded", "cancelled"):
+            raise CliError(f"run {rec.id} {rec.status.value}; there is nothing to resume")
+        if decision and decide is None:
+            decision_help(con, rec)
+            return common.EXIT_DECISION
+        if decide is not None and not decision:
+            raise CliError(f"run {rec.id} is {rec.status.value}, not waiting for a decision")
+        root = await rt.get_run(rec.root_id) if rec.root_id != rec.id else rec
+        target = root if not root.status.terminal or root.id == rec.id else rec
+        with common.interrupt_event() as stop:
+            queue = rt.kernel.events.subscribe(None)
+            if decide is not None:
+                try:
+                    await rt.decide(rec.id, decide, value)
+                except ValueError as exc:
+                    raise CliError(str(exc)) from None
+            elif rec.status.value == "failed" or (
+                rec.status.value == "waiting" and not (rec.waiting_on or {}).get("runs")
+            ):
+                await rt.resume(rec.id)
+            progress = Progress(rt, con)
+            progress.start(target.id, target.target, 0, target.input, " (resumed)")
+            with live_area(progress, con.is_terminal):
+                outcome, end = await follow(rt, queue, target.id, progress, timeout=None, stop=stop)
+        return await report(rt, con, target.id, outcome, end, as_json=False)
+
+
+async def work(state: State) -> int:
+    """A worker: recover every unfinished run of the project, until all end."""
+    rt = open_runtime(state, recover=True)
+    con = console()
+    async with rt:
+        with common.interrupt_event() as stop:
+            queue = rt.kernel.events.subscribe(None)
+            pending = await unfinished(rt)
+            con.print(Text(f"worker {rt.kernel.worker_id}: {len(pending)} unfinished run(s)"))
+            progress = Progress(rt, con)
+            with live_area(progress, con.is_terminal):
+                finished = await drain(rt, queue, progress, stop=stop)
+        if not finished:
+            con.print(Text("interrupted: unfinished runs stay resumable", style="yellow"))
+            return common.EXIT_INTERRUPTED
+        from orgos.store.base import RunFilter, RunStatus
+
+        parked = [
+            r
+            for r in await rt.store.list_runs(
+                RunFilter(rt.workspace, statuses=[RunStatus.WAITING], limit=10_000)
+            )
+            if (r.waiting_on or {}).get("decision")
+        ]
+        for r in parked:
+            decision_help(con, r)
+        con.print(Text(f"no unfinished runs left; {len(parked)} wait(s) for a decision"))
+        return common.EXIT_DECISION if parked else common.EXIT_OK
+
+
+# --- reading ------------------------------------------------------------------------------
+async def show(state: State, run_id: str, *, full: bool, as_json: bool) -> int:
+    rt = open_runtime(state, models_needed=False)
+    await rt.store.open()
+    try:
+        tree = await load_tree(rt, run_id)
+    finally:
+        await rt.store.close()
+    con = console()
+    if as_json:
+        con.print(Text(json.dumps(tree_json(tree), indent=2, ensure_ascii=False, default=str)))
+    else:
+        con.print(render_tree(tree, full=full))
+        if (tree.run.waiting_on or {}).get("decision"):
+            decision_help(con, tree.run)
+    return common.EXIT_OK
+
+
+async def runs(state: State, *, all_runs: bool, limit: int, status: str | None) -> int:
+    from orgos.store.base import RunFilter, RunStatus
+
+    try:
+        statuses = [RunStatus(status)] if status else []
+    except ValueError:
+        known = ", ".join(s.value for s in RunStatus)
+        raise CliError(f"unknown status {status!r}; use one of {known}") from None
+    rt = open_runtime(state, models_needed=False)
+    await rt.store.open()
+    try:
+        flt = RunFilter(rt.workspace, statuses, top_level_only=not all_runs, limit=limit)
+        rows = [(r, await _tokens(rt, r, deep=not all_runs)) for r in await rt.store.list_runs(flt)]
+    finally:
+        await rt.store.close()
+    con = console()
+    if not rows:
+        con.print("no runs yet" if not status else f"no {status} runs")
+        return common.EXIT_OK
+    con.print(runs_table(rows))
+    total = sum(t for _, t in rows)
+    span = sum(run_seconds(r) for r, _ in rows)
+    con.print(Text(f"{len(rows)} run(s), {fmt_tokens(total)} tokens, {fmt_seconds(span)}", "dim"))
+    return common.EXIT_OK
+
+
+async def _tokens(rt: Runtime, run: RunRecord, *, deep: bool) -> int:
+    """Tokens of a run (and, when ``deep``, of its descendants)."""
+    total = 0
+    for r in await rt.tree(run.id) if deep else [run]:
+        for e in await rt.journal(r.id):
+            if e.phase == "result" and e.kind == "llm" and isinstance(e.payload, dict):
+                usage = (e.payload.get("ok") or {}).get("usage") or {}
+                total += int(usage.get("input_tokens", 0)) + int(usage.get("output_tokens", 0))
+    return total
+
+
+async def cancel(state: State, run_id: str) -> int:
+    rt = open_runtime(state, models_needed=False)
+    await rt.store.open()
+    try:
+        rec = await rt.get_run(run_id)
+        con = console()
+        if rec.status.terminal:
+            con.print(Text(f"run {rec.id} already {rec.status.value}; nothing to cancel"))
+            return common.EXIT_OK
+        ids = await rt.cancel(rec.id)
+        for rid in ids:
+            now = await rt.store.get_run(rt.workspace, rid)
+            line = Text(f"{rid} ")
+            if now is not None and now.status.value == "cancelled":
+                line.append_text(status_text("cancelled"))
+            else:
+                line.append("asked its worker to stop it", style="yellow")
+            con.print(line)
+        con.print(Text(f"cancelled {len(ids)} run(s)"))
+        return common.EXIT_OK
+    finally:
+        await rt.store.close()

@@ -1,0 +1,221 @@
+"""What every command shares: exit codes, error reporting, the project, the
+runtime, the console and the secret filter.
+
+Nothing heavy is imported at module level: ``orgos --help`` must stay fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+from collections.abc import Callable, Coroutine, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from orgos.llm.base import Model
+    from orgos.runtime import Runtime
+
+T = TypeVar("T")
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the run failed or was cancelled
+EXIT_ERROR = 2  # bad input, bad project, unknown run or agent
+EXIT_DECISION = 3  # the run is parked until a person decides
+EXIT_TIMEOUT = 124  # --timeout ran out; the run goes on when a worker resumes it
+EXIT_INTERRUPTED = 130  # Ctrl-C; the run goes on when a worker resumes it
+
+#: A Python file defining ``model`` (or ``models``, a dict): the models every
+#: command uses instead of the project's. A hook for tests and demos.
+MODEL_SCRIPT_ENV = "ORGOS_MODEL_SCRIPT"
+
+_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$", re.IGNORECASE)
+
+
+class CliError(Exception):
+    """Bad input from the command line: reported in one line, exit code 2."""
+
+
+@dataclass
+class State:
+    """Global options, shared by the commands through typer's context."""
+
+    project: Path | None = None
+
+    def root(self) -> Path:
+        """The project folder: --project / ORGOS_PROJECT, else the nearest
+        folder at or above the working directory holding orgos.yaml."""
+        from orgos.config.project import find_project
+
+        if self.project is None:
+            return find_project(Path.cwd())
+        if not self.project.is_dir():
+            raise CliError(f"{self.project}: no such project folder")
+        return self.project.resolve()
+
+
+# --- secrets ------------------------------------------------------------------------
+def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
+    """Values of environment variables that look like secrets (API keys...)."""
+    env = os.environ if env is None else env
+    return sorted(
+        (v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= 8),
+        key=len,
+        reverse=True,
+    )
+
+
+def redact(text: str, secrets: list[str] | None = None) -> str:
+    """``text`` with every secret from the environment replaced by ``***``."""
+    for value in secret_values() if secrets is None else secrets:
+        if value in text:
+            text = text.replace(value, "***")
+    return text
+
+
+# --- output -------------------------------------------------------------------------
+def console(*, stderr: bool = False) -> Console:
+    """A console; when output is not a terminal, lines are not wrapped at 80."""
+    from rich.console import Console
+
+    c = Console(stderr=stderr, highlight=False)
+    if not c.is_terminal and "COLUMNS" not in os.environ:
+        c = Console(stderr=stderr, highlight=False, width=160)
+    return c
+
+
+def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
+    """Report an error in red, without a traceback, and exit."""
+    from rich.markup import escape
+
+    console(stderr=True).print(f"[bold red]error:[/] {escape(redact(message))}")
+    raise typer.Exit(code)
+
+
+def short(value: Any, limit: int | None = 160) -> str:
+    """A value on one line: strings as they are, the rest as compact JSON;
+    cut at ``limit`` characters (None: never); secrets redacted."""
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
+        except (TypeError, ValueError):
+            text = repr(value)
+    text = redact(" ".join(text.split()))
+    if limit is not None and len(text) > limit:
+        text = text[: max(1, limit - 1)] + "…"
+    return text
+
+
+def fmt_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, sec = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} m {sec:02d} s"
+    return f"{minutes // 60} h {minutes % 60:02d} m"
+
+
+def fmt_tokens(n: int) -> str:
+    return f"{n:,}"
+
+
+# --- errors and the event loop ----------------------------------------------------------
+@contextmanager
+def reported_errors() -> Iterator[None]:
+    """Turn the errors a user can fix into one red line and exit code 2."""
+    from orgos.errors import OrgosError
+    from orgos.llm.base import ModelError
+
+    try:
+        yield
+    except (CliError, OrgosError, ModelError) as exc:
+        fail(str(exc) or type(exc).__name__)
+
+
+def run_async(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a command's coroutine with error reporting."""
+    with reported_errors():
+        try:
+            return asyncio.run(make())
+        except KeyboardInterrupt:  # a second Ctrl-C, while shutting down
+            console(stderr=True).print("[yellow]interrupted[/]")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+@contextmanager
+def interrupt_event() -> Iterator[asyncio.Event]:
+    """An event set by the first Ctrl-C (the second one interrupts for real),
+    so a command can stop following a run and shut down cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_sigint() -> None:
+        loop.remove_signal_handler(signal.SIGINT)
+        stop.set()
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+        installed = True
+    except (RuntimeError, NotImplementedError, ValueError):  # not the main thread
+        installed = False
+    try:
+        yield stop
+    finally:
+        if installed:
+            loop.remove_signal_handler(signal.SIGINT)
+
+
+# --- the runtime --------------------------------------------------------------------------
+def injected_models(env: Mapping[str, str] | None = None) -> dict[str, Model] | None:
+    """The models of the file named by ORGOS_MODEL_SCRIPT, if it is set."""
+    import runpy
+
+    from orgos.errors import ConfigError
+
+    env = os.environ if env is None else env
+    path = env.get(MODEL_SCRIPT_ENV)
+    if not path:
+        return None
+    if not Path(path).is_file():
+        raise ConfigError(f"{MODEL_SCRIPT_ENV}={path}: no such file")
+    try:
+        ns = runpy.run_path(path)
+    except Exception as exc:
+        raise ConfigError(f"{path}: running it failed: {type(exc).__name__}: {exc}") from None
+    if isinstance(ns.get("models"), Mapping):
+        return dict(ns["models"])
+    if ns.get("model") is not None:
+        return {"default": ns["model"]}
+    raise ConfigError(f"{path}: defines neither `model` nor `models`")
+
+
+def open_runtime(state: State, *, models_needed: bool = True, **overrides: Any) -> Runtime:
+    """The project's runtime. Without ``models_needed`` (commands that only
+    read the store), no model is built."""
+    from orgos.runtime import Runtime
+
+    root = state.root()
+    models = injected_models() if models_needed else {}
+    return Runtime.from_project(root, models=models, **overrides)
+
+
+def parse_json_option(text: str | None, name: str) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"{name} is not valid JSON: {exc.msg} (column {exc.colno})") from None

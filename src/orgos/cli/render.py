@@ -1,0 +1,220 @@
+"""Rich renderings: the run tree (``orgos show``), the runs table, outcomes."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from orgos.cli.common import fmt_seconds, fmt_tokens, short
+from orgos.cli.tree import RunNode, Step, run_seconds
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
+    from orgos.store.base import RunRecord
+
+STATUS_STYLE = {
+    "succeeded": ("✓", "green"),
+    "failed": ("✗", "red"),
+    "cancelled": ("⊘", "red"),
+    "waiting": ("⏸", "yellow"),
+    "running": ("▶", "cyan"),
+    "queued": ("…", "cyan"),
+}
+
+
+def status_text(status: str) -> Text:
+    mark, style = STATUS_STYLE.get(status, ("?", "white"))
+    return Text(f"{mark} {status}", style=style)
+
+
+def call_text(name: str, args: Any, limit: int | None) -> str:
+    """``name(key=value, ...)`` with JSON values."""
+    if isinstance(args, dict):
+        inner = ", ".join(
+            f"{k}={short(json.dumps(v, ensure_ascii=False), None)}" for k, v in args.items()
+        )
+    else:
+        inner = short(args, None)
+    return short(f"{name}({inner})", limit)
+
+
+def tokens_text(i: int, o: int) -> str:
+    return f"{fmt_tokens(i)} in / {fmt_tokens(o)} out tok"
+
+
+# --- the tree ---------------------------------------------------------------------------
+def run_label(node: RunNode, *, full: bool) -> Text:
+    r = node.run
+    label = Text()
+    label.append(f"{r.target}@{r.target_version}", style="bold")
+    label.append(f" {r.id} ", style="dim")
+    label.append_text(status_text(r.status.value))
+    i, o = node.own_tokens
+    label.append(f"  {fmt_seconds(node.seconds)}  {tokens_text(i, o)}", style="dim")
+    task = r.input.get("task") if isinstance(r.input, dict) else r.input
+    if task:
+        label.append("\ntask: ", style="dim")
+        label.append(short(task, None if full else 200))
+    return label
+
+
+def step_label(node: RunNode, step: Step, *, full: bool) -> Text:
+    lim = None if full else 160
+    t = Text()
+    t.append(f"#{step.seq} ", style="dim")
+    req = step.request if isinstance(step.request, dict) else {}
+    res = step.result if isinstance(step.result, dict) else {}
+    if step.kind == "llm":
+        ok = res.get("ok") or {}
+        t.append("model", style="magenta")
+        t.append(f" {ok.get('model') or req.get('model', '')}")
+    elif step.kind == "tool":
+        t.append("tool ", style="blue")
+        t.append(call_text(str(req.get("tool", "?")), req.get("arguments", {}), lim))
+    elif step.kind == "delegate":
+        kids = req.get("children") or []
+        t.append("delegate", style="blue")
+        t.append(" → " + ", ".join(str(c.get("target")) for c in kids))
+    elif step.kind == "wait":
+        t.append("wait", style="blue")
+        t.append(f" for {len(req.get('runs') or [])} run(s)")
+    else:
+        t.append(step.kind, style="blue")
+        t.append(" " + short(step.request, lim))
+    extra = [fmt_seconds(step.seconds)] if step.seconds is not None else []
+    if step.kind == "llm" and step.done:
+        extra.append(tokens_text(*step.tokens))
+    if extra:
+        t.append("  " + "  ".join(extra), style="dim")
+    _append_result(t, node, step, full=full)
+    return t
+
+
+def _append_result(t: Text, node: RunNode, step: Step, *, full: bool) -> None:
+    lim = None if full else 300
+    if not step.done:
+        if node.in_doubt == step.seq:
+            t.append("\n? in doubt: it may or may not have taken effect", style="bold yellow")
+        else:
+            t.append("\n… in flight", style="yellow")
+        return
+    res = step.result if isinstance(step.result, dict) else {}
+    if step.decision is not None:
+        t.append(f"\ndecided: {short(step.decision, None)}", style="yellow")
+    if step.kind == "llm":
+        if "ok" not in res:
+            t.append(f"\n✗ {short(res.get('error'), lim)}", style="red")
+            return
+        ok = res["ok"]
+        if ok.get("content"):
+            t.append("\n" + short(ok["content"], lim), style="italic")
+        for c in ok.get("tool_calls") or []:
+            t.append("\n→ ", style="dim")
+            t.append(call_text(str(c.get("name")), c.get("arguments"), lim), style="cyan")
+    elif step.kind == "tool":
+        if res.get("ok"):
+            t.append(f"\n→ {short(res.get('value'), lim)}", style="green")
+        else:
+            t.append(f"\n✗ {short(res.get('error'), lim)}", style="red")
+    elif step.kind == "wait":
+        for out in res.get("ok") or []:
+            t.append("\n")
+            t.append_text(status_text(str(out.get("status"))))
+            t.append(f" {out.get('target')} {out.get('run_id')}", style="dim")
+    elif step.kind != "delegate" or "ok" not in res:
+        key = "ok" if "ok" in res else "error"
+        t.append(f"\n{short(res.get(key), lim)}", style="green" if key == "ok" else "red")
+
+
+def add_run(tree: Tree, node: RunNode, *, full: bool) -> Tree:
+    branch = tree.add(run_label(node, full=full))
+    fill_run(branch, node, full=full)
+    return branch
+
+
+def fill_run(branch: Tree, node: RunNode, *, full: bool) -> None:
+    for step in node.steps:
+        sub = branch.add(step_label(node, step, full=full))
+        for child in step.children:
+            add_run(sub, child, full=full)
+    for child in node.orphans:
+        add_run(branch, child, full=full)
+    r = node.run
+    if r.status.value == "succeeded":
+        branch.add(Text("output: ", style="green") + Text(short(r.output, None if full else 300)))
+    elif r.error:
+        style = "yellow" if r.status.value == "waiting" else "red"
+        branch.add(Text(f"{r.status.value}: {short(r.error, None)}", style=style))
+
+
+def render_tree(node: RunNode, *, full: bool = False) -> RenderableType:
+    tree = Tree(run_label(node, full=full), guide_style="dim")
+    fill_run(tree, node, full=full)
+    return Group(tree, totals_text(node))
+
+
+def totals_text(node: RunNode) -> Text:
+    nodes = node.walk()
+    steps = [s for n in nodes for s in n.steps]
+    i, o = node.tokens
+    llm = sum(1 for s in steps if s.kind == "llm")
+    tools = sum(1 for s in steps if s.kind == "tool")
+    return Text(
+        f"total: {len(nodes)} run(s), {llm} model call(s), {tools} tool call(s),"
+        f" {fmt_tokens(i + o)} tokens ({tokens_text(i, o)}), {fmt_seconds(node.seconds)}",
+        style="bold",
+    )
+
+
+# --- tables and outcomes ----------------------------------------------------------------------
+def runs_table(rows: list[tuple[RunRecord, int]]) -> Table:
+    """Runs and their token counts (the run and its descendants)."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for col in ("run", "agent", "status", "created", "duration", "tokens"):
+        table.add_column(col, justify="right" if col in ("duration", "tokens") else "left")
+    for r, tokens in rows:
+        created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.created_at))
+        table.add_row(
+            r.id,
+            f"{r.target}@{r.target_version}",
+            status_text(r.status.value),
+            created,
+            fmt_seconds(run_seconds(r)),
+            fmt_tokens(tokens),
+        )
+    return table
+
+
+def print_output(con: Console, output: Any) -> None:
+    if isinstance(output, str):
+        con.print(Text(output))
+    else:
+        con.print(Text(json.dumps(output, indent=2, ensure_ascii=False)))
+
+
+def decision_help(con: Console, run: RunRecord) -> None:
+    """What is in doubt in a run parked for a decision, and how to answer."""
+    d = (run.waiting_on or {}).get("decision") or {}
+    req = d.get("request") or {}
+    what = (
+        call_text(str(req.get("tool")), req.get("arguments"), None)
+        if d.get("kind") == "tool"
+        else f"{d.get('kind')} {short(req, None)}"
+    )
+    con.print(Text(f"? {run.target} {run.id} waits for a decision", style="bold yellow"))
+    if run.error:
+        con.print(Text(f"  {run.error}"))
+    con.print(Text(f"  in doubt: step #{d.get('seq')}: {what}"))
+    con.print(Text("  decide with one of:"))
+    con.print(Text(f"    orgos resume {run.id} --decide retry      # run the call again"))
+    con.print(
+        Text(f"    orgos resume {run.id} --decide done --value JSON  # it happened; its result")
+    )
+    con.print(Text(f"    orgos resume {run.id} --decide not-done   # it did not happen"))
