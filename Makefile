@@ -1,7 +1,7 @@
 # The two set-up commands of the README, and the benchmarks.
 PY ?= python3
 PIP = $(PY) -m pip install --quiet --disable-pip-version-check
-TASK ?= Hello, I want to return order A-1001: the kettle arrived with a cracked lid. Please refund me.
+TASK ?= Hello, I want to return order ORD-1001: the trail running shoes are too small. Please refund me.
 
 .PHONY: demo test lint bench
 

