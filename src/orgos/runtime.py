@@ -114,6 +114,11 @@ class Runtime:
     def tools(self) -> dict[str, Tool]:
         return self.kernel.tools
 
+    @property
+    def agents(self) -> dict[str, AgentSpec]:
+        """The agent specs this runtime was given (their latest versions)."""
+        return dict(self._agents)
+
     async def start(self) -> None:
         if self._open:
             return

@@ -75,7 +75,7 @@ async def test_parent_is_parked_while_children_work(tmp_path: Path) -> None:
         parent = await r.get_run(rec.id)
         assert parent.status is RunStatus.WAITING
         assert parent.owner is None  # it holds no worker, no task
-        assert rec.id not in r.kernel._active
+        assert rec.id not in r.kernel.held_runs
         release.set()
         done = await r.wait(rec.id, timeout=10)
     assert done.status is RunStatus.SUCCEEDED

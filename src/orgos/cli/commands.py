@@ -40,7 +40,7 @@ async def run(state: State, agent: str, task: str, *, as_json: bool, timeout: fl
 
 
 def _check_agent(rt: Runtime, agent: str) -> None:
-    known = sorted(rt._agents)
+    known = sorted(rt.agents)
     if agent not in known:
         raise CliError(f"no agent named {agent!r}; agents of this project: {', '.join(known)}")
 

@@ -175,6 +175,11 @@ class Kernel:
                 n += 1
         return n
 
+    @property
+    def held_runs(self) -> frozenset[str]:
+        """Ids of the runs this worker holds now (executing or about to)."""
+        return frozenset(self._held)
+
     # --- models -------------------------------------------------------------------
     def model(self, name: str) -> Model:
         m = self.models.get(name) or (self.models.get("default") if name == "default" else None)
