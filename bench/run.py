@@ -175,6 +175,9 @@ def report(results: dict[str, dict[str, Any]], mach: dict[str, Any], cmd: str) -
         r = o.get(f"{n}-d")
         if r:
             lines.append(f"| import {n} | {fmt(r, 'import_s')} |")
+    analysis = HERE / "ANALYSIS.md"
+    if analysis.exists():  # the hand-written reading of the figures
+        lines += ["", analysis.read_text().strip()]
     lines += ["", "## Raw results", "", "```json", json.dumps(results, indent=1), "```", ""]
     return "\n".join(lines)
 

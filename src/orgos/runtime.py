@@ -38,6 +38,7 @@ class Runtime:
         lease_ttl: float = 10.0,
         poll_interval: float = 0.5,
         recover: bool = True,
+        tune_gc: bool = True,
         env: Mapping[str, str] | None = None,
     ):
         if isinstance(store, str | Path):
@@ -68,6 +69,7 @@ class Runtime:
             model_timeout=model_timeout,
             model_retries=model_retries,
             retry_backoff=retry_backoff,
+            tune_gc=tune_gc,
         )
         self._open = False
 
