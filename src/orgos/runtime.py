@@ -39,8 +39,11 @@ class Runtime:
         poll_interval: float = 0.5,
         recover: bool = True,
         tune_gc: bool = True,
+        adopt: bool = True,
         env: Mapping[str, str] | None = None,
     ):
+        """``adopt``: work on any unfinished run of the store (a worker; the
+        default), or only on the run trees this runtime starts or follows."""
         if isinstance(store, str | Path):
             store = open_store(str(store), Durability(durability))
         self.store: Store = store
@@ -70,6 +73,7 @@ class Runtime:
             model_retries=model_retries,
             retry_backoff=retry_backoff,
             tune_gc=tune_gc,
+            adopt=adopt,
         )
         self._open = False
 

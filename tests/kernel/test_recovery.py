@@ -181,3 +181,32 @@ async def test_a_run_failed_by_a_model_outage_resumes(tmp_path: Path) -> None:
         done = await r.wait(rec.id, timeout=10)
     assert done.status is RunStatus.SUCCEEDED and done.output == "done"
     assert effects == ["step1"]  # the completed tool call was not repeated
+
+
+async def test_a_runtime_that_does_not_adopt_leaves_other_trees_alone(tmp_path: Path) -> None:
+    effects.clear()
+    plan = scripted(ScriptedModel.call("step", n=7))
+    blocked = asyncio.Event()
+
+    async def first(req: ModelRequest) -> ModelResponse:
+        blocked.set()
+        await asyncio.Event().wait()
+        raise AssertionError
+
+    r1 = runtime(tmp_path, ScriptedModel(first))
+    await r1.start()
+    orphan = await r1.submit("a", "left behind")
+    await asyncio.wait_for(blocked.wait(), 5)
+    await r1.close()
+
+    model = ScriptedModel(plan)
+    focused = Runtime(
+        store=tmp_path / "o.db", agents=[Agent(name="a", tools=TOOLS)], tools=TOOLS,
+        models=model, adopt=False, poll_interval=0.02,
+    )  # fmt: skip
+    async with focused:
+        mine = await focused.run("a", "mine", timeout=10)
+        assert mine.status is RunStatus.SUCCEEDED
+        assert (await focused.get_run(orphan.id)).status is RunStatus.QUEUED  # untouched
+        focused.kernel.follow(orphan.id)  # asked to: now it works on that tree too
+        assert (await focused.wait(orphan.id, timeout=10)).status is RunStatus.SUCCEEDED

@@ -287,3 +287,14 @@ async def test_journal_reads_the_same_however_it_was_batched(store: Store) -> No
         (1, "result", result, 2.0),
     ]
     assert [(e.phase, e.payload, e.ts) for e in a] == [(e.phase, e.payload, e.ts) for e in b]
+
+
+async def test_claim_can_be_limited_to_run_trees(store: Store) -> None:
+    w = await worker(store, "w")
+    mine, other = run("mine"), run("other")
+    kid = run("kid", parent=mine)
+    await store.write_batch(w, [InsertRun(mine), InsertRun(other), InsertRun(kid)])
+    assert await store.claim_runs(w, 10, time.time(), roots=[]) == []
+    claimed = await store.claim_runs(w, 10, time.time(), roots=["mine"])
+    assert sorted(r.id for r in claimed) == ["kid", "mine"]
+    assert [r.id for r in await store.claim_runs(w, 10, time.time())] == ["other"]

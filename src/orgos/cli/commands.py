@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 # --- run --------------------------------------------------------------------------------
 async def run(state: State, agent: str, task: str, *, as_json: bool, timeout: float | None) -> int:
-    rt = open_runtime(state)
+    rt = open_runtime(state, adopt=False)  # its own run tree only; `resume` recovers others
     con = console()
     async with rt:
         _check_agent(rt, agent)
@@ -146,7 +146,7 @@ async def resume(state: State, run_id: str | None, decide: str | None, value: An
         if decide is not None:
             raise CliError("--decide needs a RUN")
         return await work(state)
-    rt = open_runtime(state)
+    rt = open_runtime(state, adopt=False)
     con = console()
     async with rt:
         rec = await rt.get_run(run_id)
@@ -159,6 +159,7 @@ async def resume(state: State, run_id: str | None, decide: str | None, value: An
         if decide is not None and not decision:
             raise CliError(f"run {rec.id} is {rec.status.value}, not waiting for a decision")
         root = await rt.get_run(rec.root_id) if rec.root_id != rec.id else rec
+        rt.kernel.follow(root.id)
         target = root if not root.status.terminal or root.id == rec.id else rec
         with common.interrupt_event() as stop:
             queue = rt.kernel.events.subscribe(None)

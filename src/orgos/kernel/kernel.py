@@ -96,6 +96,7 @@ class Kernel:
         model_retries: int = 4,
         retry_backoff: float = 0.5,
         tune_gc: bool = True,
+        adopt: bool = True,
     ):
         self.store = store
         self.workspace = workspace
@@ -123,6 +124,9 @@ class Kernel:
         self._bg: list[asyncio.Task[None]] = []
         self._started = False
         self.tune_gc = tune_gc
+        #: None: claim any runnable run (a worker). A set: only runs of these
+        #: trees, e.g. a CLI that follows one run and must not adopt others.
+        self.roots: set[str] | None = None if adopt else set()
 
     # --- lifecycle ----------------------------------------------------------------
     async def start(self, *, recover: bool = True) -> None:
@@ -258,6 +262,8 @@ class Kernel:
     ) -> RunRecord:
         """Create a run, durably, and start it. Returns once it is committed."""
         rec = await self.new_run(kind, target, input, workspace, priority=priority)
+        if self.roots is not None:
+            self.roots.add(rec.root_id)
         try:
             await self.journal.submit(*self.insert_ops(rec))
         except BaseException:
@@ -357,7 +363,7 @@ class Kernel:
             if free <= 0:
                 continue
             try:
-                claimed = await self.store.claim_runs(self.worker_id, free, time.time())
+                claimed = await self.store.claim_runs(self.worker_id, free, time.time(), self.roots)
                 for rec in claimed:
                     self._launch(rec, await self.store.load_journal(rec.id))
             except FencedOut:
@@ -402,6 +408,12 @@ class Kernel:
                        time.time() + self.lease_ttl)
         )  # fmt: skip
         self.journal.start()
+
+    def follow(self, root_id: str) -> None:
+        """Let a non-adopting kernel work on this run tree too."""
+        if self.roots is not None:
+            self.roots.add(root_id)
+            self._nudge.set()
 
     # --- control ------------------------------------------------------------------------
     def _cancel_local(self, run_id: str) -> None:

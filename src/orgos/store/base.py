@@ -8,6 +8,7 @@ lost its lease cannot write.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal, Protocol
@@ -199,10 +200,13 @@ class Store(Protocol):
         """Declare a worker dead: its runs become claimable, its writes fail."""
         ...
 
-    async def claim_runs(self, worker_id: str, limit: int, now: float) -> list[RunRecord]:
+    async def claim_runs(
+        self, worker_id: str, limit: int, now: float, roots: Collection[str] | None = None
+    ) -> list[RunRecord]:
         """Take up to ``limit`` runnable runs: queued ones nobody owns, and
         unfinished ones whose owner's lease expired (that owner is fenced).
-        Each claim increments the run's fence token."""
+        With ``roots``, only runs of those trees. Each claim increments the
+        run's fence token."""
         ...
 
     # --- agent versions -------------------------------------------------------

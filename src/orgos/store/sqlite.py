@@ -15,7 +15,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -472,7 +472,14 @@ class SQLiteStore:
 
         await self._write(apply)
 
-    async def claim_runs(self, worker_id: str, limit: int, now: float) -> list[RunRecord]:
+    async def claim_runs(
+        self, worker_id: str, limit: int, now: float, roots: Collection[str] | None = None
+    ) -> list[RunRecord]:
+        if roots is not None and not roots:
+            return []
+        only = "" if roots is None else f" AND root_id IN ({','.join('?' * len(roots))})"
+        args = [] if roots is None else list(roots)
+
         def apply(conn: sqlite3.Connection) -> list[RunRecord]:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -487,8 +494,8 @@ class SQLiteStore:
                     for r in conn.execute(
                         "SELECT id FROM runs WHERE status IN ('queued','running') AND"
                         " (owner IS NULL OR owner NOT IN (SELECT id FROM workers WHERE fenced=0))"
-                        " ORDER BY priority DESC, created_at LIMIT ?",
-                        (limit,),
+                        f"{only} ORDER BY priority DESC, created_at LIMIT ?",
+                        (*args, limit),
                     )
                 ]
                 records: list[RunRecord] = []
