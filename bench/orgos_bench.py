@@ -45,7 +45,7 @@ def fake_model(steps: int, latency: float) -> ScriptedModel:
     return ScriptedModel(respond, record=False)
 
 
-async def agent_runs(args: argparse.Namespace, db: Path) -> dict[str, Any]:
+async def agent_runs(args: argparse.Namespace, db: Path, go: Any = None) -> dict[str, Any]:
     rt = Runtime(
         store=db,
         durability=args.durability,
@@ -55,10 +55,14 @@ async def agent_runs(args: argparse.Namespace, db: Path) -> dict[str, Any]:
         max_active=args.runs + 10,
     )
     async with rt:
+        if go is not None:  # a worker process of --procs: start with the others
+            await go()
+        start = time.time()
         t0 = time.perf_counter()
         recs = await asyncio.gather(*(rt.submit("bench", f"job {i}") for i in range(args.runs)))
         done = await asyncio.gather(*(rt.wait(r.id, timeout=600) for r in recs))
         wall = time.perf_counter() - t0
+        end = time.time()
         j = rt.kernel.journal
         batches, ops = j.batches, j.ops
     bad = [d.id for d in done if d.status.value != "succeeded"]
@@ -71,7 +75,48 @@ async def agent_runs(args: argparse.Namespace, db: Path) -> dict[str, Any]:
         "syscalls": syscalls,
         "commits_per_syscall": round(batches / syscalls, 3),
         "failed_runs": len(bad),
+        "start": start,
+        "end": end,
     }
+
+
+def several(args: argparse.Namespace) -> dict[str, Any]:
+    """``--procs N`` worker processes on one store, started together, each
+    submitting and running its share; wall is first start to last end."""
+    with tempfile.TemporaryDirectory(dir=args.db_dir) as tmp:
+        db = Path(tmp) / "bench.db"
+        share = args.runs // args.procs
+        cmd = [sys.executable, __file__, "--workload", args.workload, "--durability",
+               args.durability, "--runs", str(share), "--steps", str(args.steps),
+               "--latency-ms", str(args.latency_ms), "--child-db", str(db)]  # fmt: skip
+        procs = [
+            subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            for _ in range(args.procs)
+        ]
+        for p in procs:  # each has opened the store and waits
+            assert p.stdout is not None and p.stdout.readline().strip() == "READY"
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("GO\n")
+            p.stdin.flush()
+        outs = [json.loads(p.communicate(timeout=600)[0].strip().splitlines()[-1]) for p in procs]
+    wall = max(o["end"] for o in outs) - min(o["start"] for o in outs)
+    return {
+        "procs": args.procs,
+        "wall_s": round(wall, 4),
+        "per_step_ms": round(wall / (args.runs * args.steps) * 1000, 4),
+        "commits": sum(o["commits"] for o in outs),
+        "failed_runs": sum(o["failed_runs"] for o in outs),
+        "peak_rss_mb": round(sum(o["peak_rss_mb"] for o in outs), 1),
+    }
+
+
+async def child(args: argparse.Namespace) -> dict[str, Any]:
+    async def go() -> None:
+        print("READY", flush=True)
+        await asyncio.to_thread(sys.stdin.readline)
+
+    return await agent_runs(args, Path(args.child_db), go)
 
 
 def startup(args: argparse.Namespace) -> dict[str, Any]:
@@ -101,6 +146,8 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=7)
     p.add_argument("--db-dir", default=None)
     p.add_argument("--uvloop", action="store_true")
+    p.add_argument("--procs", type=int, default=1, help="worker processes on one store")
+    p.add_argument("--child-db", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     defaults = {"a": (1, 200, 0.0), "b": (1000, 5, 100.0), "c": (10_000, 5, 100.0), "d": (0, 0, 0)}
     runs, steps, lat = defaults[args.workload]
@@ -108,8 +155,17 @@ def main() -> None:
     args.steps = args.steps or steps
     args.latency_ms = lat if args.latency_ms is None else args.latency_ms
     out: dict[str, Any] = {"system": "orgos", "workload": args.workload}
+    if args.child_db:
+        out.update(asyncio.run(child(args)))
+        out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        print(json.dumps(out))
+        return
     if args.workload == "d":
         out.update(startup(args))
+    elif args.procs > 1:
+        out.update(durability=args.durability, runs=args.runs, steps=args.steps,
+                   latency_ms=args.latency_ms)  # fmt: skip
+        out.update(several(args))
     else:
         out.update(durability=args.durability, runs=args.runs, steps=args.steps,
                    latency_ms=args.latency_ms)  # fmt: skip
