@@ -194,13 +194,9 @@ class Runtime:
         return rec
 
     async def _by_prefix(self, prefix: str) -> RunRecord:
-        matches = [
-            r
-            for r in await self.store.list_runs(RunFilter(self.workspace, limit=10_000))
-            if r.id.startswith(prefix)
-        ]
+        matches = await self.store.list_runs(RunFilter(self.workspace, id_prefix=prefix, limit=2))
         if len(matches) != 1:
-            why = "no run" if not matches else f"{len(matches)} runs"
+            why = "no run" if not matches else "several runs"
             raise NotFound(f"{why} matching {prefix!r}")
         return matches[0]
 

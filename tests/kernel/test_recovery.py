@@ -75,6 +75,17 @@ def arm(name: str) -> None:
     entered[name] = asyncio.Event()
 
 
+async def die_during(tmp_path: Path, tool_name: str, plan: Any, task: str) -> str:
+    """Start a run whose worker stops while ``tool_name`` is in flight."""
+    arm(tool_name)
+    r1 = runtime(tmp_path, ScriptedModel(plan))
+    await r1.start()
+    rec = await r1.submit("a", task)
+    await entered_tool(tool_name)
+    await r1.close()
+    return rec.id
+
+
 async def test_completed_steps_are_not_repeated(tmp_path: Path) -> None:
     effects.clear()
     blocked = asyncio.Event()
@@ -103,16 +114,11 @@ async def test_completed_steps_are_not_repeated(tmp_path: Path) -> None:
 
 async def test_in_doubt_call_is_surfaced_and_decided(tmp_path: Path) -> None:
     effects.clear()
-    arm("charge")
     plan = scripted(ScriptedModel.call("charge", amount=30))
-    r1 = runtime(tmp_path, ScriptedModel(plan))
-    await r1.start()
-    rec = await r1.submit("a", "charge it")
-    await entered_tool("charge")
-    await r1.close()  # dies while the charge is in flight
+    run_id = await die_during(tmp_path, "charge", plan, "charge it")
 
     async with runtime(tmp_path, ScriptedModel(plan)) as r2:
-        parked = await r2.wait(rec.id, timeout=10)
+        parked = await r2.wait(run_id, timeout=10)
         assert parked.status is RunStatus.WAITING
         assert parked.waiting_on is not None
         decision = parked.waiting_on["decision"]
@@ -120,9 +126,9 @@ async def test_in_doubt_call_is_surfaced_and_decided(tmp_path: Path) -> None:
         assert decision["request"] == {"tool": "charge", "arguments": {"amount": 30}}
         assert effects == ["charge30"]  # not repeated silently
 
-        await r2.decide(rec.id, "done", "charged 30 (confirmed by the bank)")
-        done = await r2.wait(rec.id, timeout=10)
-        journal = await r2.journal(rec.id)
+        await r2.decide(run_id, "done", "charged 30 (confirmed by the bank)")
+        done = await r2.wait(run_id, timeout=10)
+        journal = await r2.journal(run_id)
     assert done.status is RunStatus.SUCCEEDED
     assert effects == ["charge30"]
     results = [e.payload for e in journal if e.kind == "tool" and e.phase == "result"]
@@ -131,38 +137,28 @@ async def test_in_doubt_call_is_surfaced_and_decided(tmp_path: Path) -> None:
 
 async def test_in_doubt_call_retried_on_decision(tmp_path: Path) -> None:
     effects.clear()
-    arm("charge")
     plan = scripted(ScriptedModel.call("charge", amount=5))
-    r1 = runtime(tmp_path, ScriptedModel(plan))
-    await r1.start()
-    rec = await r1.submit("a", "charge it")
-    await entered_tool("charge")
-    await r1.close()
+    run_id = await die_during(tmp_path, "charge", plan, "charge it")
 
     gate["charge"].set()
     async with runtime(tmp_path, ScriptedModel(plan)) as r2:
-        assert (await r2.wait(rec.id, timeout=10)).status is RunStatus.WAITING
-        await r2.decide(rec.id, "retry")
-        done = await r2.wait(rec.id, timeout=10)
+        assert (await r2.wait(run_id, timeout=10)).status is RunStatus.WAITING
+        await r2.decide(run_id, "retry")
+        done = await r2.wait(run_id, timeout=10)
     assert done.status is RunStatus.SUCCEEDED
     assert effects == ["charge5", "charge5"]
 
 
 async def test_keyed_call_is_retried_with_the_same_key(tmp_path: Path) -> None:
     keys.clear()
-    arm("refund")
     plan = scripted(ScriptedModel.call("refund", amount=9))
-    r1 = runtime(tmp_path, ScriptedModel(plan))
-    await r1.start()
-    rec = await r1.submit("a", "refund")
-    await entered_tool("refund")
-    await r1.close()
+    run_id = await die_during(tmp_path, "refund", plan, "refund")
 
     gate["refund"].set()
     async with runtime(tmp_path, ScriptedModel(plan)) as r2:
-        done = await r2.wait(rec.id, timeout=10)
+        done = await r2.wait(run_id, timeout=10)
     assert done.status is RunStatus.SUCCEEDED
-    assert len(keys) == 2 and keys[0] == keys[1] == f"{rec.id}:2"
+    assert len(keys) == 2 and keys[0] == keys[1] == f"{run_id}:2"
 
 
 async def test_a_run_failed_by_a_model_outage_resumes(tmp_path: Path) -> None:

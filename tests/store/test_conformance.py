@@ -129,6 +129,8 @@ async def test_list_runs_filters(store: Store) -> None:
         "kid",
         "gk",
     }
+    assert [r.id for r in await store.list_runs(RunFilter(WS, id_prefix="ki"))] == ["kid"]
+    assert await store.list_runs(RunFilter(WS, id_prefix="%")) == []  # no pattern syntax
     failed = await store.list_runs(RunFilter(WS, statuses=[RunStatus.FAILED]))
     assert [(r.id, r.error) for r in failed] == [("kid", "boom")]
 

@@ -45,9 +45,9 @@ class RunContext:
         self._events = kernel.events
 
     @property
-    def replaying(self) -> bool:
-        """True while the run re-reads its own journal after a restart."""
-        return self._seq in self._results
+    def seq(self) -> int:
+        """The sequence number of the last syscall issued."""
+        return self._seq
 
     def emit(self, type_: str, data: dict[str, Any]) -> None:
         if self._events.active(self.run.root_id):

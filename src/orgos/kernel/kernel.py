@@ -279,6 +279,14 @@ class Kernel:
         self._active[rec.id] = asyncio.create_task(self._execute(rec, journal), name=rec.id)
 
     async def _execute(self, run: RunRecord, journal: list[JournalEntry]) -> None:
+        try:
+            await self._run_to_end(run, journal)
+        finally:
+            self._active.pop(run.id, None)
+            self._cancelling.discard(run.id)
+
+    async def _run_to_end(self, run: RunRecord, journal: list[JournalEntry]) -> None:
+        """Execute the run's program and record how it ended (or left us)."""
         ctx = RunContext(self, run, journal)
         output: Any = None
         error: str | None = None
@@ -293,12 +301,10 @@ class Kernel:
             status, error, waiting = RunStatus.WAITING, p.reason, p.waiting_on
         except asyncio.CancelledError:
             if run.id not in self._cancelling:
-                self._active.pop(run.id, None)
                 self._notify(run.id)
                 raise  # shutdown: the run stays unfinished, for recovery
             status, error = RunStatus.CANCELLED, "cancelled"
         except FencedOut:
-            self._active.pop(run.id, None)
             self._notify(run.id)
             return
         except Exception as exc:
@@ -307,18 +313,14 @@ class Kernel:
             await self.journal.submit(
                 UpdateRun(run.id, status, output, error, waiting,
                           release=status is RunStatus.WAITING),
-                Append(JournalEntry(run.id, ctx._seq, "status", status.value,
+                Append(JournalEntry(run.id, ctx.seq, "status", status.value,
                                     {"error": error} if error else None, run.workspace,
                                     time.time())),
             )  # fmt: skip
         except Exception as exc:
             log.error("run %s: could not record status %s: %s", run.id, status, exc)
-            self._active.pop(run.id, None)
             self._notify(run.id)
             return
-        finally:
-            self._active.pop(run.id, None)
-            self._cancelling.discard(run.id)
         run.status, run.output, run.error, run.waiting_on = status, output, error, waiting
         if self.events.active(run.root_id):
             self.events.publish(Event(run.id, run.root_id, "status",

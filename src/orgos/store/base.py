@@ -132,6 +132,8 @@ class RunFilter:
     parent_id: str | None = None
     root_id: str | None = None
     top_level_only: bool = False
+    #: runs whose id starts with this (the CLI accepts unique id prefixes)
+    id_prefix: str | None = None
     limit: int = 100
 
 

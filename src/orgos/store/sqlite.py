@@ -189,17 +189,15 @@ class SQLiteStore:
         entries: list[tuple[Any, ...]] = []
         now = time.time()
         # results whose intent is in this batch: stored in the intent's row
-        paired: dict[tuple[str, int], JournalEntry] = {}
-        intents = {
-            (op.entry.run_id, op.entry.seq)
-            for op in ops
-            if type(op) is Append and op.entry.phase == "intent"
-        }
+        intents: set[tuple[str, int]] = set()
+        results: dict[tuple[str, int], JournalEntry] = {}
         for op in ops:
-            if type(op) is Append and op.entry.phase == "result":
-                key = (op.entry.run_id, op.entry.seq)
-                if key in intents:
-                    paired[key] = op.entry
+            if type(op) is Append:
+                if op.entry.phase == "intent":
+                    intents.add((op.entry.run_id, op.entry.seq))
+                elif op.entry.phase == "result":
+                    results[(op.entry.run_id, op.entry.seq)] = op.entry
+        paired = {k: e for k, e in results.items() if k in intents}
         for op in ops:
             if type(op) is Append:
                 e = op.entry
@@ -294,6 +292,9 @@ class SQLiteStore:
             args.append(flt.root_id)
         if flt.top_level_only:
             where.append("parent_id IS NULL")
+        if flt.id_prefix is not None:
+            where.append("substr(id, 1, ?) = ?")
+            args.extend((len(flt.id_prefix), flt.id_prefix))
         args.append(flt.limit)
         rows = (
             self._read()
