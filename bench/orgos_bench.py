@@ -90,16 +90,22 @@ def several(args: argparse.Namespace) -> dict[str, Any]:
                args.durability, "--runs", str(share), "--steps", str(args.steps),
                "--latency-ms", str(args.latency_ms), "--child-db", str(db)]  # fmt: skip
         procs = [
-            subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
             for _ in range(args.procs)
-        ]
+        ]  # fmt: skip
         for p in procs:  # each has opened the store and waits
             assert p.stdout is not None and p.stdout.readline().strip() == "READY"
         for p in procs:
             assert p.stdin is not None
             p.stdin.write("GO\n")
             p.stdin.flush()
-        outs = [json.loads(p.communicate(timeout=600)[0].strip().splitlines()[-1]) for p in procs]
+        outs = []
+        for p in procs:
+            out, err = p.communicate(timeout=600)
+            if p.returncode != 0:  # say why, rather than break the others' pipes
+                raise RuntimeError(f"worker process failed: {err.strip()[-2000:]}")
+            outs.append(json.loads(out.strip().splitlines()[-1]))
     wall = max(o["end"] for o in outs) - min(o["start"] for o in outs)
     return {
         "procs": args.procs,
