@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from orgos.config.loader import _line_of, load_file, read_yaml, validate
+from orgos.config.org import OrgSpec
 from orgos.config.specs import AgentSpec, ProjectSpec
 from orgos.errors import ConfigError
 from orgos.tools.base import Tool
@@ -30,6 +31,7 @@ class Project:
     tools: dict[str, Tool] = field(default_factory=dict)
     #: where each agent was defined, for error messages
     sources: dict[str, str] = field(default_factory=dict)
+    org: OrgSpec = field(default_factory=OrgSpec)
 
     def store_url(self) -> str:
         url = self.spec.store
@@ -68,7 +70,16 @@ def load_project(root: Path) -> Project:
         )
         for f in files:
             _load_agents_file(project, f)
+    org_path = root / project.spec.org
+    if org_path.is_file():
+        project.org = load_file(OrgSpec, org_path)
     check_references(project)
+    from orgos.org.chart import OrgChart
+
+    try:
+        OrgChart(project.org, project.agents)
+    except ConfigError as exc:
+        raise ConfigError(f"{org_path}: {exc}") from None
     return project
 
 

@@ -25,12 +25,17 @@ class AgentSpec(BaseModel):
     description: str = ""
     capabilities: list[str] = Field(default_factory=list)
     owner: str | None = None
+    #: The team this agent belongs to (see ``org.yaml``).
+    team: str | None = None
+    #: The agent that supervises this one; defaults to the team's lead.
+    reports_to: str | None = None
     #: A key of the project's ``models`` table; "default" unless set.
     model: str = "default"
     instructions: str = ""
     #: Tool names (in Python, Tool objects are accepted too).
     tools: list[str] = Field(default_factory=list)
-    #: Agents this one may hand sub-tasks to.
+    #: Agents this one may hand sub-tasks to. When unset, the org chart
+    #: decides (down one's line, and the agents one's team may use).
     delegates: list[str] = Field(default_factory=list)
     #: JSON Schema of the final answer (in Python, a pydantic model class).
     output: dict[str, Any] | None = None
@@ -88,6 +93,8 @@ class ProjectSpec(BaseModel):
     models: dict[str, ModelConfig] = Field(default_factory=lambda: {"default": ModelConfig()})
     #: Python files (relative to the project) whose @tool functions are loaded.
     tools: list[str] = Field(default_factory=lambda: ["tools.py"])
+    #: The org chart file (teams); optional.
+    org: str = "org.yaml"
     #: Folders (or files) of agent YAML.
     agents: list[str] = Field(default_factory=lambda: ["agents"])
     max_active_runs: int = Field(default=1000, ge=1)
