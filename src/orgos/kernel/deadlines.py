@@ -15,7 +15,7 @@ import asyncio
 import math
 from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 
 class _Guard:
@@ -27,24 +27,30 @@ class _Guard:
 
 
 class _Scope:
+    """An async context manager without coroutines: entering and leaving
+    return an already-finished future, so ``async with`` never suspends and
+    costs no coroutine frames (this runs twice per syscall)."""
+
     __slots__ = ("_d", "_guard", "_seconds", "_slot")
 
     def __init__(self, d: Deadlines, seconds: float):
         self._d = d
         self._seconds = seconds
 
-    async def __aenter__(self) -> None:
+    def __aenter__(self) -> asyncio.Future[None]:
         task = asyncio.current_task()
         assert task is not None
         self._slot, self._guard = self._d._arm(task, self._seconds)
+        return self._d._done()
 
-    async def __aexit__(
+    def __aexit__(
         self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    ) -> asyncio.Future[None]:
         guard = self._guard
         self._d._disarm(self._slot, guard)
         if typ is asyncio.CancelledError and guard.expired and guard.task.uncancel() == 0:
             raise TimeoutError from exc
+        return self._d._done()
 
 
 class Deadlines:
@@ -53,12 +59,21 @@ class Deadlines:
         self._buckets: dict[int, set[_Guard]] = {}
         self._ticker: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._finished: asyncio.Future[None] | None = None
+
+    def _done(self) -> asyncio.Future[None]:
+        fut = self._finished
+        if fut is None:
+            fut = self._finished = asyncio.get_running_loop().create_future()
+            fut.set_result(None)
+        return fut
 
     def timeout(self, seconds: float | None) -> AbstractAsyncContextManager[Any]:
         """Like ``asyncio.timeout(seconds)``: raises TimeoutError on expiry."""
         if seconds is None or seconds < self.resolution * 20:
             return asyncio.timeout(seconds)
-        return _Scope(self, seconds)
+        # typeshed wants coroutines from __aenter__/__aexit__; any awaitable works.
+        return cast(AbstractAsyncContextManager[Any], _Scope(self, seconds))
 
     def _arm(self, task: asyncio.Task[Any], seconds: float) -> tuple[int, _Guard]:
         loop = asyncio.get_running_loop()

@@ -57,10 +57,10 @@ class Program(Protocol):
     async def __call__(self, ctx: RunContext) -> Any: ...
 
 
-#: Collect young objects every 100k allocations instead of 700. Thousands of
+#: Collect young objects every 400k allocations instead of 700. Thousands of
 #: runs in flight keep a large, changing live heap; with Python's defaults the
 #: collector walks it so often that 10,000 concurrent runs cost 2-3x the CPU.
-GC_THRESHOLDS = (100_000, 50, 1000)
+GC_THRESHOLDS = (400_000, 50, 1000)
 
 
 def _tune_gc() -> None:

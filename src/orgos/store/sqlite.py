@@ -188,31 +188,24 @@ class SQLiteStore:
         updates: list[tuple[Any, ...]] = []
         entries: list[tuple[Any, ...]] = []
         now = time.time()
-        # results whose intent is in this batch: stored in the intent's row
-        intents: set[tuple[str, int]] = set()
-        results: dict[tuple[str, int], JournalEntry] = {}
-        for op in ops:
-            if type(op) is Append:
-                if op.entry.phase == "intent":
-                    intents.add((op.entry.run_id, op.entry.seq))
-                elif op.entry.phase == "result":
-                    results[(op.entry.run_id, op.entry.seq)] = op.entry
-        paired = {k: e for k, e in results.items() if k in intents}
+        # A result whose intent is in this batch is stored in the intent's row:
+        # remember where each intent went, and patch that row in one pass.
+        where: dict[tuple[str, int], int] = {}
         for op in ops:
             if type(op) is Append:
                 e = op.entry
-                if e.phase == "intent":
-                    res = paired.get((e.run_id, e.seq))
-                    entries.append(
-                        (e.run_id, e.seq, "intent", e.kind, _dumps(e.payload), e.workspace,
-                         e.ts or now, None if res is None else _dumps(res.payload),
-                         None if res is None else (res.ts or now))
-                    )  # fmt: skip
-                elif e.phase != "result" or (e.run_id, e.seq) not in paired:
-                    entries.append(
-                        (e.run_id, e.seq, e.phase, e.kind, _dumps(e.payload), e.workspace,
-                         e.ts or now, None, None)
-                    )  # fmt: skip
+                phase = e.phase
+                if phase == "result":
+                    i = where.pop((e.run_id, e.seq), -1)
+                    if i >= 0:
+                        entries[i] = (*entries[i][:7], _dumps(e.payload), e.ts or now)
+                        continue
+                elif phase == "intent":
+                    where[(e.run_id, e.seq)] = len(entries)
+                entries.append(
+                    (e.run_id, e.seq, phase, e.kind, _dumps(e.payload), e.workspace,
+                     e.ts or now, None, None)
+                )  # fmt: skip
             elif type(op) is UpdateRun:
                 updates.append(
                     (
