@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any, Protocol
 
 import pydantic_core
@@ -191,10 +191,11 @@ class Kernel:
             raise ModelError(f"no model named {name!r}; configured: {', '.join(self.models)}")
         return m
 
-    async def complete(
+    def complete(
         self, model: Model, request: ModelRequest, on_token: TokenSink | None
-    ) -> ModelResponse:
-        return await complete_with_retry(
+    ) -> Awaitable[ModelResponse]:
+        # Not a coroutine itself: one frame less on every model call's await chain.
+        return complete_with_retry(
             model, request, on_token, timeout=self.model_timeout,
             max_retries=self.model_retries, backoff=self.retry_backoff,
             timer=self.deadlines.timeout,
