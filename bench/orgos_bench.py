@@ -95,7 +95,12 @@ def several(args: argparse.Namespace) -> dict[str, Any]:
             for _ in range(args.procs)
         ]  # fmt: skip
         for p in procs:  # each has opened the store and waits
-            assert p.stdout is not None and p.stdout.readline().strip() == "READY"
+            assert p.stdout is not None
+            if p.stdout.readline().strip() != "READY":
+                _, err = p.communicate(timeout=60)
+                for other in procs:
+                    other.kill()
+                raise RuntimeError(f"worker process failed to start: {err.strip()[-2000:]}")
         for p in procs:
             assert p.stdin is not None
             p.stdin.write("GO\n")

@@ -56,6 +56,23 @@ def _loads(text: str | bytes | None) -> Any:
     return None if text is None else pydantic_core.from_json(text)
 
 
+def _enable_wal(conn: sqlite3.Connection, wait: float = 10.0) -> None:
+    """Switch a file to WAL. On a new file two processes may race to do it;
+    SQLite answers the loser "database is locked" at once, without using the
+    busy timeout, so the loser retries (bounded) until the winner is done."""
+    deadline = time.monotonic() + wait
+    delay = 0.001
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
 def _run_from_row(r: tuple[Any, ...]) -> RunRecord:
     return RunRecord(
         id=r[0],
@@ -97,7 +114,7 @@ class SQLiteStore:
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=10.0
         )
-        conn.execute("PRAGMA journal_mode=WAL")
+        _enable_wal(conn)
         sync = "FULL" if self.durability is Durability.POWER_SAFE else "NORMAL"
         conn.execute(f"PRAGMA synchronous={sync}")
         conn.execute("PRAGMA busy_timeout=10000")
