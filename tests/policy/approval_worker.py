@@ -12,10 +12,10 @@ import sys
 from typing import Any
 
 from orgos import Agent, Runtime, tool
+from orgos.llm.base import ModelRequest, ModelResponse
 from orgos.policy import Governance, PolicySpec
 from orgos.store import RunFilter
 from orgos.testing import ScriptedModel
-from orgos.llm.base import ModelRequest, ModelResponse
 
 DB, EFFECTS = sys.argv[1:3]
 SUBMIT = "--submit" in sys.argv

@@ -21,7 +21,9 @@ POLICY = {"rules": [{"name": "no-big", "when": {"tool": "refund", "args": {"amou
 async def make_log(tmp_path: Path) -> Path:
     ledger = Ledger()
     for amount in (10, 900):
-        model = plan(("lookup", {"order_id": "A-1"}), ("refund", {"order_id": "A-1", "amount": amount}))
+        model = plan(
+            ("lookup", {"order_id": "A-1"}), ("refund", {"order_id": "A-1", "amount": amount})
+        )
         async with runtime(tmp_path, POLICY, model, ledger.tools()) as rt:
             run = await rt.run("clerk", f"refund {amount}", timeout=30)
             assert run.status.value == "succeeded"
@@ -150,7 +152,9 @@ async def test_several_processes_extend_one_chain(tmp_path: Path) -> None:
     for rt in rts:
         await rt.start()
     try:
-        runs = await asyncio.gather(*(rt.run("clerk", f"t{i}", timeout=30) for i, rt in enumerate(rts * 5)))
+        runs = await asyncio.gather(
+            *(rt.run("clerk", f"t{i}", timeout=30) for i, rt in enumerate(rts * 5))
+        )
         assert all(r.status.value == "succeeded" for r in runs)
     finally:
         for rt in rts:

@@ -29,7 +29,9 @@ async def test_a_budget_exhausted_mid_run_stops_it_cleanly(tmp_path: Path) -> No
         assert gov is not None
         tally = gov.meter.run(run.id)
     assert run.status.value == "failed"
-    assert run.error is not None and "budget exhausted: run" in run.error and "of its 150" in run.error
+    assert (
+        run.error is not None and "budget exhausted: run" in run.error and "of its 150" in run.error
+    )
     assert tally is not None and tally.cost >= 150
     assert ledger.refunds == []  # never reached
     # nothing half-done: every intent has its result
@@ -81,10 +83,14 @@ def test_usage_report_cli(tmp_path: Path) -> None:
     runner = CliRunner()
     proj = tmp_path / "p"
     assert runner.invoke(app, ["init", str(proj)]).exit_code == 0
-    (proj / "policy.yaml").write_text("prices: {scripted: {input: 1000000, output: 1000000}}\ncurrency: EUR\n")
+    (proj / "policy.yaml").write_text(
+        "prices: {scripted: {input: 1000000, output: 1000000}}\ncurrency: EUR\n"
+    )
     model = tmp_path / "m.py"
     model.write_text("from orgos.testing import ScriptedModel\nmodel = ScriptedModel(['hi'])\n")
-    out = runner.invoke(app, ["-p", str(proj), "run", "assistant", "hello"], env={"ORGOS_MODEL_SCRIPT": str(model)})
+    out = runner.invoke(
+        app, ["-p", str(proj), "run", "assistant", "hello"], env={"ORGOS_MODEL_SCRIPT": str(model)}
+    )
     assert out.exit_code == 0, out.output
     out = runner.invoke(app, ["-p", str(proj), "usage", "--by", "agent"])
     assert out.exit_code == 0, out.output

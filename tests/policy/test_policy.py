@@ -46,7 +46,11 @@ CASES = [
     (Call("clerk", "llm", None, {}, cost=1.0), "allow", None),
     (Call("clerk", "tool", "delete_user", {}, team="support"), "deny", "support-no-delete"),
     (Call("clerk", "tool", "delete_user", {}, team="sales"), "allow", None),
-    (Call("clerk", "tool", "wire", {}, risk="high", untrusted=True), "approve", "tainted-high-risk"),
+    (
+        Call("clerk", "tool", "wire", {}, risk="high", untrusted=True),
+        "approve",
+        "tainted-high-risk",
+    ),
     (Call("clerk", "tool", "wire", {}, risk="high", untrusted=False), "allow", None),
     (Call("clerk", "tool", "send_email", {"to": "a@example.com"}), "allow", "email-domain"),
     (Call("clerk", "tool", "send_email", {"to": "a@evil.com"}), "deny", "other-email"),
@@ -67,9 +71,16 @@ def test_facts_are_computed_only_when_a_rule_needs_them() -> None:
         return {"customer_tier": "vip"}
 
     rules = RuleSet(RULES)
-    assert rules.decide(Call("clerk", "tool", "ship", {"address": {"country": "FR"}}, facts_fn=facts)).action == "allow"
+    assert (
+        rules.decide(
+            Call("clerk", "tool", "ship", {"address": {"country": "FR"}}, facts_fn=facts)
+        ).action
+        == "allow"
+    )
     assert asked == []
-    assert rules.decide(Call("clerk", "tool", "refund", {"amount": 10}, facts_fn=facts)).rule == "vip"
+    assert (
+        rules.decide(Call("clerk", "tool", "refund", {"amount": 10}, facts_fn=facts)).rule == "vip"
+    )
     assert asked == ["x"]
 
 
@@ -79,7 +90,9 @@ def test_facts_that_fail_close_the_door() -> None:
 
     spec = PolicySpec.model_validate({"rules": [
         {"name": "big", "when": {"tool": "refund", "facts": {"amount": {"gt": 100}}}, "decide": "approve"}]})  # fmt: skip
-    assert RuleSet(spec).decide(Call("a", "tool", "refund", {}, facts_fn=broken)).action == "approve"
+    assert (
+        RuleSet(spec).decide(Call("a", "tool", "refund", {}, facts_fn=broken)).action == "approve"
+    )
 
 
 def test_explain_names_the_deciding_rule_and_why_others_skip() -> None:
@@ -94,7 +107,9 @@ def test_explain_names_the_deciding_rule_and_why_others_skip() -> None:
 
 def test_bad_policy_files_name_file_and_line(tmp_path: Path) -> None:
     p = tmp_path / "policy.yaml"
-    p.write_text("rules:\n  - name: a\n    when: {tool: x, args: {amount: {bigger: 3}}}\n    decide: deny\n")
+    p.write_text(
+        "rules:\n  - name: a\n    when: {tool: x, args: {amount: {bigger: 3}}}\n    decide: deny\n"
+    )
     with pytest.raises(ConfigError, match=r"policy.yaml:3: .*unknown comparison bigger"):
         load_policy(p)
     p.write_text("rules:\n  - name: a\n    decide: maybe\n")
@@ -173,7 +188,9 @@ def test_policy_check_cli(tmp_path: Path) -> None:
     out = runner.invoke(app, ["-p", str(proj), "policy", "check", "assistant", "--tool",
                               "word_count", "--args", '{"text": "to be or not"}'])  # fmt: skip
     assert out.exit_code == 0, out.output
-    assert "decision: approve (by rule long-texts): counting Shakespeare needs a person" in out.output
+    assert (
+        "decision: approve (by rule long-texts): counting Shakespeare needs a person" in out.output
+    )
     assert "no-llm-after-spend  skipped: kind is 'tool'" in out.output
     out = runner.invoke(app, ["-p", str(proj), "policy", "check", "assistant", "--cost", "3"])
     assert "decision: deny (by rule no-llm-after-spend)" in out.output
