@@ -394,8 +394,10 @@ def people_add(
     name: Annotated[str, typer.Argument(help="The person.")],
     role: Annotated[str, typer.Argument(help="viewer, builder, operator or admin.")],
 ) -> None:
-    """Give a person a role in this workspace (or change it)."""
-    from orgos.policy.identity import check_role
+    """Give a person a role in this workspace (or change it), and print a new
+    API token for them (shown once). The first person added should be an
+    admin: from then on every command needs ORGOS_TOKEN."""
+    from orgos.policy.identity import check_role, new_token, token_hash
 
     state = _state(ctx)
     person = require(state, "people.add")
@@ -406,7 +408,10 @@ def people_add(
 
     async def go(rt: Runtime, gov: Governance) -> int:
         await gov.gstore.set_person(rt.workspace, name, role, person)
-        _print(f"{name} is {role} in workspace {rt.workspace}")
+        token = new_token()
+        await gov.gstore.add_token(token_hash(token), name, rt.workspace, person)
+        _print(f"{name} is {role} in workspace {rt.workspace}; their token (shown once):")
+        _print(token)
         return EXIT_OK
 
     raise typer.Exit(run_async(lambda: _open(state, go)))
