@@ -33,6 +33,10 @@ def tools(seen: list[str]) -> list[Tool]:
     return [charge, balance]
 
 
+def files_in(folder: Path) -> dict[str, str]:
+    return {f.name: f.read_bytes().decode("latin-1") for f in folder.iterdir() if f.is_file()}
+
+
 async def test_no_secret_leaks_anywhere(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     seen: list[str] = []
@@ -59,9 +63,7 @@ async def test_no_secret_leaks_anywhere(tmp_path: Path, caplog: pytest.LogCaptur
         "logs": "\n".join(r.getMessage() for r in caplog.records),
         "traces (events)": "\n".join(events),
     }
-    for f in tmp_path.iterdir():  # the store, its WAL, anything else written
-        if f.is_file():
-            places[f.name] = f.read_bytes().decode("latin-1")
+    places.update(files_in(tmp_path))  # the store, its WAL, anything else written
     hits = [name for name, text in places.items() if SECRET in text]
     assert hits == []
     assert "journal" in places and "o.db" in places  # the scan saw the files
