@@ -32,8 +32,8 @@ from orgos.testing.scripted import ScriptedModel
 
 POLICY = PolicySpec.model_validate({
     "rules": [
-        {"name": f"r{i}", "when": {"tool": f"other_{i}", "args": {"x": {"gt": i}}}, "decide": "deny"}
-        for i in range(8)
+        {"name": f"r{i}", "when": {"tool": f"other_{i}", "args": {"x": {"gt": i}}},
+         "decide": "deny"} for i in range(8)
     ] + [
         {"name": "night", "when": {"tool": "deploy*", "hours": "22-6"}, "decide": "deny"},
         {"name": "big", "when": {"tool": "add", "args": {"a": {"gt": 10**9}}}, "decide": "approve"},
@@ -101,7 +101,8 @@ async def pipeline(n: int) -> dict[str, float]:
 
             def batch(i: int, audited: bool) -> list[Any]:
                 ops: list[Any] = [
-                    Append(JournalEntry("r-bench", 10 + i, "intent", "tool", {"tool": "add"}, "default")),
+                    Append(JournalEntry("r-bench", 10 + i, "intent", "tool", {"tool": "add"},
+                                        "default")),
                     Append(JournalEntry("r-bench", 10 + i, "result", "tool", result, "default")),
                 ]  # fmt: skip
                 if audited:
