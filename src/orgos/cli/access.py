@@ -33,11 +33,12 @@ def whoami(state: State, action: str) -> str:
     """The person taking ``action``; raises Denied if they may not."""
     from orgos.policy.identity import LOCAL, allowed, token_hash
 
+    from orgos.errors import ConfigError
+
     try:
-        root = state.root()
-    except Exception:
-        return LOCAL  # no project: the command reports that itself
-    path, workspace = _store_file(root)
+        path, workspace = _store_file(state.root())
+    except (ConfigError, CliError):
+        return LOCAL  # no (valid) project: the command reports that itself
     if path is None or not path.is_file():
         return LOCAL
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
