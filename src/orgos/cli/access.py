@@ -31,9 +31,8 @@ def _store_file(root: Path) -> tuple[Path | None, str]:
 
 def whoami(state: State, action: str) -> str:
     """The person taking ``action``; raises Denied if they may not."""
-    from orgos.policy.identity import LOCAL, allowed, token_hash
-
     from orgos.errors import ConfigError
+    from orgos.policy.identity import LOCAL, allowed, token_hash
 
     try:
         path, workspace = _store_file(state.root())
