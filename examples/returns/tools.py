@@ -142,7 +142,13 @@ def restock(order_id: OrderId, idempotency_key: str) -> dict[str, Any]:
     return {"sku": order["sku"], "quantity": order["quantity"], "units_returned_so_far": returned}
 
 
-@tool
+def refund_facts(order_id: str) -> dict[str, Any]:
+    """What a refund of this order really pays, for the policy to judge."""
+    order = find_order(order_id)
+    return {"amount": order["amount"], "currency": order["currency"]}
+
+
+@tool(risk="high", facts=refund_facts)
 def issue_refund(order_id: OrderId, idempotency_key: str) -> dict[str, Any]:
     """Refund the customer the full amount paid for an order."""
     order = find_order(order_id)

@@ -9,16 +9,21 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orgos.agents.loop import AgentProgram
 from orgos.agents.registry import AgentRegistry
+from orgos.config.org import OrgSpec
 from orgos.config.specs import AgentSpec
 from orgos.errors import ConfigError, NotFound
 from orgos.kernel.kernel import Kernel
 from orgos.llm.base import Model
+from orgos.policy.spec import PolicySpec
 from orgos.store import Durability, JournalEntry, RunFilter, RunRecord, Store, open_store
 from orgos.tools.base import Tool
+
+if TYPE_CHECKING:
+    from orgos.policy.governance import Governance
 
 
 class Runtime:
@@ -41,9 +46,13 @@ class Runtime:
         tune_gc: bool = True,
         adopt: bool = True,
         env: Mapping[str, str] | None = None,
+        governance: Governance | PolicySpec | bool | None = None,
+        org: OrgSpec | None = None,
     ):
         """``adopt``: work on any unfinished run of the store (a worker; the
-        default), or only on the run trees this runtime starts or follows."""
+        default), or only on the run trees this runtime starts or follows.
+        ``governance``: policy, approvals, budgets, kill switches, vault and
+        audit in the syscall pipeline (True: with the default policy)."""
         if isinstance(store, str | Path):
             store = open_store(str(store), Durability(durability))
         self.store: Store = store
@@ -76,6 +85,19 @@ class Runtime:
             adopt=adopt,
         )
         self._open = False
+        self.governance: Governance | None = None
+        if governance is not None and governance is not False:
+            from orgos.org.chart import OrgChart
+            from orgos.policy import Governance as Gov
+
+            gov = (
+                governance
+                if isinstance(governance, Gov)
+                else Gov(governance if isinstance(governance, PolicySpec) else None)
+            )
+            chart = OrgChart(org or OrgSpec(), self._agents)
+            gov.install(self.kernel, self._agents, chart)
+            self.governance = gov
 
     @classmethod
     def from_project(cls, root: str | Path = ".", **overrides: Any) -> Runtime:
@@ -101,13 +123,36 @@ class Runtime:
             "max_active": project.spec.max_active_runs,
             "model_timeout": project.spec.model_timeout,
             "env": env_map,
+            "org": project.org,
         }
+        if "governance" not in overrides:
+            from orgos.policy import Governance
+
+            kwargs["governance"] = Governance(
+                project.root / project.spec.policy,
+                vault_key_file=project.root / ".orgos" / "vault.key",
+            )
         kwargs.update(overrides)
         rt = cls(**kwargs)
         rt.project_root = project.root
         return rt
 
     project_root: Path | None = None
+
+    async def approve(
+        self, approval_id: str, *, by: str, note: str | None = None, arguments: Any = None
+    ) -> None:
+        """Approve a parked call (``arguments``: edited ones); the run goes on."""
+        await self._gov().decide(approval_id, approve=True, by=by, note=note, arguments=arguments)
+
+    async def deny(self, approval_id: str, *, by: str, note: str | None = None) -> None:
+        """Deny a parked call; the run goes on and its model reads the denial."""
+        await self._gov().decide(approval_id, approve=False, by=by, note=note)
+
+    def _gov(self) -> Governance:
+        if self.governance is None:
+            raise ConfigError("this runtime has no governance (Runtime(governance=...))")
+        return self.governance
 
     # --- assembly ------------------------------------------------------------------
     def add_agent(self, spec: AgentSpec) -> None:
@@ -140,11 +185,15 @@ class Runtime:
         for spec in self._agents.values():
             await self.registry.register(self.workspace, spec)
         await self.kernel.start(recover=self.recover)
+        if self.governance is not None:
+            await self.governance.start(background=self.recover)
         self._open = True
 
     async def close(self) -> None:
         if self._open:
             self._open = False
+            if self.governance is not None:
+                await self.governance.stop()
             await self.kernel.stop()
         await self.store.close()
 

@@ -57,7 +57,7 @@ def ledger(project: Path, table: str) -> list[tuple[Any, ...]]:
 
 
 def test_returns_end_to_end(returns: Path) -> None:
-    result = orgos("-p", returns, "run", "service", TASK, "--json")
+    result = orgos("-p", returns, "run", "service", TASK, "--json", "--auto-approve")
     assert result.exit_code == 0, result.output
     outcome = json.loads(result.output)
     assert outcome["status"] == "succeeded"
@@ -113,6 +113,7 @@ async def crash_after_refund(project: Path) -> str:
 
 
 def test_a_refund_in_flight_at_a_crash_is_not_repeated(returns: Path) -> None:
+    (returns / "policy.yaml").unlink()  # crash recovery alone: no approval in the way
     run_id = asyncio.run(crash_after_refund(returns))
     assert len(ledger(returns, "refunds")) == 1
 
@@ -136,7 +137,7 @@ HAVE_LOCAL = (
 @pytest.mark.timeout(900)
 def test_returns_on_the_embedded_model(returns: Path) -> None:
     """The README's command, on SmolLM2-135M: no API key, no network."""
-    result = orgos("-p", returns, "run", "service", TASK, "--json", script=None)
+    result = orgos("-p", returns, "run", "service", TASK, "--json", "--auto-approve", script=None)
     assert result.exit_code == 0, result.output
     outcome = json.loads(result.output)
     refunds = ledger(returns, "refunds")
@@ -156,3 +157,28 @@ def test_returns_on_the_embedded_model(returns: Path) -> None:
         return {r.target for r in runs}
 
     assert asyncio.run(agents_that_ran()) == AGENTS
+
+
+def test_a_big_refund_waits_for_a_person(returns: Path) -> None:
+    """ORD-1001 (89.90 EUR) is above the policy's 80 EUR: the run parks at the
+    refund until a person approves; nothing is refunded before."""
+    result = orgos("-p", returns, "run", "service", TASK)
+    assert result.exit_code == 3, result.output
+    assert "waits for approval" in result.output
+    assert "refunds above 80 EUR need a person's approval" in result.output
+    assert not (returns / ".orgos" / "returns.db").exists() or ledger(returns, "refunds") == []
+    inbox = json.loads(orgos("-p", returns, "approvals", "--json").output)
+    assert len(inbox) == 1 and inbox[0]["call"]["tool"] == "issue_refund"
+    assert inbox[0]["assignee"] == "finance-lead"
+    approved = orgos("-p", returns, "approvals", "approve", inbox[0]["id"], "--note", "ok")
+    assert approved.exit_code == 0, approved.output
+    assert len(ledger(returns, "refunds")) == 1
+    audit = orgos("-p", returns, "audit", "verify")
+    assert audit.exit_code == 0 and "audit chain intact" in audit.output
+
+
+def test_a_small_refund_needs_no_one(returns: Path) -> None:
+    task = "I want to return order ORD-1003: the scarf is scratchy. Please refund me."
+    result = orgos("-p", returns, "run", "service", task, "--json")
+    assert result.exit_code == 0, result.output
+    assert ledger(returns, "refunds")[0][2:4] == ("ORD-1003", 58.0)

@@ -49,6 +49,12 @@ def _options(
     ] = False,
 ) -> None:
     ctx.obj = State(project)
+    from orgos.cli.governance import CORE_ACTIONS  # who may do this (ORGOS_TOKEN)
+
+    if ctx.invoked_subcommand in CORE_ACTIONS:
+        from orgos.cli.access import require
+
+        require(ctx.obj, CORE_ACTIONS[ctx.invoked_subcommand])
 
 
 def _state(ctx: typer.Context) -> State:
@@ -94,18 +100,33 @@ def run(
         float | None,
         typer.Option(help="Stop waiting after this many seconds (the run stays resumable)."),
     ] = None,
+    auto_approve: Annotated[
+        bool,
+        typer.Option(
+            "--auto-approve",
+            help="Approve every call policy parks for approval, as you (non-interactive use).",
+        ),
+    ] = False,
 ) -> None:
     """Run an agent on a task and follow it live.
 
+    A call that policy parks for approval is asked about here when the terminal
+    is interactive (or approved with --auto-approve).
+
     Exit code: 0 succeeded, 1 failed or cancelled, 2 bad input, 3 waiting for a
-    decision (`orgos resume RUN --decide ...`), 124 timeout, 130 Ctrl-C."""
+    decision (`orgos resume RUN --decide ...`) or an approval (`orgos approvals`),
+    4 permission denied, 124 timeout, 130 Ctrl-C."""
     from orgos.cli import commands
 
     state = _state(ctx)
     if detach:
         code = commands.detach(state, agent, task, as_json=as_json)
     else:
-        code = run_async(lambda: commands.run(state, agent, task, as_json=as_json, timeout=timeout))
+        code = run_async(
+            lambda: commands.run(
+                state, agent, task, as_json=as_json, timeout=timeout, auto_approve=auto_approve
+            )
+        )
     raise typer.Exit(code)
 
 
@@ -188,6 +209,11 @@ def cancel(
 
     state = _state(ctx)
     raise typer.Exit(run_async(lambda: commands.cancel(state, run_id)))
+
+
+from orgos.cli.governance import register as _register_governance  # noqa: E402
+
+_register_governance(app)
 
 
 def main() -> None:

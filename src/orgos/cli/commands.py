@@ -24,7 +24,17 @@ if TYPE_CHECKING:
 
 
 # --- run --------------------------------------------------------------------------------
-async def run(state: State, agent: str, task: str, *, as_json: bool, timeout: float | None) -> int:
+async def run(
+    state: State,
+    agent: str,
+    task: str,
+    *,
+    as_json: bool,
+    timeout: float | None,
+    auto_approve: bool = False,
+) -> int:
+    from orgos.cli.approve import answer_approval
+
     rt = open_runtime(state, adopt=False)  # its own run tree only; `resume` recovers others
     con = console()
     async with rt:
@@ -34,9 +44,23 @@ async def run(state: State, agent: str, task: str, *, as_json: bool, timeout: fl
             rec = await rt.submit(agent, task)
             progress = Progress(rt, _quiet() if as_json else con)
             progress.start(rec.id, agent, 0, rec.input)
-            with live_area(progress, con.is_terminal and not as_json):
-                outcome, end = await follow(rt, queue, rec.id, progress, timeout=timeout, stop=stop)
+            while True:
+                with live_area(progress, con.is_terminal and not as_json):
+                    outcome, end = await follow(
+                        rt, queue, rec.id, progress, timeout=timeout, stop=stop
+                    )
+                if outcome not in ("decision", "ended") or end is None:
+                    break
+                if not await answer_approval(state, rt, con, end, auto=auto_approve,
+                                             quiet=as_json):  # fmt: skip
+                    break
+                progress.decision = None
         return await report(rt, con, rec.id, outcome, end, as_json=as_json, timeout=timeout)
+
+
+def _parked_for_person(rec: RunRecord) -> bool:
+    w = rec.waiting_on or {}
+    return bool(w.get("decision") or w.get("approval"))
 
 
 def _check_agent(rt: Runtime, agent: str) -> None:
@@ -109,7 +133,7 @@ async def report(
     tree = await load_tree(rt, run_id)
     root = tree.run
     parked = end if outcome == "decision" else None
-    if parked is None and (root.waiting_on or {}).get("decision"):
+    if parked is None and _parked_for_person(root):
         parked = root
     if as_json:
         i, o = tree.tokens
@@ -201,7 +225,7 @@ async def work(state: State) -> int:
             for r in await rt.store.list_runs(
                 RunFilter(rt.workspace, statuses=[RunStatus.WAITING], limit=10_000)
             )
-            if (r.waiting_on or {}).get("decision")
+            if _parked_for_person(r)
         ]
         for r in parked:
             decision_help(con, r)
@@ -222,7 +246,7 @@ async def show(state: State, run_id: str, *, full: bool, as_json: bool) -> int:
         con.print(Text(json.dumps(tree_json(tree), indent=2, ensure_ascii=False, default=str)))
     else:
         con.print(render_tree(tree, full=full))
-        if (tree.run.waiting_on or {}).get("decision"):
+        if _parked_for_person(tree.run):
             decision_help(con, tree.run)
     return common.EXIT_OK
 

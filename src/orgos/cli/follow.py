@@ -155,9 +155,10 @@ class Progress:
         if status == "waiting":
             rec = await self.rt.store.get_run(self.rt.workspace, ev.run_id)
             waiting = (rec.waiting_on if rec else None) or {}
-            if "decision" in waiting and rec is not None:
+            if ("decision" in waiting or "approval" in waiting) and rec is not None:
                 self.decision = rec
-                line.append(f" for a decision: {short(error, None)}", style="yellow")
+                what = "approval" if "approval" in waiting else "a decision"
+                line.append(f" for {what}: {short(error, None)}", style="yellow")
             elif waiting.get("runs"):
                 line.append(f" for {len(waiting['runs'])} run(s)", style="dim")
             elif error:

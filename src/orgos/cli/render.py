@@ -201,6 +201,11 @@ def print_output(con: Console, output: Any) -> None:
 
 def decision_help(con: Console, run: RunRecord) -> None:
     """What is in doubt in a run parked for a decision, and how to answer."""
+    if "approval" in (run.waiting_on or {}):
+        from orgos.cli.approve import approval_help
+
+        approval_help(con, run)
+        return
     d = (run.waiting_on or {}).get("decision") or {}
     req = d.get("request") or {}
     what = (

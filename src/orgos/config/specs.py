@@ -95,6 +95,8 @@ class ProjectSpec(BaseModel):
     tools: list[str] = Field(default_factory=lambda: ["tools.py"])
     #: The org chart file (teams); optional.
     org: str = "org.yaml"
+    #: The policy file (rules, budgets, approvals...); optional, hot-reloaded.
+    policy: str = "policy.yaml"
     #: Folders (or files) of agent YAML.
     agents: list[str] = Field(default_factory=lambda: ["agents"])
     max_active_runs: int = Field(default=1000, ge=1)

@@ -96,6 +96,7 @@ class RunContext:
             await kernel.journal.submit(
                 Append(JournalEntry(self.run.id, seq, "intent", kind, request, self.run.workspace)),
                 Append(JournalEntry(self.run.id, seq, "result", kind, result, self.run.workspace)),
+                *sc.ops,
             )
             self._after(sc, result)
             return result
@@ -171,7 +172,11 @@ class RunContext:
 
         async def execute(sc: Syscall) -> dict[str, Any]:
             key = f"{self.run.id}:{sc.seq}"
-            return (await tool.invoke(arguments, key, timer=kernel.deadlines.timeout)).to_dict()
+            args = sc.request["arguments"]  # a hook may have edited them (an approval)
+            res = await tool.invoke(
+                args, key, timer=kernel.deadlines.timeout, secrets=kernel.secrets
+            )
+            return res.to_dict()
 
         result = await self.syscall(
             "tool",

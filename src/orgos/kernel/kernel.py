@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 import pydantic_core
@@ -104,6 +104,8 @@ class Kernel:
         self.tools: dict[str, Tool] = dict(tools or {})
         self.programs: dict[str, Program] = dict(programs or {})
         self.pipeline = Pipeline()
+        #: Gives a tool the value of a vault secret by name, at execution only.
+        self.secrets: Callable[[str], str] | None = None
         self.events = EventHub()
         self.deadlines = Deadlines()
         self.max_active = max_active
@@ -480,7 +482,7 @@ class Kernel:
     async def wait(
         self, run_id: str, *, timeout: float | None = None, workspace: str | None = None
     ) -> RunRecord:
-        """Wait until the run ends, or parks for a person's decision."""
+        """Wait until the run ends, or parks for a person's decision or approval."""
         ws = workspace or self.workspace
         async with asyncio.timeout(timeout):
             while True:
@@ -511,8 +513,9 @@ class Kernel:
     @staticmethod
     def _done(rec: RunRecord) -> bool:
         """Ended, or parked until a person decides."""
+        w = rec.waiting_on or {}
         return rec.status.terminal or (
-            rec.status is RunStatus.WAITING and "decision" in (rec.waiting_on or {})
+            rec.status is RunStatus.WAITING and ("decision" in w or "approval" in w)
         )
 
     async def result(self, run_id: str, *, timeout: float | None = None) -> Any:

@@ -3,6 +3,7 @@
 from orgos.store.base import (
     AgentVersion,
     Append,
+    Audit,
     Durability,
     InsertRun,
     JournalEntry,
@@ -18,6 +19,7 @@ from orgos.store.base import (
 __all__ = [
     "AgentVersion",
     "Append",
+    "Audit",
     "Durability",
     "InsertRun",
     "JournalEntry",

@@ -103,7 +103,23 @@ class Append:
     entry: JournalEntry
 
 
-Op = InsertRun | UpdateRun | Append
+@dataclass(slots=True)
+class Audit:
+    """An audit record. Committed in the batch of the journal entries it is
+    about, so the audit log cannot diverge from the effects: the store chains
+    it to the previous record and binds it to those entries' stored bytes
+    (``run_id`` and ``seq`` name them)."""
+
+    workspace: str
+    actor: str
+    action: str
+    run_id: str | None = None
+    seq: int | None = None
+    data: Any = None
+    ts: float = 0.0
+
+
+Op = InsertRun | UpdateRun | Append | Audit
 
 
 @dataclass(slots=True)

@@ -63,4 +63,70 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE journal ADD COLUMN result TEXT",
         "ALTER TABLE journal ADD COLUMN result_ts REAL",
     ],
+    [
+        # Governance: the hash-chained audit log, approvals, kill switches,
+        # people and their API tokens, encrypted secrets.
+        """CREATE TABLE audit (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            ts REAL NOT NULL,
+            workspace TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            run_id TEXT,
+            step INTEGER,
+            data TEXT,
+            request_sha TEXT,
+            result_sha TEXT,
+            prev TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )""",
+        """CREATE TABLE approvals (
+            id TEXT PRIMARY KEY,
+            workspace TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            step INTEGER NOT NULL,
+            agent TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            request TEXT,
+            rule TEXT,
+            reason TEXT,
+            status TEXT NOT NULL,
+            assignee TEXT,
+            escalations INTEGER NOT NULL DEFAULT 0,
+            due_at REAL,
+            created_at REAL NOT NULL,
+            decided_by TEXT,
+            decided_at REAL,
+            note TEXT,
+            arguments TEXT,
+            UNIQUE (run_id, step)
+        )""",
+        "CREATE INDEX approvals_ws_status ON approvals (workspace, status)",
+        """CREATE TABLE switches (
+            workspace TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            reason TEXT,
+            actor TEXT,
+            ts REAL NOT NULL,
+            PRIMARY KEY (workspace, scope)
+        )""",
+        """CREATE TABLE people (
+            workspace TEXT NOT NULL,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL,
+            PRIMARY KEY (workspace, name)
+        )""",
+        """CREATE TABLE tokens (
+            hash TEXT PRIMARY KEY,
+            person TEXT NOT NULL,
+            created_at REAL NOT NULL
+        )""",
+        """CREATE TABLE secrets (
+            workspace TEXT NOT NULL,
+            name TEXT NOT NULL,
+            ciphertext BLOB NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (workspace, name)
+        )""",
+    ],
 ]

@@ -23,9 +23,11 @@ from typing import Any, TypeVar
 import pydantic_core
 
 from orgos.errors import FencedOut
+from orgos.store import audit as audit_sql
 from orgos.store.base import (
     AgentVersion,
     Append,
+    Audit,
     Durability,
     InsertRun,
     JournalEntry,
@@ -94,6 +96,28 @@ def _run_from_row(r: tuple[Any, ...]) -> RunRecord:
         updated_at=r[16],
         cancel_requested=bool(r[17]),
     )
+
+
+def _audit_rows(ops: list[Op], entries: list[tuple[Any, ...]], now: float) -> list[Any]:
+    """Audit records of a batch, bound to the stored bytes of the journal
+    entries (intent and result) of the syscall each is about."""
+    audits = [op for op in ops if type(op) is Audit]
+    if not audits:
+        return []
+    stored: dict[tuple[str, int, str], str | None] = {}
+    for e in entries:
+        stored[(e[0], e[1], e[2])] = e[4]
+        if e[2] == "intent" and e[7] is not None:
+            stored[(e[0], e[1], "result")] = e[7]
+    out = []
+    for a in audits:
+        req = res = None
+        if a.run_id is not None and a.seq is not None:
+            req = audit_sql.digest(stored.get((a.run_id, a.seq, "intent")))
+            res = audit_sql.digest(stored.get((a.run_id, a.seq, "result")))
+        out.append((a.ts or now, a.workspace, a.actor, a.action, a.run_id, a.seq,
+                    _dumps(a.data), req, res))  # fmt: skip
+    return out
 
 
 class SQLiteStore:
@@ -246,6 +270,8 @@ class SQLiteStore:
                     )
                 )  # fmt: skip
 
+        audits = _audit_rows(ops, entries, now)
+
         def apply(conn: sqlite3.Connection) -> None:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -270,6 +296,8 @@ class SQLiteStore:
                         " owner=CASE WHEN ? THEN NULL ELSE owner END WHERE id=?",
                         updates,
                     )
+                if audits:
+                    audit_sql.append(conn, audits)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")

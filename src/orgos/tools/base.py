@@ -61,8 +61,16 @@ class Tool:
         idempotent: bool = False,
         timeout: float = 30.0,
         risk: str = "low",
+        secrets: Mapping[str, str] | None = None,
+        facts: Callable[..., Mapping[str, Any]] | None = None,
     ):
         self.fn = fn
+        #: Parameter -> vault secret name. Hidden from the model; the value is
+        #: passed in only when the tool executes, and scrubbed from its result.
+        self.secrets = dict(secrets or {})
+        #: What a call will really do, derived from its arguments (e.g. the
+        #: amount a refund pays), for policy rules to judge.
+        self.facts = facts
         self.name = name or fn.__name__
         doc = inspect.getdoc(fn) or ""
         self.description = description or doc.split("\n\n")[0].replace("\n", " ").strip()
@@ -76,6 +84,8 @@ class Tool:
         for pname, param in inspect.signature(fn).parameters.items():
             if pname == IDEMPOTENCY_KEY:
                 self.keyed = True
+                continue
+            if pname in self.secrets:
                 continue
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
                 raise ConfigError(f"tool {self.name}: *args/**kwargs are not supported")
@@ -117,16 +127,30 @@ class Tool:
         idempotency_key: str,
         *,
         timer: Callable[[float], AbstractAsyncContextManager[Any]] = asyncio.timeout,
+        secrets: Callable[[str], str] | None = None,
     ) -> ToolResult:
         """Validate, call with a timeout, and turn every failure into a result.
 
-        ``timer`` makes the timeout; the kernel passes its cheaper wheel."""
+        ``timer`` makes the timeout; the kernel passes its cheaper wheel.
+        ``secrets`` gives the value of a vault secret by name."""
         try:
             kwargs = self.validate(arguments)
         except ValueError as exc:
             return ToolResult(False, error=str(exc))
         if self.keyed:
             kwargs[IDEMPOTENCY_KEY] = idempotency_key
+        if self.secrets:
+            try:
+                clear = {p: _secret(secrets, n) for p, n in self.secrets.items()}
+            except Exception as exc:
+                return ToolResult(False, error=f"{self.name}: {exc}")
+            result = await self._call(kwargs | clear, timer)
+            return _scrub_result(result, list(clear.values()))
+        return await self._call(kwargs, timer)
+
+    async def _call(
+        self, kwargs: dict[str, Any], timer: Callable[[float], AbstractAsyncContextManager[Any]]
+    ) -> ToolResult:
         try:
             async with timer(self.timeout):
                 if self.is_async:
@@ -155,6 +179,30 @@ class Tool:
         return f"<Tool {self.name}>"
 
 
+def _secret(source: Callable[[str], str] | None, name: str) -> str:
+    if source is None:
+        raise LookupError(f"secret {name!r} is needed but no vault is configured")
+    return source(name)
+
+
+def _scrub(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        for s in secrets:
+            if s and s in value:
+                value = value.replace(s, "***")
+        return value
+    if isinstance(value, dict):
+        return {k: _scrub(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, secrets) for v in value]
+    return value
+
+
+def _scrub_result(result: ToolResult, secrets: list[str]) -> ToolResult:
+    """A secret the tool echoed (in its value or an error) never leaves it."""
+    return ToolResult(result.ok, _scrub(result.value, secrets), _scrub(result.error, secrets))
+
+
 def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
     try:
         import typing
@@ -176,6 +224,8 @@ def tool(
     idempotent: bool = False,
     timeout: float = 30.0,
     risk: str = "low",
+    secrets: Mapping[str, str] | None = None,
+    facts: Callable[..., Mapping[str, Any]] | None = None,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 
 
@@ -188,18 +238,24 @@ def tool(
     idempotent: bool = False,
     timeout: float = 30.0,
     risk: str = "low",
+    secrets: Mapping[str, str] | None = None,
+    facts: Callable[..., Mapping[str, Any]] | None = None,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Make a typed function a tool.
 
     ``idempotent``: calling it twice has the effect of calling it once; the
     kernel may repeat it after a crash. A non-idempotent tool should accept an
     ``idempotency_key`` parameter; if it does not, a call that was in flight
-    at a crash is surfaced for a decision instead of being repeated."""
+    at a crash is surfaced for a decision instead of being repeated.
+
+    ``secrets``: ``{parameter: vault secret name}``, passed at execution only.
+    ``facts``: called with the tool's arguments, returns what the call will
+    really do (``{"amount": 249.0}``) for policy rules to judge."""
 
     def wrap(f: Callable[..., Any]) -> Tool:
         return Tool(
             f, name=name, description=description, idempotent=idempotent,
-            timeout=timeout, risk=risk,
+            timeout=timeout, risk=risk, secrets=secrets, facts=facts,
         )  # fmt: skip
 
     return wrap(fn) if fn is not None else wrap

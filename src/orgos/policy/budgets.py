@@ -1,0 +1,176 @@
+"""Budgets and rate limits: what model calls cost, running totals per run,
+agent, team and UTC day, and per-provider token buckets that make a run
+wait (never fail) when it is over a rate limit."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from orgos.policy.spec import DEFAULT_PRICES, Budgets, Limit, Price, RateLimit
+
+
+class Prices:
+    def __init__(self, overrides: Mapping[str, Price]):
+        self.table = {**DEFAULT_PRICES, **overrides}
+
+    def cost(self, model_key: str, model_name: str, tokens_in: int, tokens_out: int) -> float:
+        p = self.table.get(model_name) or self.table.get(model_key) or self.table["default"]
+        return (tokens_in * p.input + tokens_out * p.output) / 1_000_000
+
+
+@dataclass(slots=True)
+class Tally:
+    tokens: int = 0
+    cost: float = 0.0
+    calls: int = 0
+
+    def add(self, tokens: int, cost: float) -> None:
+        self.tokens += tokens
+        self.cost += cost
+        self.calls += 1
+
+
+def day_of(ts: float) -> int:
+    return int(ts // 86_400)
+
+
+def _over(limit: Limit | None, t: Tally | None, what: str, currency: str) -> str | None:
+    if limit is None or t is None:
+        return None
+    if limit.tokens is not None and t.tokens >= limit.tokens:
+        return f"budget exhausted: {what} used {t.tokens} tokens of its {limit.tokens}"
+    if limit.cost is not None and t.cost >= limit.cost:
+        return (
+            f"budget exhausted: {what} spent {t.cost:.4f} {currency} of its"
+            f" {limit.cost:.4f} {currency}"
+        )
+    return None
+
+
+class Meter:
+    """Running totals. Per run they are rebuilt from the journal when a run is
+    first seen; per day from the journal when the runtime starts."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, Tally] = {}
+        self.agents: dict[str, Tally] = {}
+        self.teams: dict[str, Tally] = {}
+        self.day = Tally()
+        self.day_no = day_of(time.time())
+
+    def _roll(self, now: float) -> None:
+        d = day_of(now)
+        if d != self.day_no:
+            self.day_no, self.day = d, Tally()
+            self.agents.clear()
+            self.teams.clear()
+
+    def charge(
+        self, run_id: str, agent: str, team: str | None, tokens: int, cost: float, now: float
+    ) -> None:
+        self._roll(now)
+        self.charge_run(run_id, tokens, cost)
+        self.charge_day(agent, team, tokens, cost)
+
+    def charge_run(self, run_id: str, tokens: int, cost: float) -> None:
+        t = self.runs.get(run_id)
+        if t is None:
+            t = self.runs[run_id] = Tally()
+            if len(self.runs) > 100_000:  # forget the oldest half
+                for k in list(self.runs)[:50_000]:
+                    del self.runs[k]
+        t.add(tokens, cost)
+
+    def charge_day(self, agent: str, team: str | None, tokens: int, cost: float) -> None:
+        self.day.add(tokens, cost)
+        self.agents.setdefault(agent, Tally()).add(tokens, cost)
+        if team is not None:
+            self.teams.setdefault(team, Tally()).add(tokens, cost)
+
+    def run(self, run_id: str) -> Tally | None:
+        return self.runs.get(run_id)
+
+    def exhausted(
+        self, b: Budgets, run_id: str, agent: str, team: str | None, currency: str
+    ) -> str | None:
+        """Why a new model call may not start, or None."""
+        self._roll(time.time())
+        return (
+            _over(b.run, self.runs.get(run_id), f"run {run_id}", currency)
+            or _over(b.agents.get(agent), self.agents.get(agent), f"agent {agent} today", currency)
+            or (
+                _over(b.teams.get(team), self.teams.get(team), f"team {team} today", currency)
+                if team is not None
+                else None
+            )
+            or _over(b.day, self.day, "the workspace today", currency)
+        )
+
+
+class _Bucket:
+    __slots__ = ("level", "per_second", "size", "stamp")
+
+    def __init__(self, per_minute: float):
+        self.size = per_minute
+        self.per_second = per_minute / 60.0
+        self.level = per_minute
+        self.stamp = time.monotonic()
+
+    def refill(self, now: float) -> None:
+        self.level = min(self.size, self.level + (now - self.stamp) * self.per_second)
+        self.stamp = now
+
+    def wait_for(self, amount: float) -> float:
+        """Seconds until ``amount`` is available (0 if it is now)."""
+        return 0.0 if self.level >= amount else (amount - self.level) / self.per_second
+
+
+class RateLimiter:
+    """Requests and tokens per minute, per model key. Tokens are charged after
+    the call (its real usage), so a big call may push the bucket below zero
+    and the next call waits for it to refill."""
+
+    def __init__(self, limits: Mapping[str, RateLimit]):
+        self.limits = dict(limits)
+        self._req: dict[str, _Bucket] = {}
+        self._tok: dict[str, _Bucket] = {}
+        for key, lim in self.limits.items():
+            if lim.requests_per_minute:
+                self._req[key] = _Bucket(lim.requests_per_minute)
+            if lim.tokens_per_minute:
+                self._tok[key] = _Bucket(lim.tokens_per_minute)
+        #: Seconds callers spent waiting, in total (for reports and tests).
+        self.waited = 0.0
+
+    def _key(self, key: str) -> str:
+        return key if key in self.limits else "default"
+
+    async def acquire(self, model_key: str) -> None:
+        key = self._key(model_key)
+        req, tok = self._req.get(key), self._tok.get(key)
+        if req is None and tok is None:
+            return
+        while True:
+            now = time.monotonic()
+            wait = 0.0
+            if req is not None:
+                req.refill(now)
+                wait = req.wait_for(1.0)
+            if tok is not None:
+                tok.refill(now)
+                wait = max(wait, tok.wait_for(1.0))
+            if wait <= 0:
+                if req is not None:
+                    req.level -= 1.0
+                return
+            self.waited += wait
+            await asyncio.sleep(wait)
+
+    def spend(self, model_key: str, tokens: int) -> None:
+        tok = self._tok.get(self._key(model_key))
+        if tok is not None:
+            tok.refill(time.monotonic())
+            tok.level -= tokens

@@ -1,0 +1,422 @@
+"""Governance in the syscall pipeline: kill switch -> budgets -> policy
+(rules, approvals) -> rate limits before a syscall; usage, taint, breaker
+after it; an audit record committed in the same batch as its journal entries.
+
+One Governance per Runtime. Per-syscall work is kept to a few attribute
+lookups and precompiled matchers: store reads happen only when a run is first
+seen by this process, when an approval is involved, or every
+``switch_interval`` seconds to see kill switches other processes set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orgos.errors import ConfigError
+from orgos.ids import new_id
+from orgos.kernel.syscall import Syscall, Verdict
+from orgos.org.chart import OrgChart
+from orgos.policy import approvals as approvals_mod
+from orgos.policy.budgets import Meter, Prices, RateLimiter, day_of
+from orgos.policy.rules import Call, RuleSet
+from orgos.policy.source import PolicySource
+from orgos.policy.spec import PolicySpec
+from orgos.store.base import Audit, RunRecord, RunStatus
+from orgos.store.governance import Approval, GovernanceStore
+
+if TYPE_CHECKING:
+    from orgos.config.specs import AgentSpec
+    from orgos.kernel.kernel import Kernel
+    from orgos.policy.vault import Vault
+
+log = logging.getLogger("orgos.policy")
+
+
+@dataclass(slots=True)
+class RunState:
+    agent: str
+    team: str | None
+    tainted: bool = False
+
+
+class Governance:
+    def __init__(
+        self,
+        policy: PolicySpec | Path | str | None = None,
+        *,
+        reload_interval: float = 1.0,
+        switch_interval: float = 0.25,
+        vault_key: bytes | None = None,
+        vault_key_file: Path | None = None,
+    ):
+        if isinstance(policy, PolicySpec) or policy is None:
+            self.source = PolicySource(policy)
+        else:
+            self.source = PolicySource(None, Path(policy), reload_interval)
+        self.switch_interval = switch_interval
+        self.meter = Meter()
+        self._rules: RuleSet = self.source.rules
+        self._apply_spec(self._rules.spec)
+        self.chart: OrgChart | None = None
+        self._runs: dict[str, RunState] = {}
+        self._paused: dict[str, str] = {}
+        self._switch_next = 0.0
+        self._breaker: dict[str, tuple[deque[float], deque[tuple[float, float]]]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._vault_key, self._vault_key_file = vault_key, vault_key_file
+        self._vault: Vault | None = None
+        #: Approvals created by this process, in order (for in-process waiters).
+        self.requested: asyncio.Queue[Approval] = asyncio.Queue()
+        self._kernel: Kernel | None = None
+        self._gstore: GovernanceStore | None = None
+
+    def _apply_spec(self, spec: PolicySpec) -> None:
+        self.prices = Prices(spec.prices)
+        self.limiter = RateLimiter(spec.rate_limits)
+        self._untrusted = frozenset(spec.untrusted_tools)
+
+    # --- assembly -------------------------------------------------------------------
+    def install(self, kernel: Kernel, agents: dict[str, AgentSpec], chart: OrgChart | None) -> None:
+        """Plug into the kernel's pipeline; check every agent against the boundary."""
+        self._kernel = kernel
+        self.chart = chart
+        self._gstore = GovernanceStore(kernel.store)
+        self.workspace = kernel.workspace
+        check_boundary(self.spec, agents)
+        kernel.pipeline.before.append(self.before)
+        kernel.pipeline.after.append(self.after)
+        kernel.secrets = self._secret
+
+    @property
+    def spec(self) -> PolicySpec:
+        return self._rules.spec
+
+    @property
+    def gstore(self) -> GovernanceStore:
+        if self._gstore is None:
+            raise RuntimeError("governance is not installed in a kernel")
+        return self._gstore
+
+    @property
+    def kernel(self) -> Kernel:
+        if self._kernel is None:
+            raise RuntimeError("governance is not installed in a kernel")
+        return self._kernel
+
+    @property
+    def vault(self) -> Vault:
+        if self._vault is None:
+            from orgos.policy.vault import Vault, vault_key
+
+            key = self._vault_key or vault_key(self._vault_key_file)
+            self._vault = Vault(self.gstore, self.workspace, key)
+        return self._vault
+
+    def _secret(self, name: str) -> str:
+        return self.vault.get(name)
+
+    async def start(self, *, background: bool = True) -> None:
+        """After the store is open: today's usage, the policy in force (audited),
+        and, for a worker, the escalation loop."""
+        day0 = day_of(time.time()) * 86_400.0
+        for _run, agent, key, model, tin, tout in self.gstore.llm_usage(self.workspace, since=day0):
+            cost = self.prices.cost(key, model, tin, tout)
+            self.meter.charge_day(agent, self._team(agent), tin + tout, cost)
+        self._refresh_switches()
+        await self.gstore.audit(
+            (self.workspace, "kernel", "policy.loaded", None, None, {"digest": self.source.digest})
+        )
+        if background:
+            self._loop_task = asyncio.create_task(self._escalation_loop(), name="orgos-approvals")
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._loop_task, *self._tasks) if t is not None]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._loop_task = None
+
+    def _team(self, agent: str) -> str | None:
+        return self.chart.team_of(agent) if self.chart is not None else None
+
+    # --- the before-hook ------------------------------------------------------------
+    async def before(self, sc: Syscall) -> Verdict | None:
+        run = sc.run
+        st = self._runs.get(run.id)
+        if st is None:
+            st = await self._state(run, sc.seq)
+        if time.monotonic() >= self._switch_next:
+            self._refresh_switches()
+        if self._paused:
+            scope = self._paused_scope(st)
+            if scope is not None:
+                why = self._paused[scope]
+                return Verdict.park(f"paused ({scope}): {why}", {"paused": scope})
+        rules = self.source.current()
+        if rules is not self._rules:
+            self._rules = rules
+            self._apply_spec(rules.spec)
+            sc.ops.append(Audit(run.workspace, "kernel", "policy.loaded",
+                                data={"digest": self.source.digest}))  # fmt: skip
+        kind = sc.kind
+        agent = st.agent
+        req = sc.request
+        if kind == "llm":
+            over = self.meter.exhausted(
+                rules.spec.budgets, run.id, agent, st.team, rules.spec.currency
+            )
+            if over is not None:
+                sc.ops.append(Audit(run.workspace, "agent:" + agent, "llm.deny", run.id, sc.seq,
+                                    {"budget": over}))  # fmt: skip
+                return Verdict.deny(over)
+        tool_name = req.get("tool") if kind == "tool" else None
+        call = self._call(sc, st, tool_name, rules)
+        d = rules.decide(call)
+        verdict: Verdict | None = None
+        action = d.action
+        if action == "deny":
+            verdict = Verdict.deny(d.reason)
+        elif action == "approve":
+            verdict = await self._approval(sc, st, d.rule, d.reason, d.approver)
+            if verdict is not None and verdict.action == "park":
+                return verdict  # nothing is journaled: the approval has its own record
+            action = "allow" if verdict is None else "deny"
+        if verdict is None and kind == "llm":
+            await self.limiter.acquire(str(req.get("model", "default")))
+        data: dict[str, Any] = {"rule": d.rule}
+        if tool_name is not None:
+            data["tool"] = tool_name
+        if verdict is not None:
+            data["reason"] = verdict.reason
+        sc.ops.append(Audit(run.workspace, "agent:" + agent, f"{kind}.{action}", run.id, sc.seq,
+                            data))  # fmt: skip
+        return verdict
+
+    def _call(self, sc: Syscall, st: RunState, tool_name: Any, rules: RuleSet) -> Call:
+        run = sc.run
+        tally = self.meter.run(run.id)
+        args = sc.request.get("arguments") if tool_name is not None else sc.request
+        risk = "low"
+        facts_fn = None
+        if tool_name is not None:
+            tool = self.kernel.tools.get(tool_name)
+            risk = (
+                self.spec.risk.get(tool_name) or (tool.risk if tool is not None else None) or "low"
+            )
+            if tool is not None and tool.facts is not None and isinstance(args, dict):
+                f, t, a = tool.facts, tool, args
+                facts_fn = lambda: f(**t.validate(a))  # noqa: E731
+        return Call(
+            st.agent, sc.kind, tool_name, args if isinstance(args, dict) else {}, st.team, risk,
+            st.tainted, tally.cost if tally else 0.0, tally.tokens if tally else 0,
+            int(time.time() // 3600 % 24), facts_fn,
+        )  # fmt: skip
+
+    async def _state(self, run: RunRecord, seq: int) -> RunState:
+        """What governance needs to know of a run it has not seen yet: its
+        spend and taint so far, rebuilt from the journal after a restart."""
+        st = RunState(run.target, self._team(run.target))
+        if run.parent_id is not None:
+            parent = self._runs.get(run.parent_id)
+            if parent is None:
+                prec = await self.kernel.store.get_run(run.workspace, run.parent_id)
+                if prec is not None:
+                    parent = await self._state(prec, 2)
+            st.tainted = parent is not None and parent.tainted
+        if seq > 1 and self.meter.run(run.id) is None:
+            for _r, _a, key, model, tin, tout in self.gstore.llm_usage(
+                run.workspace, run_id=run.id
+            ):
+                self.meter.charge_run(run.id, tin + tout, self.prices.cost(key, model, tin, tout))
+            if self._untrusted and self.gstore.tool_results(run.id, self._untrusted):
+                st.tainted = True
+        if len(self._runs) > 100_000:
+            for k in list(self._runs)[:50_000]:
+                del self._runs[k]
+        self._runs[run.id] = st
+        return st
+
+    # --- approvals ------------------------------------------------------------------
+    async def _approval(
+        self, sc: Syscall, st: RunState, rule: str | None, reason: str, approver: str | None
+    ) -> Verdict | None:
+        run = sc.run
+        a = self.gstore.approval_for(run.id, sc.seq)
+        if a is None:
+            spec = self.spec.approvals
+            chain = approvals_mod.chain_for(approver or spec.approver, st.agent, self.chart)
+            now = time.time()
+            a = Approval(
+                new_id("ap-"), run.workspace, run.id, sc.seq, st.agent, sc.kind,
+                {"call": sc.request, "chain": chain}, rule, reason, "pending", chain[0], 0,
+                now + spec.timeout if len(chain) > 1 else None, now,
+            )  # fmt: skip
+            a = await self.gstore.create_approval(a)
+            self.requested.put_nowait(a)
+        if a.status == "pending":
+            return Verdict.park(
+                f"waiting for approval {a.id}: {reason}",
+                {"approval": {"id": a.id, "seq": sc.seq, "kind": sc.kind, "request": sc.request,
+                              "reason": reason, "assignee": a.assignee}},
+            )  # fmt: skip
+        if a.status == "denied":
+            note = f": {a.note}" if a.note else ""
+            return Verdict.deny(f"{a.decided_by} denied this call{note}")
+        if a.arguments is not None and sc.kind == "tool":
+            sc.request["arguments"] = a.arguments
+        return None
+
+    async def decide(
+        self,
+        approval_id: str,
+        *,
+        approve: bool,
+        by: str,
+        note: str | None = None,
+        arguments: Any = None,
+    ) -> Approval:
+        a = await approvals_mod.decide(
+            self.gstore, self.kernel.store, self.workspace, approval_id,
+            approve=approve, by=by, note=note, arguments=arguments,
+        )  # fmt: skip
+        self.kernel._nudge.set()
+        return a
+
+    async def escalate_due(self, now: float | None = None) -> list[Approval]:
+        return await approvals_mod.escalate_due(
+            self.gstore, self.workspace, self.spec.approvals.timeout, now
+        )
+
+    async def _escalation_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.spec.approvals.check_every)
+            try:
+                for a in await self.escalate_due():
+                    log.warning("approval %s escalated to %s", a.id, a.assignee)
+            except Exception as exc:  # a busy database: next time
+                log.warning("escalating approvals failed: %s", exc)
+
+    # --- kill switches --------------------------------------------------------------
+    def _refresh_switches(self) -> None:
+        self._switch_next = time.monotonic() + self.switch_interval
+        self._paused = self.gstore.switches(self.workspace)
+
+    def _paused_scope(self, st: RunState) -> str | None:
+        p = self._paused
+        for scope in ("all", "agent:" + st.agent, f"team:{st.team}" if st.team else ""):
+            if scope in p:
+                return scope
+        return None
+
+    async def pause(self, scope: str, reason: str, actor: str) -> bool:
+        ok = await self.gstore.set_switch(self.workspace, check_scope(scope), True, reason, actor)
+        self._refresh_switches()
+        return ok
+
+    async def unpause(self, scope: str, actor: str) -> list[str]:
+        """Lift a switch; runs parked by it are woken (they re-check)."""
+        await self.gstore.set_switch(self.workspace, check_scope(scope), False, "", actor)
+        self._refresh_switches()
+        woke = await wake_paused(self.kernel.store, self.workspace)
+        self.kernel._nudge.set()
+        return woke
+
+    # --- the after-hook -------------------------------------------------------------
+    def after(self, sc: Syscall, result: dict[str, Any]) -> None:
+        kind = sc.kind
+        st = self._runs.get(sc.run.id)
+        if st is None:
+            return
+        if kind == "llm":
+            ok = result.get("ok")
+            if not isinstance(ok, dict):
+                return
+            u = ok.get("usage") or {}
+            tin, tout = int(u.get("input_tokens", 0)), int(u.get("output_tokens", 0))
+            key = str(sc.request.get("model", "default"))
+            cost = self.prices.cost(key, str(ok.get("model", "")), tin, tout)
+            self.meter.charge(sc.run.id, st.agent, st.team, tin + tout, cost, time.time())
+            self.limiter.spend(key, tin + tout)
+            if cost and self.spec.breaker.max_cost is not None:
+                self._breaker_note(st.agent, cost=cost)
+        elif kind == "tool":
+            if result.get("ok") and sc.request.get("tool") in self._untrusted:
+                st.tainted = True
+            elif result.get("ok") is False and self.spec.breaker.max_errors is not None:
+                self._breaker_note(st.agent, error=True)
+
+    def _breaker_note(self, agent: str, *, cost: float = 0.0, error: bool = False) -> None:
+        b = self.spec.breaker
+        now = time.monotonic()
+        errors, spend = self._breaker.setdefault(agent, (deque(), deque()))
+        if error:
+            errors.append(now)
+        if cost:
+            spend.append((now, cost))
+        while errors and errors[0] < now - b.window:
+            errors.popleft()
+        while spend and spend[0][0] < now - b.window:
+            spend.popleft()
+        why = None
+        if b.max_errors is not None and len(errors) >= b.max_errors:
+            why = f"breaker: {len(errors)} failed tool calls in {b.window:g} s"
+        total = sum(c for _, c in spend)
+        if b.max_cost is not None and total >= b.max_cost:
+            why = f"breaker: spent {total:.4f} {self.spec.currency} in {b.window:g} s"
+        if why is None or "agent:" + agent in self._paused:
+            return
+        errors.clear()
+        spend.clear()
+        log.error("agent %s paused by its %s", agent, why)
+        self._paused["agent:" + agent] = why
+        task = asyncio.get_running_loop().create_task(self.pause("agent:" + agent, why, "breaker"))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def check_scope(scope: str) -> str:
+    if scope == "all" or (scope.startswith(("agent:", "team:")) and scope.split(":", 1)[1]):
+        return scope
+    raise ValueError(f"a switch scope is all, agent:NAME or team:NAME, not {scope!r}")
+
+
+async def wake_paused(store: Any, workspace: str) -> list[str]:
+    from orgos.store.base import RunFilter
+
+    waiting = await store.list_runs(
+        RunFilter(workspace, statuses=[RunStatus.WAITING], limit=1_000_000)
+    )
+    woke = []
+    for r in waiting:
+        if "paused" in (r.waiting_on or {}) and await store.requeue(workspace, r.id):
+            woke.append(r.id)
+    return woke
+
+
+def check_boundary(spec: PolicySpec, agents: dict[str, AgentSpec]) -> None:
+    """No agent may be given more than the workspace boundary allows."""
+    b = spec.boundary
+    if b is None:
+        return
+    for a in agents.values():
+        if b.tools is not None:
+            extra = sorted(set(a.tools) - set(b.tools))
+            if extra:
+                raise ConfigError(
+                    f"agent {a.name!r} is given tools outside the workspace boundary:"
+                    f" {', '.join(extra)}"
+                )
+        if b.models is not None and a.model not in b.models:
+            raise ConfigError(
+                f"agent {a.name!r} uses model {a.model!r}, outside the workspace boundary"
+                f" ({', '.join(b.models)})"
+            )
+        if not b.delegates and a.delegates:
+            raise ConfigError(f"agent {a.name!r} may delegate, but the boundary forbids it")

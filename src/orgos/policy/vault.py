@@ -1,0 +1,60 @@
+"""The secrets vault: values encrypted at rest (Fernet: AES-128-CBC with an
+HMAC, from ``cryptography``), referenced by name in tool definitions and
+decrypted only when a tool executes. The key comes from ORGOS_VAULT_KEY, or a
+key file beside the store created on first use (mode 0600)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from orgos.errors import ConfigError, NotFound
+from orgos.store.governance import GovernanceStore
+
+KEY_ENV = "ORGOS_VAULT_KEY"
+
+
+def vault_key(key_file: Path | None, env: Mapping[str, str] | None = None) -> bytes:
+    env = os.environ if env is None else env
+    if env.get(KEY_ENV):
+        return env[KEY_ENV].encode()
+    if key_file is None:
+        raise ConfigError(f"no vault key: set {KEY_ENV} (make one with `orgos secrets keygen`)")
+    if key_file.is_file():
+        return key_file.read_bytes().strip()
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    key = Fernet.generate_key()
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
+    return key
+
+
+class Vault:
+    def __init__(self, gstore: GovernanceStore, workspace: str, key: bytes):
+        try:
+            self._fernet = Fernet(key)
+        except (ValueError, TypeError):
+            raise ConfigError(f"the vault key is not a valid Fernet key ({KEY_ENV})") from None
+        self._gstore = gstore
+        self.workspace = workspace
+
+    async def set(self, name: str, value: str, actor: str) -> None:
+        token = self._fernet.encrypt(value.encode())
+        await self._gstore.put_secret(self.workspace, name, token, actor)
+
+    def get(self, name: str) -> str:
+        """The clear value; only tools get it, at execution."""
+        token = self._gstore.secret(self.workspace, name)
+        if token is None:
+            raise NotFound(f"no secret named {name!r} in the vault")
+        try:
+            return self._fernet.decrypt(token).decode()
+        except InvalidToken:
+            raise ConfigError(f"secret {name!r} cannot be decrypted with this vault key") from None
+
+    def names(self) -> list[str]:
+        return self._gstore.secret_names(self.workspace)

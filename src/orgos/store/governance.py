@@ -1,0 +1,363 @@
+"""What governance keeps in the store: approvals, kill switches, people and
+their tokens, encrypted secrets, the audit log, and usage read back from the
+journal. SQLite only for now; it works on a SQLiteStore through its
+``_write`` / ``_read`` helpers, so writes share the store's writer."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from orgos.errors import ConfigError
+from orgos.store import audit as audit_sql
+from orgos.store.base import Store
+from orgos.store.sqlite import SQLiteStore, _dumps, _loads
+
+_APPROVAL_COLS = (
+    "id, workspace, run_id, step, agent, kind, request, rule, reason, status, assignee,"
+    " escalations, due_at, created_at, decided_by, decided_at, note, arguments"
+)
+
+
+@dataclass(slots=True)
+class Approval:
+    id: str
+    workspace: str
+    run_id: str
+    step: int
+    agent: str
+    kind: str
+    request: Any
+    rule: str | None
+    reason: str | None
+    status: str  # pending | approved | denied
+    assignee: str | None
+    escalations: int
+    due_at: float | None
+    created_at: float
+    decided_by: str | None = None
+    decided_at: float | None = None
+    note: str | None = None
+    #: Arguments a person edited before approving (a tool call's arguments).
+    arguments: Any = None
+
+
+def _approval(r: tuple[Any, ...]) -> Approval:
+    return Approval(r[0], r[1], r[2], r[3], r[4], r[5], _loads(r[6]), r[7], r[8], r[9], r[10],
+                    r[11], r[12], r[13], r[14], r[15], r[16], _loads(r[17]))  # fmt: skip
+
+
+AuditEntry = tuple[str, str, str, str | None, int | None, Any]  # ws, actor, action, run, step, data
+
+
+def _record(
+    conn: sqlite3.Connection,
+    ts: float,
+    ws: str,
+    actor: str,
+    action: str,
+    run: str | None,
+    step: int | None,
+    data: Any,
+) -> None:
+    audit_sql.append(conn, [(ts, ws, actor, action, run, step, _dumps(data), None, None)])
+
+
+class GovernanceStore:
+    """Governance tables on a SQLiteStore."""
+
+    def __init__(self, store: Store):
+        if not isinstance(store, SQLiteStore):
+            raise ConfigError("governance needs the SQLite store for now")
+        self.store = store
+
+    def _tx(self, conn: sqlite3.Connection, fn: Any) -> Any:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            out = fn()
+            conn.execute("COMMIT")
+            return out
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    # --- audit ------------------------------------------------------------------------
+    async def audit(self, *entries: AuditEntry) -> None:
+        now = time.time()
+        rows: list[audit_sql.Pending] = [
+            (now, ws, actor, action, run, step, _dumps(data), None, None)
+            for ws, actor, action, run, step, data in entries
+        ]
+        await self.store._write(lambda conn: audit_sql.append_now(conn, rows))
+
+    def verify_audit(self) -> audit_sql.Verdict:
+        return audit_sql.verify(self.store._read())
+
+    def audit_rows(self, after: int = 0) -> list[audit_sql.AuditRow]:
+        return list(audit_sql.rows(self.store._read(), after=after))
+
+    # --- approvals --------------------------------------------------------------------
+    async def create_approval(self, a: Approval) -> Approval:
+        """Insert, or return the one already there for this run and step."""
+
+        def apply(conn: sqlite3.Connection) -> Approval:
+            def body() -> Approval:
+                row = conn.execute(
+                    f"SELECT {_APPROVAL_COLS} FROM approvals WHERE run_id=? AND step=?",
+                    (a.run_id, a.step),
+                ).fetchone()
+                if row is not None:
+                    return _approval(row)
+                conn.execute(
+                    f"INSERT INTO approvals ({_APPROVAL_COLS}) VALUES"
+                    " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (a.id, a.workspace, a.run_id, a.step, a.agent, a.kind, _dumps(a.request),
+                     a.rule, a.reason, a.status, a.assignee, a.escalations, a.due_at,
+                     a.created_at, None, None, None, None),
+                )  # fmt: skip
+                data = {"approval": a.id, "rule": a.rule, "assignee": a.assignee}
+                _record(
+                    conn,
+                    a.created_at,
+                    a.workspace,
+                    "kernel",
+                    "approval.requested",
+                    a.run_id,
+                    a.step,
+                    data,
+                )
+                return a
+
+            return self._tx(conn, body)  # type: ignore[no-any-return]
+
+        return await self.store._write(apply)
+
+    def approval_for(self, run_id: str, step: int) -> Approval | None:
+        row = (
+            self.store._read()
+            .execute(
+                f"SELECT {_APPROVAL_COLS} FROM approvals WHERE run_id=? AND step=?", (run_id, step)
+            )
+            .fetchone()
+        )
+        return None if row is None else _approval(row)
+
+    def approvals(
+        self, workspace: str, *, status: str | None = "pending", id_prefix: str | None = None
+    ) -> list[Approval]:
+        sql = f"SELECT {_APPROVAL_COLS} FROM approvals WHERE workspace=?"
+        args: list[Any] = [workspace]
+        if status is not None:
+            sql += " AND status=?"
+            args.append(status)
+        if id_prefix is not None:
+            sql += " AND substr(id, 1, ?) = ?"
+            args.extend((len(id_prefix), id_prefix))
+        rows = self.store._read().execute(sql + " ORDER BY created_at", args).fetchall()
+        return [_approval(r) for r in rows]
+
+    async def decide_approval(
+        self,
+        approval_id: str,
+        status: str,
+        by: str,
+        note: str | None,
+        arguments: Any,
+    ) -> bool:
+        """Record a person's decision on a pending approval, with its audit
+        record, in one transaction. False if it was no longer pending."""
+
+        def apply(conn: sqlite3.Connection) -> bool:
+            def body() -> bool:
+                now = time.time()
+                cur = conn.execute(
+                    "UPDATE approvals SET status=?, decided_by=?, decided_at=?, note=?,"
+                    " arguments=? WHERE id=? AND status='pending'",
+                    (status, by, now, note, _dumps(arguments), approval_id),
+                )
+                if cur.rowcount != 1:
+                    return False
+                ws, run, step = conn.execute(
+                    "SELECT workspace, run_id, step FROM approvals WHERE id=?", (approval_id,)
+                ).fetchone()
+                data = {"approval": approval_id, "decision": status, "note": note,
+                        "edited_arguments": arguments}  # fmt: skip
+                _record(conn, now, ws, by, f"approval.{status}", run, step, data)
+                return True
+
+            return self._tx(conn, body)  # type: ignore[no-any-return]
+
+        return await self.store._write(apply)
+
+    async def escalate(self, approval_id: str, assignee: str, due_at: float | None) -> bool:
+        def apply(conn: sqlite3.Connection) -> bool:
+            def body() -> bool:
+                cur = conn.execute(
+                    "UPDATE approvals SET assignee=?, due_at=?, escalations=escalations+1"
+                    " WHERE id=? AND status='pending'",
+                    (assignee, due_at, approval_id),
+                )
+                if cur.rowcount != 1:
+                    return False
+                ws, run, step = conn.execute(
+                    "SELECT workspace, run_id, step FROM approvals WHERE id=?", (approval_id,)
+                ).fetchone()
+                data = {"approval": approval_id, "assignee": assignee}
+                _record(conn, time.time(), ws, "kernel", "approval.escalated", run, step, data)
+                return True
+
+            return self._tx(conn, body)  # type: ignore[no-any-return]
+
+        return await self.store._write(apply)
+
+    # --- kill switches ----------------------------------------------------------------
+    def switches(self, workspace: str) -> dict[str, str]:
+        """Paused scopes (``all``, ``agent:NAME``, ``team:NAME``) and why."""
+        rows = self.store._read().execute(
+            "SELECT scope, reason FROM switches WHERE workspace=?", (workspace,)
+        )
+        return {r[0]: r[1] or "" for r in rows}
+
+    async def set_switch(
+        self, workspace: str, scope: str, paused: bool, reason: str, actor: str
+    ) -> bool:
+        def apply(conn: sqlite3.Connection) -> bool:
+            def body() -> bool:
+                now = time.time()
+                if paused:
+                    cur = conn.execute(
+                        "INSERT OR IGNORE INTO switches VALUES (?,?,?,?,?)",
+                        (workspace, scope, reason, actor, now),
+                    )
+                else:
+                    cur = conn.execute(
+                        "DELETE FROM switches WHERE workspace=? AND scope=?", (workspace, scope)
+                    )
+                if cur.rowcount:
+                    action = "switch.pause" if paused else "switch.resume"
+                    data = {"scope": scope, "reason": reason}
+                    _record(conn, now, workspace, actor, action, None, None, data)
+                return bool(cur.rowcount)
+
+            return self._tx(conn, body)  # type: ignore[no-any-return]
+
+        return await self.store._write(apply)
+
+    # --- people and tokens ------------------------------------------------------------
+    def people(self, workspace: str) -> dict[str, str]:
+        rows = self.store._read().execute(
+            "SELECT name, role FROM people WHERE workspace=? ORDER BY name", (workspace,)
+        )
+        return {r[0]: r[1] for r in rows}
+
+    async def set_person(self, workspace: str, name: str, role: str | None, actor: str) -> None:
+        def apply(conn: sqlite3.Connection) -> None:
+            def body() -> None:
+                if role is None:
+                    conn.execute(
+                        "DELETE FROM people WHERE workspace=? AND name=?", (workspace, name)
+                    )
+                else:
+                    conn.execute(
+                        "INSERT OR REPLACE INTO people VALUES (?,?,?)", (workspace, name, role)
+                    )
+                data = {"person": name, "role": role}
+                _record(conn, time.time(), workspace, actor, "person.set", None, None, data)
+
+            self._tx(conn, body)
+
+        await self.store._write(apply)
+
+    async def add_token(self, token_hash: str, person: str, workspace: str, actor: str) -> None:
+        def apply(conn: sqlite3.Connection) -> None:
+            def body() -> None:
+                now = time.time()
+                conn.execute("INSERT INTO tokens VALUES (?,?,?)", (token_hash, person, now))
+                data = {"person": person}
+                _record(conn, now, workspace, actor, "token.created", None, None, data)
+
+            self._tx(conn, body)
+
+        await self.store._write(apply)
+
+    def person_of_token(self, token_hash: str) -> str | None:
+        row = (
+            self.store._read()
+            .execute("SELECT person FROM tokens WHERE hash=?", (token_hash,))
+            .fetchone()
+        )
+        return None if row is None else str(row[0])
+
+    # --- secrets ----------------------------------------------------------------------
+    async def put_secret(self, workspace: str, name: str, ciphertext: bytes, actor: str) -> None:
+        def apply(conn: sqlite3.Connection) -> None:
+            def body() -> None:
+                now = time.time()
+                conn.execute(
+                    "INSERT OR REPLACE INTO secrets VALUES (?,?,?,?)",
+                    (workspace, name, ciphertext, now),
+                )
+                data = {"name": name}
+                _record(conn, now, workspace, actor, "secret.set", None, None, data)
+
+            self._tx(conn, body)
+
+        await self.store._write(apply)
+
+    def secret(self, workspace: str, name: str) -> bytes | None:
+        row = (
+            self.store._read()
+            .execute(
+                "SELECT ciphertext FROM secrets WHERE workspace=? AND name=?", (workspace, name)
+            )
+            .fetchone()
+        )
+        return None if row is None else bytes(row[0])
+
+    def secret_names(self, workspace: str) -> list[str]:
+        rows = self.store._read().execute(
+            "SELECT name FROM secrets WHERE workspace=? ORDER BY name", (workspace,)
+        )
+        return [r[0] for r in rows]
+
+    # --- usage, read back from the journal --------------------------------------------
+    def llm_usage(
+        self, workspace: str, *, since: float = 0.0, run_id: str | None = None
+    ) -> list[tuple[str, str, str, str, int, int]]:
+        """(run, agent, model key, model name, input tokens, output tokens) of
+        every model call journaled since ``since``."""
+        sql = (
+            "SELECT j.run_id, r.target, json_extract(j.payload, '$.model'),"
+            " json_extract(COALESCE(j.result, jr.payload), '$.ok.model'),"
+            " json_extract(COALESCE(j.result, jr.payload), '$.ok.usage.input_tokens'),"
+            " json_extract(COALESCE(j.result, jr.payload), '$.ok.usage.output_tokens')"
+            " FROM journal j JOIN runs r ON r.id = j.run_id"
+            " LEFT JOIN journal jr ON j.result IS NULL AND jr.run_id = j.run_id"
+            "   AND jr.seq = j.seq AND jr.phase = 'result'"
+            " WHERE j.phase = 'intent' AND j.kind = 'llm' AND j.workspace = ? AND j.ts >= ?"
+        )
+        args: list[Any] = [workspace, since]
+        if run_id is not None:
+            sql += " AND j.run_id = ?"
+            args.append(run_id)
+        out = []
+        for r in self.store._read().execute(sql, args):
+            if r[4] is None and r[5] is None:
+                continue  # no result (yet), or a failed call
+            out.append((r[0], r[1], r[2] or "default", r[3] or "", int(r[4] or 0), int(r[5] or 0)))
+        return out
+
+    def tool_results(self, run_id: str, tools: frozenset[str]) -> list[str]:
+        """Names of the tools in ``tools`` this run called with a result."""
+        if not tools:
+            return []
+        rows = self.store._read().execute(
+            "SELECT json_extract(j.payload, '$.tool') FROM journal j WHERE j.run_id=?"
+            " AND j.phase='intent' AND j.kind='tool' AND (j.result IS NOT NULL OR EXISTS"
+            " (SELECT 1 FROM journal jr WHERE jr.run_id=j.run_id AND jr.seq=j.seq"
+            "  AND jr.phase='result'))",
+            (run_id,),
+        )
+        return [r[0] for r in rows if r[0] in tools]

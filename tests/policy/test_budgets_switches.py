@@ -1,0 +1,147 @@
+"""Budgets stop a run cleanly; rate limits make it wait; usage is reported;
+kill switches pause and resume agents, teams and everything; the breaker
+trips and says why."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from gov_helpers import Ledger, plan, runtime
+
+from orgos import Agent
+from orgos.config.org import OrgSpec, TeamSpec
+
+#: The scripted model is priced at 1 per token: costs are token counts.
+PRICES = {"scripted": {"input": 1_000_000, "output": 1_000_000}}
+
+
+async def test_a_budget_exhausted_mid_run_stops_it_cleanly(tmp_path: Path) -> None:
+    ledger = Ledger()
+    steps = [("lookup", {"order_id": f"A-{i}"}) for i in range(6)]
+    model = plan(*steps, ("refund", {"order_id": "A-1", "amount": 5}))
+    policy = {"prices": PRICES, "budgets": {"run": {"cost": 150}}}
+    async with runtime(tmp_path, policy, model, ledger.tools(), max_active=10) as rt:
+        run = await rt.run("clerk", "look them all up", timeout=10)
+        journal = await rt.journal(run.id)
+        gov = rt.governance
+        assert gov is not None
+        tally = gov.meter.run(run.id)
+    assert run.status.value == "failed"
+    assert (
+        run.error is not None and "budget exhausted: run" in run.error and "of its 150" in run.error
+    )
+    assert tally is not None and tally.cost >= 150
+    assert ledger.refunds == []  # never reached
+    # nothing half-done: every intent has its result
+    intents = {e.seq for e in journal if e.phase == "intent"}
+    results = {e.seq for e in journal if e.phase == "result"}
+    assert intents == results
+    assert journal[-1].phase == "status" and journal[-1].kind == "failed"
+
+
+async def test_daily_agent_and_team_budgets_and_usage(tmp_path: Path) -> None:
+    ledger = Ledger()
+    agents = [Agent(name="clerk", tools=["lookup"], team="support"),
+              Agent(name="other", tools=["lookup"], team="support")]  # fmt: skip
+    org = OrgSpec(teams=[TeamSpec(name="support")])
+    policy = {"prices": PRICES, "budgets": {"teams": {"support": {"tokens": 250}}}}
+    model = plan(("lookup", {"order_id": "A-1"}))
+    async with runtime(tmp_path, policy, model, ledger.tools(), agents=agents, org=org) as rt:
+        outcomes = [await rt.run(("clerk", "other")[i % 2], f"t{i}", timeout=10) for i in range(12)]
+        gov = rt.governance
+        assert gov is not None
+        spent = gov.meter.teams["support"].tokens
+    ok = [r for r in outcomes if r.status.value == "succeeded"]
+    stopped = [r for r in outcomes if r.status.value == "failed"]
+    assert ok and stopped and outcomes.index(stopped[0]) == len(ok)  # all fine, then all stopped
+    assert all("budget exhausted: team support today used" in (r.error or "") for r in stopped)
+    assert spent >= 250
+    # a restarted runtime remembers what the team spent today
+    async with runtime(tmp_path, policy, model, ledger.tools(), agents=agents, org=org) as rt:
+        again = await rt.run("clerk", "four", timeout=10)
+    assert again.status.value == "failed" and "team support today" in (again.error or "")
+
+
+async def test_rate_limit_waits_instead_of_failing(tmp_path: Path) -> None:
+    ledger = Ledger()
+    policy = {"rate_limits": {"default": {"requests_per_minute": 600}}}  # 10 per second
+    async with runtime(tmp_path, policy, plan(), ledger.tools()) as rt:
+        t0 = time.monotonic()
+        runs = await asyncio.gather(*(rt.run("clerk", f"t{i}", timeout=30) for i in range(620)))
+        took = time.monotonic() - t0
+    assert all(r.status.value == "succeeded" for r in runs)
+    assert took >= 1.5  # 600 at once, 20 more at 10 per second
+
+
+def test_usage_report_cli(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from orgos.cli import app
+
+    runner = CliRunner()
+    proj = tmp_path / "p"
+    assert runner.invoke(app, ["init", str(proj)]).exit_code == 0
+    (proj / "policy.yaml").write_text(
+        "prices: {scripted: {input: 1000000, output: 1000000}}\ncurrency: EUR\n"
+    )
+    model = tmp_path / "m.py"
+    model.write_text("from orgos.testing import ScriptedModel\nmodel = ScriptedModel(['hi'])\n")
+    out = runner.invoke(
+        app, ["-p", str(proj), "run", "assistant", "hello"], env={"ORGOS_MODEL_SCRIPT": str(model)}
+    )
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(app, ["-p", str(proj), "usage", "--by", "agent"])
+    assert out.exit_code == 0, out.output
+    line = next(ln for ln in out.output.splitlines() if ln.startswith("assistant"))
+    calls, tokens, cost, cur = line.split()[1:]
+    assert calls == "1" and float(cost) == float(tokens.replace(",", "")) and cur == "EUR"
+    assert runner.invoke(app, ["-p", str(proj), "usage", "--by", "run"]).exit_code == 0
+
+
+async def test_pause_and_resume_an_agent_a_team_and_everything(tmp_path: Path) -> None:
+    ledger = Ledger()
+    agents = [Agent(name="clerk", tools=["lookup"], team="support"),
+              Agent(name="other", tools=["lookup"], team="sales")]  # fmt: skip
+    org = OrgSpec(teams=[TeamSpec(name="support"), TeamSpec(name="sales")])
+    model = plan(("lookup", {"order_id": "A-1"}))
+    async with runtime(tmp_path, {}, model, ledger.tools(), agents=agents, org=org) as rt:
+        gov = rt.governance
+        assert gov is not None
+        for scope, blocked, free in (("agent:clerk", "clerk", "other"),
+                                     ("team:sales", "other", "clerk"), ("all", "clerk", None)):  # fmt: skip
+            await gov.pause(scope, "maintenance", "olga")
+            parked = await rt.submit(blocked, "task")
+            if free is not None:
+                assert (await rt.run(free, "task", timeout=10)).status.value == "succeeded"
+            rec = await _parked(rt, parked.id)
+            assert rec.waiting_on == {"paused": scope}
+            assert rec.error is not None and "maintenance" in rec.error
+            woke = await gov.unpause(scope, "olga")
+            assert parked.id in woke
+            assert (await rt.wait(parked.id, timeout=10)).status.value == "succeeded"
+
+
+async def _parked(rt, run_id):  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(10):
+        while True:
+            rec = await rt.store.get_run(rt.workspace, run_id)
+            if rec.status.value == "waiting":
+                return rec
+            await asyncio.sleep(0.01)
+
+
+async def test_the_breaker_trips_on_errors_and_says_why(tmp_path: Path) -> None:
+    ledger = Ledger()
+    model = plan(*[("lookup", {"wrong": i}) for i in range(5)], ("lookup", {"order_id": "A-1"}))
+    policy = {"breaker": {"window": 60, "max_errors": 3}}
+    async with runtime(tmp_path, policy, model, ledger.tools()) as rt:
+        rec = await rt.submit("clerk", "go")
+        parked = await _parked(rt, rec.id)
+        gov = rt.governance
+        assert gov is not None
+        switches = gov.gstore.switches(rt.workspace)
+    assert parked.waiting_on == {"paused": "agent:clerk"}
+    assert switches["agent:clerk"] == "breaker: 3 failed tool calls in 60 s"
+    assert "breaker: 3 failed tool calls" in (parked.error or "")
