@@ -41,8 +41,16 @@ async def test_approve(tmp_path: Path) -> None:
         assert ledger.refunds == []  # nothing happened yet
         await rt.approve(a.id, by="olga", note="checked the order")
         done = await rt.wait(rec.id, timeout=10)
+        journal = await rt.journal(rec.id)
     assert done.status.value == "succeeded"
     assert ledger.refunds == [{"order_id": "A-1", "amount": 900.0}]
+    # the run's own journal says who decided what, at the step that waited
+    decisions = [e for e in journal if e.phase == "decision"]
+    assert [(d.kind, d.payload["decision"], d.payload["by"]) for d in decisions] == [
+        ("approval", "approved", "olga")
+    ]
+    tool_step = next(e.seq for e in journal if e.phase == "intent" and e.kind == "tool")
+    assert decisions[0].seq == tool_step
     conn = sqlite3.connect(tmp_path / "o.db")
     row = conn.execute("SELECT actor, data FROM audit WHERE action='approval.approved'").fetchone()
     assert row[0] == "olga" and "checked the order" in row[1]

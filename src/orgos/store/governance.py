@@ -185,6 +185,12 @@ class GovernanceStore:
                 data = {"approval": approval_id, "decision": status, "note": note,
                         "edited_arguments": arguments}  # fmt: skip
                 _record(conn, now, ws, by, f"approval.{status}", run, step, data)
+                # The run's own journal says who decided, so `orgos show` tells it.
+                conn.execute(
+                    "INSERT INTO journal (run_id, seq, phase, kind, payload, workspace, ts)"
+                    " VALUES (?,?,?,?,?,?,?)",
+                    (run, step, "decision", "approval", _dumps({**data, "by": by}), ws, now),
+                )
                 return True
 
             return self._tx(conn, body)  # type: ignore[no-any-return]
