@@ -24,7 +24,7 @@ from orgos.kernel.syscall import Syscall, Verdict
 from orgos.org.chart import OrgChart
 from orgos.policy import approvals as approvals_mod
 from orgos.policy.budgets import Meter, Prices, RateLimiter, day_of
-from orgos.policy.rules import Call, RuleSet
+from orgos.policy.rules import Call, Decision, RuleSet
 from orgos.policy.source import PolicySource
 from orgos.policy.spec import PolicySpec
 from orgos.store.base import Audit, RunRecord, RunStatus
@@ -178,7 +178,10 @@ class Governance:
                 return Verdict.deny(over)
         tool_name = req.get("tool") if kind == "tool" else None
         call = self._call(sc, st, tool_name, rules)
-        d = rules.decide(call)
+        if kind == "review":  # an answer that failed its guardrails: always a person
+            d = Decision("approve", "guardrails", str(req.get("reason", "")), req.get("approver"))
+        else:
+            d = rules.decide(call)
         verdict: Verdict | None = None
         action = d.action
         if action == "deny":
@@ -269,7 +272,11 @@ class Governance:
         if a.status == "denied":
             note = f": {a.note}" if a.note else ""
             return Verdict.deny(f"{a.decided_by} denied this call{note}")
-        if a.arguments is not None and sc.kind == "tool":
+        if sc.kind == "review":
+            sc.request["decided_by"] = a.decided_by
+            if isinstance(a.arguments, dict) and "answer" in a.arguments:  # corrected by them
+                sc.request["answer"] = a.arguments["answer"]
+        elif a.arguments is not None and sc.kind == "tool":
             sc.request["arguments"] = a.arguments
         return None
 
