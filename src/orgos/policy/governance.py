@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from orgos.kernel.syscall import Syscall, Verdict
 from orgos.org.chart import OrgChart
 from orgos.policy import approvals as approvals_mod
 from orgos.policy.budgets import Meter, Prices, RateLimiter, day_of
+from orgos.policy.redact import Redactor, install_log_redaction
 from orgos.policy.rules import Call, Decision, RuleSet
 from orgos.policy.source import PolicySource
 from orgos.policy.spec import PolicySpec
@@ -76,11 +78,16 @@ class Governance:
         self.requested: asyncio.Queue[Approval] = asyncio.Queue()
         self._kernel: Kernel | None = None
         self._gstore: GovernanceStore | None = None
+        self._unredact: Callable[[], None] | None = None
 
     def _apply_spec(self, spec: PolicySpec) -> None:
         self.prices = Prices(spec.prices)
         self.limiter = RateLimiter(spec.rate_limits)
         self._untrusted = frozenset(spec.untrusted_tools)
+        r = spec.redaction
+        self.redactor = Redactor(r.pii, r.patterns)
+        self._redact_logs = r.logs and bool(self.redactor)
+        self._redact_events = r.events and bool(self.redactor)
 
     # --- assembly -------------------------------------------------------------------
     def install(self, kernel: Kernel, agents: dict[str, AgentSpec], chart: OrgChart | None) -> None:
@@ -93,6 +100,13 @@ class Governance:
         kernel.pipeline.before.append(self.before)
         kernel.pipeline.after.append(self.after)
         kernel.secrets = self._secret
+        kernel.events.redact = self._redact_event
+
+    def _redact_event(self, data: Any) -> Any:
+        return self.redactor.value(data) if self._redact_events else data
+
+    def _redact_log(self, text: str) -> str:
+        return self.redactor.text(text) if self._redact_logs else text
 
     @property
     def spec(self) -> PolicySpec:
@@ -130,6 +144,8 @@ class Governance:
             cost = self.prices.cost(key, model, tin, tout)
             self.meter.charge_day(agent, self._team(agent), tin + tout, cost)
         self._refresh_switches()
+        if self._unredact is None:
+            self._unredact = install_log_redaction(self._redact_log)
         await self.gstore.audit(
             (self.workspace, "kernel", "policy.loaded", None, None, {"digest": self.source.digest})
         )
@@ -142,6 +158,9 @@ class Governance:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._loop_task = None
+        if self._unredact is not None:
+            self._unredact()
+            self._unredact = None
 
     def _team(self, agent: str) -> str | None:
         return self.chart.team_of(agent) if self.chart is not None else None
