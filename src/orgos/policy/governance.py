@@ -79,6 +79,9 @@ class Governance:
         self._kernel: Kernel | None = None
         self._gstore: GovernanceStore | None = None
         self._unredact: Callable[[], None] | None = None
+        #: The audit seq up to which other workers' spend is counted in the meter.
+        self._spend_seq = 0
+        self._spend_next = 0.0
 
     def _apply_spec(self, spec: PolicySpec) -> None:
         self.prices = Prices(spec.prices)
@@ -98,6 +101,7 @@ class Governance:
         self.workspace = kernel.workspace
         check_boundary(self.spec, agents)
         kernel.pipeline.before.append(self.before)
+        kernel.pipeline.result.append(self.on_result)
         kernel.pipeline.after.append(self.after)
         kernel.secrets = self._secret
         kernel.events.redact = self._redact_event
@@ -140,7 +144,8 @@ class Governance:
         """After the store is open: today's usage, the policy in force (audited),
         and, for a worker, the escalation loop."""
         day0 = day_of(time.time()) * 86_400.0
-        for _run, agent, key, model, tin, tout in self.gstore.llm_usage(self.workspace, since=day0):
+        rows, self._spend_seq = self.gstore.day_usage(self.workspace, day0)
+        for _run, agent, key, model, tin, tout in rows:
             cost = self.prices.cost(key, model, tin, tout)
             self.meter.charge_day(agent, self._team(agent), tin + tout, cost)
         self._refresh_switches()
@@ -188,6 +193,9 @@ class Governance:
         agent = st.agent
         req = sc.request
         if kind == "llm":
+            b = rules.spec.budgets
+            if (b.day or b.agents or b.teams) and time.monotonic() >= self._spend_next:
+                self._sync_spend()
             over = self.meter.exhausted(
                 rules.spec.budgets, run.id, agent, st.team, rules.spec.currency
             )
@@ -353,6 +361,39 @@ class Governance:
         woke = await wake_paused(self.kernel.store, self.workspace)
         self.kernel._nudge.set()
         return woke
+
+    # --- spend across worker processes ---------------------------------------------
+    def on_result(self, sc: Syscall, result: dict[str, Any]) -> None:
+        """A model call's tokens and cost go into its audit record, committed
+        with its result: the record other workers read today's spend from."""
+        if sc.kind != "llm":
+            return
+        ok = result.get("ok")
+        if not isinstance(ok, dict):
+            return
+        for op in reversed(sc.ops):
+            if type(op) is Audit and op.action == "llm.allow" and op.seq == sc.seq:
+                u = ok.get("usage") or {}
+                tin, tout = int(u.get("input_tokens", 0)), int(u.get("output_tokens", 0))
+                key = str(sc.request.get("model", "default"))
+                cost = self.prices.cost(key, str(ok.get("model", "")), tin, tout)
+                op.data.update(tokens=tin + tout, cost=cost, worker=self.kernel.worker_id)
+                return
+
+    def _sync_spend(self) -> None:
+        """Count what other workers spent today since the last look (this
+        worker's own calls are charged as they end, by ``after``)."""
+        self._spend_next = time.monotonic() + self.switch_interval
+        now = time.time()
+        me, today = self.kernel.worker_id, day_of(now)
+        meter = self.meter
+        meter.roll(now)
+        for seq, ts, agent, tokens, cost, worker in self.gstore.spend_after(
+            self.workspace, self._spend_seq
+        ):
+            self._spend_seq = max(self._spend_seq, seq)
+            if worker != me and day_of(ts) == today:
+                meter.charge_day(agent, self._team(agent), tokens, cost)
 
     # --- the after-hook -------------------------------------------------------------
     def after(self, sc: Syscall, result: dict[str, Any]) -> None:
