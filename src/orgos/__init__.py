@@ -18,6 +18,7 @@ _EXPORTS = {
     "tool": ("orgos.tools.base", "tool"),
     "Tool": ("orgos.tools.base", "Tool"),
     "ToolResult": ("orgos.tools.base", "ToolResult"),
+    "validator": ("orgos.tools.validators", "validator"),
     "RunStatus": ("orgos.store.base", "RunStatus"),
     "RunRecord": ("orgos.store.base", "RunRecord"),
     "Durability": ("orgos.store.base", "Durability"),
@@ -35,6 +36,7 @@ __all__ = [
     "ToolResult",
     "connect",
     "tool",
+    "validator",
 ]
 
 if TYPE_CHECKING:
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from orgos.runtime import Runtime
     from orgos.store.base import Durability, RunRecord, RunStatus
     from orgos.tools.base import Tool, ToolResult, tool
+    from orgos.tools.validators import validator
 
     connect = Runtime.from_project
 

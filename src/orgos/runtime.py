@@ -21,6 +21,7 @@ from orgos.llm.base import Model
 from orgos.policy.spec import PolicySpec
 from orgos.store import Durability, JournalEntry, RunFilter, RunRecord, Store, open_store
 from orgos.tools.base import Tool
+from orgos.tools.validators import Validator
 
 if TYPE_CHECKING:
     from orgos.policy.governance import Governance
@@ -48,6 +49,7 @@ class Runtime:
         env: Mapping[str, str] | None = None,
         governance: Governance | PolicySpec | bool | None = None,
         org: OrgSpec | None = None,
+        validators: Iterable[Validator] = (),
     ):
         """``adopt``: work on any unfinished run of the store (a worker; the
         default), or only on the run trees this runtime starts or follows.
@@ -69,12 +71,14 @@ class Runtime:
         else:
             model_map = {}
         self.registry = AgentRegistry(self.store)
+        #: Custom guardrail validators (``@validator``), by name.
+        self.validators: dict[str, Validator] = {v.name: v for v in validators}
         self.kernel = Kernel(
             self.store,
             workspace=workspace,
             models=model_map,
             tools={t.name: t for t in tools},
-            programs={"agent": AgentProgram(self.registry)},
+            programs={"agent": AgentProgram(self.registry, self.validators)},
             max_active=max_active,
             lease_ttl=lease_ttl,
             poll_interval=poll_interval,
@@ -117,6 +121,7 @@ class Runtime:
             "store": project.store_url(),
             "agents": project.agents.values(),
             "tools": project.tools.values(),
+            "validators": project.validators.values(),
             "models": models,
             "workspace": project.spec.workspace,
             "durability": project.spec.durability,
@@ -161,6 +166,9 @@ class Runtime:
     def add_tool(self, tool: Tool) -> None:
         self.kernel.tools[tool.name] = tool
 
+    def add_validator(self, validator: Validator) -> None:
+        self.validators[validator.name] = validator
+
     @property
     def tools(self) -> dict[str, Tool]:
         return self.kernel.tools
@@ -177,6 +185,13 @@ class Runtime:
             missing = [t for t in spec.tools if t not in self.kernel.tools]
             if missing:
                 raise ConfigError(f"agent {spec.name!r} uses unknown tools: {', '.join(missing)}")
+            unknown = sorted((spec.guardrails.validators() if spec.guardrails else set())
+                             - set(self.validators))  # fmt: skip
+            if unknown:
+                raise ConfigError(
+                    f"agent {spec.name!r} uses unknown validators: {', '.join(unknown)};"
+                    f" registered: {', '.join(sorted(self.validators)) or 'none'}"
+                )
         if not self.kernel.models:
             from orgos.llm.select import build_model
 

@@ -12,11 +12,14 @@ from typing import Any
 
 import pydantic_core
 
+from orgos.agents import guardrails as guard
 from orgos.agents.registry import AgentRegistry
 from orgos.config.specs import AgentSpec, json_schema_validator
 from orgos.kernel.context import RunContext
 from orgos.llm.base import Message, ModelRequest, ModelResponse, ToolCall, ToolDef
+from orgos.policy.guardrails import GuardrailError
 from orgos.tools.base import ToolResult
+from orgos.tools.validators import Validator
 
 DELEGATE = "delegate"
 
@@ -83,8 +86,10 @@ def delegate_tool(spec: AgentSpec, agents: list[str] | None = None) -> ToolDef:
 class AgentProgram:
     """The "agent" run kind."""
 
-    def __init__(self, registry: AgentRegistry):
+    def __init__(self, registry: AgentRegistry, validators: dict[str, Validator] | None = None):
         self.registry = registry
+        #: Custom guardrail validators by name (the runtime's; it may add more).
+        self.validators: dict[str, Validator] = {} if validators is None else validators
 
     async def resolve_version(self, workspace: str, target: str) -> int:
         return await self.registry.latest_version(workspace, target)
@@ -100,7 +105,10 @@ class AgentProgram:
         ]
         ctx.allowed_tools = frozenset(spec.tools)
         validator = json_schema_validator(spec.output) if spec.output is not None else None
-        messages = [Message("system", system_prompt(spec)), Message("user", render_task(run.input))]
+        task = render_task(run.input)
+        await guard.check_input(ctx, spec, task, self.validators)
+        messages = [Message("system", system_prompt(spec)), Message("user", task)]
+        failures = 0
         used: dict[str, int] = {}
         defs = offered_tools(spec, all_defs, used)
         for _ in range(spec.max_steps):
@@ -121,7 +129,22 @@ class AgentProgram:
                 continue
             answer, problem = parse_final(resp, validator)
             if problem is None:
-                return answer
+                if not guard.needs_review(spec.guardrails):
+                    return answer
+                problems = await guard.review_answer(ctx, spec, answer, task, self.validators)
+                if not problems:
+                    return answer
+                failures += 1
+                g = spec.guardrails
+                assert g is not None
+                if failures > g.retries:
+                    if g.on_failure == "escalate":
+                        return await guard.escalate(ctx, spec, answer, problems)
+                    raise GuardrailError(
+                        f"{spec.name}'s answer failed its checks {failures} time(s): "
+                        + "; ".join(problems)
+                    )
+                problem = "; ".join(problems)
             messages.append(Message("user", f"Your answer is not valid: {problem}. Answer again."))
         raise StepLimitReached(
             f"agent {spec.name} reached its step limit ({spec.max_steps}) without a final answer"

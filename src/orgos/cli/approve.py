@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 
 def _call_text(req: dict[str, Any]) -> str:
+    if "answer" in req:  # a review: an answer that failed its guardrails
+        return f"accept the answer {short(req['answer'], 300)}"
     if "tool" in req:
         args = json.dumps(req.get("arguments"), ensure_ascii=False)
         return f"{req['tool']}({args})"

@@ -19,6 +19,7 @@ from orgos.config.org import OrgSpec
 from orgos.config.specs import AgentSpec, ProjectSpec
 from orgos.errors import ConfigError
 from orgos.tools.base import Tool
+from orgos.tools.validators import Validator
 
 PROJECT_FILE = "orgos.yaml"
 
@@ -29,6 +30,8 @@ class Project:
     spec: ProjectSpec
     agents: dict[str, AgentSpec] = field(default_factory=dict)
     tools: dict[str, Tool] = field(default_factory=dict)
+    #: Custom guardrail validators (``@validator``) of the tool files.
+    validators: dict[str, Validator] = field(default_factory=dict)
     #: where each agent was defined, for error messages
     sources: dict[str, str] = field(default_factory=dict)
     org: OrgSpec = field(default_factory=OrgSpec)
@@ -59,10 +62,16 @@ def load_project(root: Path) -> Project:
         raise ConfigError(f"{path}: not found; run `orgos init {root}` to create a project")
     project = Project(root, load_file(ProjectSpec, path))
     for rel in project.spec.tools:
-        for t in load_tools(root / rel):
-            if t.name in project.tools:
-                raise ConfigError(f"{root / rel}: tool {t.name!r} is defined twice")
-            project.tools[t.name] = t
+        objects = _import(root / rel)
+        for t in objects:
+            if isinstance(t, Tool):
+                if t.name in project.tools:
+                    raise ConfigError(f"{root / rel}: tool {t.name!r} is defined twice")
+                project.tools[t.name] = t
+            elif isinstance(t, Validator):
+                if t.name in project.validators:
+                    raise ConfigError(f"{root / rel}: validator {t.name!r} is defined twice")
+                project.validators[t.name] = t
     for rel in project.spec.agents:
         target = root / rel
         files = (
@@ -120,6 +129,15 @@ def _check_line_refs(
                 f"{path}:{line}: agent {spec.name!r} uses unknown tool {name!r};"
                 f" known tools: {known}"
             )
+    g = spec.guardrails
+    unknown = sorted(g.validators() - set(project.validators)) if g is not None else []
+    if unknown:
+        line = _line_of(node, (*prefix, "guardrails")) or 1
+        known = ", ".join(sorted(project.validators)) or "none"
+        raise ConfigError(
+            f"{path}:{line}: agent {spec.name!r} uses unknown validator {unknown[0]!r};"
+            f" known validators: {known}"
+        )
 
 
 def check_references(project: Project) -> None:
@@ -135,6 +153,11 @@ def check_references(project: Project) -> None:
 
 def load_tools(path: Path) -> list[Tool]:
     """Import a Python file and collect its @tool functions."""
+    return [v for v in _import(path) if isinstance(v, Tool)]
+
+
+def _import(path: Path) -> list[object]:
+    """Import a Python file; its top-level objects."""
     if not path.is_file():
         raise ConfigError(f"{path}: tool file not found")
     mod_name = f"orgos_project_tools_{abs(hash(str(path.resolve())))}"
@@ -149,4 +172,4 @@ def load_tools(path: Path) -> list[Tool]:
         raise
     except Exception as exc:
         raise ConfigError(f"{path}: importing failed: {type(exc).__name__}: {exc}") from exc
-    return [v for v in vars(module).values() if isinstance(v, Tool)]
+    return list(vars(module).values())

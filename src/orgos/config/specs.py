@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from orgos.config.guardrails import Guardrails
 from orgos.llm.select import ModelConfig
 
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
@@ -48,6 +49,9 @@ class AgentSpec(BaseModel):
     #: once ``tool_limits`` used them all up (keeps small models on the path).
     tool_choice: Literal["auto", "required"] = "auto"
     temperature: float | None = Field(default=None, ge=0, le=2)
+    #: Checks on the task and the final answer, and criteria the answer is
+    #: evaluated against (see docs/governance.md).
+    guardrails: Guardrails | None = None
 
     @field_validator("tools", mode="before")
     @classmethod

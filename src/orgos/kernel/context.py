@@ -108,6 +108,8 @@ class RunContext:
         if not idempotent:
             await fut  # the intent must be durable before a non-repeatable effect
         result = await execute(sc)
+        for rhook in kernel.pipeline.result:
+            rhook(sc, result)
         await kernel.journal.submit(
             Append(JournalEntry(self.run.id, seq, "result", kind, result, ws, time.time())),
             *sc.ops,

@@ -45,6 +45,10 @@ class Verdict:
 
 #: Runs before the intent is journaled: identity, kill switch, policy, budgets.
 BeforeHook = Callable[[Syscall], Awaitable[Verdict | None]]
+#: Runs after the effect, before its result is journaled; may add ops to
+#: ``Syscall.ops``, committed with the result (e.g. usage in the audit record).
+#: Must not raise.
+ResultHook = Callable[[Syscall, dict[str, Any]], None]
 #: Runs after the result is journaled: tracing, metrics, audit. Must not raise.
 AfterHook = Callable[[Syscall, dict[str, Any]], None]
 
@@ -54,6 +58,7 @@ class Pipeline:
 
     def __init__(self) -> None:
         self.before: list[BeforeHook] = []
+        self.result: list[ResultHook] = []
         self.after: list[AfterHook] = []
 
 

@@ -61,7 +61,8 @@ class Meter:
         self.day = Tally()
         self.day_no = day_of(time.time())
 
-    def _roll(self, now: float) -> None:
+    def roll(self, now: float) -> None:
+        """Start a new day's totals when the UTC day has changed."""
         d = day_of(now)
         if d != self.day_no:
             self.day_no, self.day = d, Tally()
@@ -71,7 +72,7 @@ class Meter:
     def charge(
         self, run_id: str, agent: str, team: str | None, tokens: int, cost: float, now: float
     ) -> None:
-        self._roll(now)
+        self.roll(now)
         self.charge_run(run_id, tokens, cost)
         self.charge_day(agent, team, tokens, cost)
 
@@ -97,7 +98,7 @@ class Meter:
         self, b: Budgets, run_id: str, agent: str, team: str | None, currency: str
     ) -> str | None:
         """Why a new model call may not start, or None."""
-        self._roll(time.time())
+        self.roll(time.time())
         return (
             _over(b.run, self.runs.get(run_id), f"run {run_id}", currency)
             or _over(b.agents.get(agent), self.agents.get(agent), f"agent {agent} today", currency)

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,8 @@ from orgos.kernel.syscall import Syscall, Verdict
 from orgos.org.chart import OrgChart
 from orgos.policy import approvals as approvals_mod
 from orgos.policy.budgets import Meter, Prices, RateLimiter, day_of
-from orgos.policy.rules import Call, RuleSet
+from orgos.policy.redact import Redactor, install_log_redaction
+from orgos.policy.rules import Call, Decision, RuleSet
 from orgos.policy.source import PolicySource
 from orgos.policy.spec import PolicySpec
 from orgos.store.base import Audit, RunRecord, RunStatus
@@ -76,11 +78,19 @@ class Governance:
         self.requested: asyncio.Queue[Approval] = asyncio.Queue()
         self._kernel: Kernel | None = None
         self._gstore: GovernanceStore | None = None
+        self._unredact: Callable[[], None] | None = None
+        #: The audit seq up to which other workers' spend is counted in the meter.
+        self._spend_seq = 0
+        self._spend_next = 0.0
 
     def _apply_spec(self, spec: PolicySpec) -> None:
         self.prices = Prices(spec.prices)
         self.limiter = RateLimiter(spec.rate_limits)
         self._untrusted = frozenset(spec.untrusted_tools)
+        r = spec.redaction
+        self.redactor = Redactor(r.pii, r.patterns)
+        self._redact_logs = r.logs and bool(self.redactor)
+        self._redact_events = r.events and bool(self.redactor)
 
     # --- assembly -------------------------------------------------------------------
     def install(self, kernel: Kernel, agents: dict[str, AgentSpec], chart: OrgChart | None) -> None:
@@ -91,8 +101,16 @@ class Governance:
         self.workspace = kernel.workspace
         check_boundary(self.spec, agents)
         kernel.pipeline.before.append(self.before)
+        kernel.pipeline.result.append(self.on_result)
         kernel.pipeline.after.append(self.after)
         kernel.secrets = self._secret
+        kernel.events.redact = self._redact_event
+
+    def _redact_event(self, data: Any) -> Any:
+        return self.redactor.value(data) if self._redact_events else data
+
+    def _redact_log(self, text: str) -> str:
+        return self.redactor.text(text) if self._redact_logs else text
 
     @property
     def spec(self) -> PolicySpec:
@@ -126,10 +144,13 @@ class Governance:
         """After the store is open: today's usage, the policy in force (audited),
         and, for a worker, the escalation loop."""
         day0 = day_of(time.time()) * 86_400.0
-        for _run, agent, key, model, tin, tout in self.gstore.llm_usage(self.workspace, since=day0):
+        rows, self._spend_seq = self.gstore.day_usage(self.workspace, day0)
+        for _run, agent, key, model, tin, tout in rows:
             cost = self.prices.cost(key, model, tin, tout)
             self.meter.charge_day(agent, self._team(agent), tin + tout, cost)
         self._refresh_switches()
+        if self._unredact is None:
+            self._unredact = install_log_redaction(self._redact_log)
         await self.gstore.audit(
             (self.workspace, "kernel", "policy.loaded", None, None, {"digest": self.source.digest})
         )
@@ -142,6 +163,9 @@ class Governance:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._loop_task = None
+        if self._unredact is not None:
+            self._unredact()
+            self._unredact = None
 
     def _team(self, agent: str) -> str | None:
         return self.chart.team_of(agent) if self.chart is not None else None
@@ -169,6 +193,9 @@ class Governance:
         agent = st.agent
         req = sc.request
         if kind == "llm":
+            b = rules.spec.budgets
+            if (b.day or b.agents or b.teams) and time.monotonic() >= self._spend_next:
+                self._sync_spend()
             over = self.meter.exhausted(
                 rules.spec.budgets, run.id, agent, st.team, rules.spec.currency
             )
@@ -178,7 +205,10 @@ class Governance:
                 return Verdict.deny(over)
         tool_name = req.get("tool") if kind == "tool" else None
         call = self._call(sc, st, tool_name, rules)
-        d = rules.decide(call)
+        if kind == "review":  # an answer that failed its guardrails: always a person
+            d = Decision("approve", "guardrails", str(req.get("reason", "")), req.get("approver"))
+        else:
+            d = rules.decide(call)
         verdict: Verdict | None = None
         action = d.action
         if action == "deny":
@@ -269,7 +299,11 @@ class Governance:
         if a.status == "denied":
             note = f": {a.note}" if a.note else ""
             return Verdict.deny(f"{a.decided_by} denied this call{note}")
-        if a.arguments is not None and sc.kind == "tool":
+        if sc.kind == "review":
+            sc.request["decided_by"] = a.decided_by
+            if isinstance(a.arguments, dict) and "answer" in a.arguments:  # corrected by them
+                sc.request["answer"] = a.arguments["answer"]
+        elif a.arguments is not None and sc.kind == "tool":
             sc.request["arguments"] = a.arguments
         return None
 
@@ -327,6 +361,39 @@ class Governance:
         woke = await wake_paused(self.kernel.store, self.workspace)
         self.kernel._nudge.set()
         return woke
+
+    # --- spend across worker processes ---------------------------------------------
+    def on_result(self, sc: Syscall, result: dict[str, Any]) -> None:
+        """A model call's tokens and cost go into its audit record, committed
+        with its result: the record other workers read today's spend from."""
+        if sc.kind != "llm":
+            return
+        ok = result.get("ok")
+        if not isinstance(ok, dict):
+            return
+        for op in reversed(sc.ops):
+            if type(op) is Audit and op.action == "llm.allow" and op.seq == sc.seq:
+                u = ok.get("usage") or {}
+                tin, tout = int(u.get("input_tokens", 0)), int(u.get("output_tokens", 0))
+                key = str(sc.request.get("model", "default"))
+                cost = self.prices.cost(key, str(ok.get("model", "")), tin, tout)
+                op.data.update(tokens=tin + tout, cost=cost, worker=self.kernel.worker_id)
+                return
+
+    def _sync_spend(self) -> None:
+        """Count what other workers spent today since the last look (this
+        worker's own calls are charged as they end, by ``after``)."""
+        self._spend_next = time.monotonic() + self.switch_interval
+        now = time.time()
+        me, today = self.kernel.worker_id, day_of(now)
+        meter = self.meter
+        meter.roll(now)
+        for seq, ts, agent, tokens, cost, worker in self.gstore.spend_after(
+            self.workspace, self._spend_seq
+        ):
+            self._spend_seq = max(self._spend_seq, seq)
+            if worker != me and day_of(ts) == today:
+                meter.charge_day(agent, self._team(agent), tokens, cost)
 
     # --- the after-hook -------------------------------------------------------------
     def after(self, sc: Syscall, result: dict[str, Any]) -> None:

@@ -148,6 +148,34 @@ class Boundary(BaseModel):
     delegates: bool = True
 
 
+Pii = Literal["email", "phone", "card", "iban"]
+_ALL_PII: tuple[Pii, ...] = ("email", "phone", "card", "iban")
+
+
+class Redaction(BaseModel):
+    """PII redaction in the orgos loggers' records and in live events
+    (what watchers of runs receive). The journal is never redacted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: Built-in detectors: email, phone, card (Luhn-checked), iban (mod-97-checked).
+    pii: list[Pii] = Field(default_factory=lambda: list(_ALL_PII))
+    #: More: name -> regular expression; a match is replaced by ``[name]``.
+    patterns: dict[str, str] = Field(default_factory=dict)
+    logs: bool = True
+    events: bool = True
+
+    @field_validator("patterns")
+    @classmethod
+    def _compiles(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, p in v.items():
+            try:
+                re.compile(p)
+            except re.error as exc:
+                raise ValueError(f"pattern {name}: not a valid regular expression: {exc}") from None
+        return v
+
+
 class PolicySpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -168,6 +196,7 @@ class PolicySpec(BaseModel):
     #: Risk of tools, overriding what the tool says: ``{issue_refund: high}``.
     risk: dict[str, Literal["low", "medium", "high"]] = Field(default_factory=dict)
     boundary: Boundary | None = None
+    redaction: Redaction = Field(default_factory=Redaction)
 
     @field_validator("rules")
     @classmethod

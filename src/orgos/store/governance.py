@@ -355,6 +355,37 @@ class GovernanceStore:
             out.append((r[0], r[1], r[2] or "default", r[3] or "", int(r[4] or 0), int(r[5] or 0)))
         return out
 
+    def day_usage(
+        self, workspace: str, since: float
+    ) -> tuple[list[tuple[str, str, str, str, int, int]], int]:
+        """``llm_usage`` since ``since`` and the audit log's head seq, read in
+        one snapshot: spend recorded after that seq is what ``spend_after``
+        returns, so nothing is counted twice or missed."""
+        conn = self.store._read()
+        conn.execute("BEGIN")
+        try:
+            rows = self.llm_usage(workspace, since=since)
+            head = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM audit").fetchone()[0]
+        finally:
+            conn.execute("COMMIT")
+        return rows, int(head)
+
+    def spend_after(
+        self, workspace: str, after: int
+    ) -> list[tuple[int, float, str, int, float, str | None]]:
+        """(seq, ts, agent, tokens, cost, worker) of the model calls whose
+        audit record (it carries their usage) is after ``after``."""
+        rows = self.store._read().execute(
+            "SELECT seq, ts, actor, json_extract(data, '$.tokens'), json_extract(data, '$.cost'),"
+            " json_extract(data, '$.worker') FROM audit"
+            " WHERE seq > ? AND workspace = ? AND action = 'llm.allow'",
+            (after, workspace),
+        )
+        return [
+            (r[0], r[1], str(r[2]).removeprefix("agent:"), int(r[3] or 0), float(r[4] or 0.0), r[5])
+            for r in rows
+        ]
+
     def tool_results(self, run_id: str, tools: frozenset[str]) -> list[str]:
         """Names of the tools in ``tools`` this run called with a result."""
         if not tools:
