@@ -8,6 +8,7 @@ journal cannot rebuild.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pydantic_core
@@ -80,11 +81,31 @@ def delegate_tool(spec: AgentSpec, agents: list[str] | None = None) -> ToolDef:
     )
 
 
+def report_schema(output: dict[str, Any] | None) -> dict[str, Any]:
+    """The answer of an agent asked for a report (a workflow step): its data,
+    a short summary of what it found, and how confident it is."""
+    return {
+        "type": "object",
+        "properties": {
+            "data": output if output is not None else {},
+            "summary": {"type": "string", "maxLength": 400},
+            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+        },
+        "required": ["data", "summary", "confidence"],
+    }
+
+
+#: Who an agent may delegate to, given its spec (the org chart decides when
+#: the spec does not say).
+DelegatesOf = Callable[[AgentSpec], list[str]]
+
+
 class AgentProgram:
     """The "agent" run kind."""
 
-    def __init__(self, registry: AgentRegistry):
+    def __init__(self, registry: AgentRegistry, delegates_of: DelegatesOf | None = None):
         self.registry = registry
+        self.delegates_of: DelegatesOf = delegates_of or (lambda spec: list(spec.delegates))
 
     async def resolve_version(self, workspace: str, target: str) -> int:
         return await self.registry.latest_version(workspace, target)
@@ -92,6 +113,11 @@ class AgentProgram:
     async def __call__(self, ctx: RunContext) -> Any:
         run = ctx.run
         spec = await self.registry.get(run.workspace, run.target, run.target_version)
+        delegates = self.delegates_of(spec)
+        if delegates != spec.delegates:
+            spec = spec.model_copy(update={"delegates": delegates})
+        if isinstance(run.input, dict) and run.input.get("report"):
+            spec = spec.model_copy(update={"output": report_schema(spec.output)})
         tools_by_name = ctx.kernel.tools
         all_defs = [
             ToolDef(t.name, t.description, t.parameters)

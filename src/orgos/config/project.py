@@ -17,6 +17,7 @@ import yaml
 from orgos.config.loader import _line_of, load_file, read_yaml, validate
 from orgos.config.org import OrgSpec
 from orgos.config.specs import AgentSpec, ProjectSpec
+from orgos.config.workflow import WorkflowSpec
 from orgos.errors import ConfigError
 from orgos.tools.base import Tool
 
@@ -32,6 +33,7 @@ class Project:
     #: where each agent was defined, for error messages
     sources: dict[str, str] = field(default_factory=dict)
     org: OrgSpec = field(default_factory=OrgSpec)
+    workflows: dict[str, WorkflowSpec] = field(default_factory=dict)
 
     def store_url(self) -> str:
         url = self.spec.store
@@ -80,6 +82,11 @@ def load_project(root: Path) -> Project:
         OrgChart(project.org, project.agents)
     except ConfigError as exc:
         raise ConfigError(f"{org_path}: {exc}") from None
+    from orgos.workflows.loader import load_workflows
+
+    project.workflows, _ = load_workflows(
+        [root / w for w in project.spec.workflows], project.agents
+    )
     return project
 
 

@@ -48,6 +48,9 @@ class AgentSpec(BaseModel):
     #: once ``tool_limits`` used them all up (keeps small models on the path).
     tool_choice: Literal["auto", "required"] = "auto"
     temperature: float | None = Field(default=None, ge=0, le=2)
+    #: Routing sends this agent at most this many runs at once, while another
+    #: capable agent has room (None: no limit).
+    max_concurrent: int | None = Field(default=None, ge=1)
 
     @field_validator("tools", mode="before")
     @classmethod
@@ -97,6 +100,8 @@ class ProjectSpec(BaseModel):
     org: str = "org.yaml"
     #: Folders (or files) of agent YAML.
     agents: list[str] = Field(default_factory=lambda: ["agents"])
+    #: Folders (or files) of workflow YAML (missing ones are skipped).
+    workflows: list[str] = Field(default_factory=lambda: ["workflows"])
     max_active_runs: int = Field(default=1000, ge=1)
     model_timeout: float = Field(default=120.0, gt=0)
 

@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import pydantic_core
@@ -35,6 +35,7 @@ from orgos.store.base import (
     InsertRun,
     JournalEntry,
     Op,
+    RunFilter,
     RunRecord,
     RunStatus,
     Store,
@@ -127,6 +128,10 @@ class Kernel:
         #: None: claim any runnable run (a worker). A set: only runs of these
         #: trees, e.g. a CLI that follows one run and must not adopt others.
         self.roots: set[str] | None = None if adopt else set()
+        #: Called with the record of every run that ends on this worker
+        #: (routing's circuit breakers listen here). Must not raise.
+        self.on_run_end: list[Callable[[RunRecord], None]] = []
+        self._timers: dict[str, asyncio.TimerHandle] = {}
 
     # --- lifecycle ----------------------------------------------------------------
     async def start(self, *, recover: bool = True) -> None:
@@ -143,6 +148,7 @@ class Kernel:
         if recover:
             await self.reap_dead_workers()
             await self.store.wake_all_ready()
+            await self._arm_timed_waits()
             self._bg.append(asyncio.create_task(self._dispatcher(), name="orgos-dispatch"))
 
     async def stop(self) -> None:
@@ -152,6 +158,9 @@ class Kernel:
         self._started = False
         for t in self._bg:
             t.cancel()
+        for h in self._timers.values():
+            h.cancel()
+        self._timers.clear()
         tasks = list(self._active.values())
         for t in tasks:
             t.cancel()
@@ -326,13 +335,69 @@ class Kernel:
             self.events.publish(Event(run.id, run.root_id, "status",
                                       {"status": status.value, "error": error}))  # fmt: skip
         self._notify(run.id, run)
+        if status.terminal:
+            for hook in self.on_run_end:
+                hook(run)
         woke = False
         if status is RunStatus.WAITING:
+            if waiting and waiting.get("until") is not None:
+                self._arm_wake(run.id, float(waiting["until"]))
             woke = await self.store.wake_if_ready(run.id)
         elif run.parent_id is not None:
             woke = await self.store.wake_if_ready(run.parent_id)
         if woke:
             self._nudge.set()
+
+    def _arm_wake(self, run_id: str, until: float) -> None:
+        """Wake a run parked with a deadline when the deadline passes."""
+        old = self._timers.pop(run_id, None)
+        if old is not None:
+            old.cancel()
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            self._timers.pop(run_id, None)
+            task = loop.create_task(self._wake_timed(run_id))
+            self._bg.append(task)
+            task.add_done_callback(self._bg_done)
+
+        self._timers[run_id] = loop.call_later(max(0.0, until - time.time()) + 0.001, fire)
+
+    def _bg_done(self, task: asyncio.Task[None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._bg.remove(task)
+
+    async def _wake_timed(self, run_id: str) -> None:
+        try:
+            if await self.store.wake_if_ready(run_id):
+                self._nudge.set()
+        except Exception as exc:  # the sweep at the next start wakes it
+            log.warning("waking %s failed: %s", run_id, exc)
+
+    async def _arm_timed_waits(self) -> None:
+        """After a restart: timers for the runs of this workspace parked with a deadline."""
+        parked = await self.store.list_runs(
+            RunFilter(self.workspace, statuses=[RunStatus.WAITING], limit=1_000_000)
+        )
+        for rec in parked:
+            until = (rec.waiting_on or {}).get("until")
+            if until is not None:
+                self._arm_wake(rec.id, float(until))
+
+    async def ended_children(self, parent: RunRecord, run_ids: list[str]) -> list[dict[str, Any]]:
+        """The outcomes of those of ``run_ids`` (children of ``parent``) that ended."""
+        wanted = set(run_ids)
+        if len(wanted) <= 8:
+            recs = [r for rid in run_ids if (r := await self.store.get_run(parent.workspace, rid))]
+        else:  # one query for many children
+            recs = await self.store.list_runs(
+                RunFilter(parent.workspace, parent_id=parent.id, limit=10_000_000)
+            )
+        return [
+            {"run_id": r.id, "target": r.target, "status": r.status.value,
+             "output": r.output, "error": r.error}
+            for r in recs if r.id in wanted and r.status.terminal
+        ]  # fmt: skip
 
     def _notify(self, run_id: str, rec: RunRecord | None = None) -> None:
         """Wake whoever waits on this run: its status changed (``rec`` is its

@@ -376,15 +376,21 @@ class SQLiteStore:
             return False
         waiting = _loads(row[1]) or {}
         children: list[str] = waiting.get("runs") or []
-        if not children:
+        until = waiting.get("until")
+        if until is not None and time.time() >= until:
+            pass  # a deadline passed (wait_any with until)
+        elif not children:
             return False
-        marks = ",".join("?" * len(children))
-        pending = conn.execute(
-            f"SELECT COUNT(*) FROM runs WHERE id IN ({marks}) AND status NOT IN {_TERMINAL_SQL}",
-            children,
-        ).fetchone()[0]
-        if pending:
-            return False
+        else:
+            marks = ",".join("?" * len(children))
+            pending = conn.execute(
+                f"SELECT COUNT(*) FROM runs WHERE id IN ({marks}) AND status NOT IN"
+                f" {_TERMINAL_SQL}",
+                children,
+            ).fetchone()[0]
+            # wait_any: one ended child is enough; wait_runs: all of them
+            if pending >= len(children) if waiting.get("any") else pending:
+                return False
         conn.execute(
             "UPDATE runs SET status='queued', owner=NULL, updated_at=? WHERE id=?",
             (time.time(), run_id),
