@@ -69,7 +69,7 @@ async def plan_workflow(engine: Engine, st: StepState) -> WorkflowSpec:
     name = f"{engine.spec.name}-{s.id}"[:57] + "-plan"
     problem = "no answer"
     for _ in range(PLAN_ATTEMPTS):
-        req = ModelRequest(messages, [], plan_schema(agents), planner.temperature)
+        req = ModelRequest(list(messages), [], plan_schema(agents), planner.temperature)
         resp = await ctx.llm(req, planner.model)
         messages.append(Message("assistant", resp.content))
         try:
