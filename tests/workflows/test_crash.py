@@ -67,5 +67,9 @@ def test_kill_9_during_a_fan_out(tmp_path: Path) -> None:
     per_agent = collections.Counter((k, t, s) for k, t, s in rows)
     # one run per branch, started once: the spawn was journaled before the kill
     assert per_agent[("agent", "worker", "succeeded")] == N
-    assert per_agent == {("workflow", "crashy", "succeeded"): 1, ("agent", "lister", "succeeded"): 1,
-                         ("agent", "worker", "succeeded"): N, ("agent", "summer", "succeeded"): 1}
+    assert per_agent == {
+        ("workflow", "crashy", "succeeded"): 1,
+        ("agent", "lister", "succeeded"): 1,
+        ("agent", "worker", "succeeded"): N,
+        ("agent", "summer", "succeeded"): 1,
+    }

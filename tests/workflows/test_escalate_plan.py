@@ -84,4 +84,8 @@ async def test_a_planner_decomposes_a_goal_and_the_plan_runs(tmp_path: Path) -> 
     assert json.dumps(seen[0].messages[1].content) == json.dumps("An essay on otters")
     sub = [r for r in runs if r.kind == "workflow" and r.id != rec.id]
     assert len(sub) == 1 and sub[0].target == "goal-plan-plan"
-    assert sorted(r.target for r in runs if r.parent_id == sub[0].id) == ["researcher", "researcher", "writer"]
+    assert sorted(r.target for r in runs if r.parent_id == sub[0].id) == [
+        "researcher",
+        "researcher",
+        "writer",
+    ]

@@ -30,7 +30,9 @@ def refused(path: Path) -> str:
 
 
 def test_a_good_workflow_loads(tmp_path: Path) -> None:
-    p = write(tmp_path, """
+    p = write(
+        tmp_path,
+        """
         name: returns
         inputs: [order_id]
         steps:
@@ -41,13 +43,16 @@ def test_a_good_workflow_loads(tmp_path: Path) -> None:
             route: {capabilities: [refunds]}
             needs: [lookup]
             task: "Refund {{ steps.lookup.output.order_id }}"
-    """)
+    """,
+    )
     spec = load_workflow(p, AGENTS, ())
     assert [s.id for s in spec.steps] == ["lookup", "refund"]
 
 
 def test_a_cycle_is_refused(tmp_path: Path) -> None:
-    p = write(tmp_path, """
+    p = write(
+        tmp_path,
+        """
         name: loop
         steps:
           - id: a
@@ -59,13 +64,16 @@ def test_a_cycle_is_refused(tmp_path: Path) -> None:
           - id: c
             agent: service
             needs: [b]
-    """)
+    """,
+    )
     msg = refused(p)
     assert f"{p}:5: steps form a cycle: a -> c -> b -> a" in msg
 
 
 def test_an_unknown_agent_is_refused(tmp_path: Path) -> None:
-    p = write(tmp_path, """
+    p = write(
+        tmp_path,
+        """
         name: w
         steps:
           - id: a
@@ -73,14 +81,17 @@ def test_an_unknown_agent_is_refused(tmp_path: Path) -> None:
           - id: b
             agent: acountant
             needs: [a]
-    """)
+    """,
+    )
     msg = refused(p)
     assert f"{p}:6: step 'b' names unknown agent 'acountant'" in msg
     assert "agents: finance, logistics, service" in msg
 
 
 def test_missing_inputs_are_refused(tmp_path: Path) -> None:
-    p = write(tmp_path, """
+    p = write(
+        tmp_path,
+        """
         name: w
         inputs: [order_id]
         steps:
@@ -89,7 +100,8 @@ def test_missing_inputs_are_refused(tmp_path: Path) -> None:
           - id: b
             agent: finance
             task: "refund {{ steps.a.output.amount }} for {{ input.order }}"
-    """)
+    """,
+    )
     msg = refused(p)
     assert f"{p}:8: step 'b' reads the output of step 'a', which is not among its needs" in msg
     assert "add it: needs: [a]" in msg
@@ -97,52 +109,64 @@ def test_missing_inputs_are_refused(tmp_path: Path) -> None:
 
 
 def test_unknown_needs_and_items_without_for_each(tmp_path: Path) -> None:
-    p = write(tmp_path, """
+    p = write(
+        tmp_path,
+        """
         name: w
         steps:
           - id: a
             agent: service
             task: "{{ item }}"
             needs: [nothing]
-    """)
+    """,
+    )
     msg = refused(p)
     assert f"{p}:5: step 'a' reads 'item' but has no for_each" in msg
     assert f"{p}:6: step 'a' needs unknown step 'nothing'" in msg
 
 
 def test_an_unbounded_loop_is_refused(tmp_path: Path) -> None:
-    p = write(tmp_path, """
+    p = write(
+        tmp_path,
+        """
         name: w
         steps:
           - id: a
             agent: service
             loop:
               until: "steps.a.output.done"
-    """)
+    """,
+    )
     msg = refused(p)
     assert f"{p}:5: steps.0.loop:" in msg and "unbounded loops are refused" in msg
 
 
 def test_bad_expressions_are_refused(tmp_path: Path) -> None:
-    p = write(tmp_path, """
+    p = write(
+        tmp_path,
+        """
         name: w
         steps:
           - id: a
             agent: service
             when: "__import__('os').system('x')"
-    """)
+    """,
+    )
     msg = refused(p)
     assert f"{p}:5:" in msg and "only len(), any() and all() may be called" in msg
 
 
 def test_two_doers_and_no_doer(tmp_path: Path) -> None:
-    p = write(tmp_path, """
+    p = write(
+        tmp_path,
+        """
         name: w
         steps:
           - id: a
             agent: service
             workflow: other
-    """)
+    """,
+    )
     assert f"{p}:3: steps.0:" in refused(p) and "exactly one of agent" in refused(p)
 
 
@@ -171,8 +195,16 @@ def test_a_project_loads_its_workflows(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("expr", "env", "value"),
     [
-        ("steps.a.output.n > 2 and input.ok", {"steps": {"a": {"output": {"n": 3}}}, "input": {"ok": True}}, True),
-        ("steps.a.output.items[1].sku", {"steps": {"a": {"output": {"items": [{}, {"sku": "S"}]}}}}, "S"),
+        (
+            "steps.a.output.n > 2 and input.ok",
+            {"steps": {"a": {"output": {"n": 3}}}, "input": {"ok": True}},
+            True,
+        ),
+        (
+            "steps.a.output.items[1].sku",
+            {"steps": {"a": {"output": {"items": [{}, {"sku": "S"}]}}}},
+            "S",
+        ),
         ("steps.missing.output.x == null", {"steps": {}}, True),
         ("'x' in input.tags", {"input": {"tags": ["x"]}}, True),
         ("len(input.tags) + 1", {"input": {"tags": [1, 2]}}, 3),
@@ -183,7 +215,9 @@ def test_expressions(expr: str, env: dict[str, object], value: object) -> None:
     assert parse(expr)(env) == value
 
 
-@pytest.mark.parametrize("bad", ["a.__class__", "open('x')", "lambda: 1", "[x for x in y]", "a = 1", ""])
+@pytest.mark.parametrize(
+    "bad", ["a.__class__", "open('x')", "lambda: 1", "[x for x in y]", "a = 1", ""]
+)
 def test_unsafe_or_broken_expressions(bad: str) -> None:
     with pytest.raises(ExprError):
         parse(bad)

@@ -82,8 +82,14 @@ def init(
 @app.command()
 def run(
     ctx: typer.Context,
-    agent: Annotated[str, typer.Argument(help="The agent to run.")],
-    task: Annotated[str, typer.Argument(help="The task, in words.")],
+    agent: Annotated[str, typer.Argument(metavar="AGENT|WORKFLOW", help="What to run.")],
+    task: Annotated[
+        str,
+        typer.Argument(
+            help="The task, in words; for a workflow, its input as a JSON object"
+            ' (or words, given as {"task": ...}).'
+        ),
+    ] = "",
     as_json: Annotated[
         bool, typer.Option("--json", help="Print only the outcome, as JSON.")
     ] = False,
@@ -95,7 +101,7 @@ def run(
         typer.Option(help="Stop waiting after this many seconds (the run stays resumable)."),
     ] = None,
 ) -> None:
-    """Run an agent on a task and follow it live.
+    """Run an agent on a task, or a workflow on its input, and follow it live.
 
     Exit code: 0 succeeded, 1 failed or cancelled, 2 bad input, 3 waiting for a
     decision (`orgos resume RUN --decide ...`), 124 timeout, 130 Ctrl-C."""
@@ -188,6 +194,17 @@ def cancel(
 
     state = _state(ctx)
     raise typer.Exit(run_async(lambda: commands.cancel(state, run_id)))
+
+
+@app.command()
+def org(ctx: typer.Context) -> None:
+    """Print the org chart: teams, members, supervisors, capabilities, delegation."""
+    from orgos.cli.common import reported_errors
+    from orgos.cli.org import show_org
+
+    with reported_errors():
+        code = show_org(_state(ctx))
+    raise typer.Exit(code)
 
 
 def main() -> None:

@@ -28,10 +28,9 @@ async def run(state: State, agent: str, task: str, *, as_json: bool, timeout: fl
     rt = open_runtime(state, adopt=False)  # its own run tree only; `resume` recovers others
     con = console()
     async with rt:
-        _check_agent(rt, agent)
         with common.interrupt_event() as stop:
             queue = rt.kernel.events.subscribe(None)  # before the run exists: miss nothing
-            rec = await rt.submit(agent, task)
+            rec = await _submit(rt, agent, task)
             progress = Progress(rt, _quiet() if as_json else con)
             progress.start(rec.id, agent, 0, rec.input)
             with live_area(progress, con.is_terminal and not as_json):
@@ -42,7 +41,23 @@ async def run(state: State, agent: str, task: str, *, as_json: bool, timeout: fl
 def _check_agent(rt: Runtime, agent: str) -> None:
     known = sorted(rt.agents)
     if agent not in known:
-        raise CliError(f"no agent named {agent!r}; agents of this project: {', '.join(known)}")
+        flows = f"; workflows: {', '.join(sorted(rt.workflows))}" if rt.workflows else ""
+        raise CliError(
+            f"no agent or workflow named {agent!r}; agents of this project: {', '.join(known)}"
+            + flows
+        )
+
+
+async def _submit(rt: Runtime, name: str, task: str) -> RunRecord:
+    """A run of the workflow or the agent called ``name``."""
+    if name in rt.workflows:
+        from orgos.cli.workflows import workflow_input
+
+        return await rt.submit_workflow(name, workflow_input(task))
+    _check_agent(rt, name)
+    if not task.strip():
+        raise CliError(f'agent {name!r} needs a task: orgos run {name} "what to do"')
+    return await rt.submit(name, task)
 
 
 def _quiet() -> Console:
@@ -55,8 +70,7 @@ async def submit_queued(state: State, agent: str, task: str) -> tuple[str, Path]
     """Record a run, queued for any worker; returns its id and the project folder."""
     rt = open_runtime(state, max_active=0, recover=False)  # this process runs nothing
     async with rt:
-        _check_agent(rt, agent)
-        rec = await rt.submit(agent, task)
+        rec = await _submit(rt, agent, task)
     return rec.id, rt.project_root or state.root()
 
 
