@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
@@ -46,15 +47,14 @@ class Router:
         self._kernel = kernel
         self.breaker_failures = breaker_failures
         self.breaker_cooldown = breaker_cooldown
-        self._clock = clock
+        #: The breakers' clock (seconds, monotonic); tests may replace it.
+        self.clock: Callable[[], float] = clock or time.monotonic
         self.breakers: dict[str, CircuitBreaker] = {}
 
     def breaker(self, agent: str) -> CircuitBreaker:
         b = self.breakers.get(agent)
         if b is None:
-            b = CircuitBreaker(self.breaker_failures, self.breaker_cooldown)
-            if self._clock is not None:
-                b.clock = self._clock
+            b = CircuitBreaker(self.breaker_failures, self.breaker_cooldown, lambda: self.clock())
             self.breakers[agent] = b
         return b
 
