@@ -106,6 +106,28 @@ class AgentProgram:
     def __init__(self, registry: AgentRegistry, delegates_of: DelegatesOf | None = None):
         self.registry = registry
         self.delegates_of: DelegatesOf = delegates_of or (lambda spec: list(spec.delegates))
+        #: registry spec -> (spec as run, its validator, its system prompt)
+        self._prepared: dict[tuple[Any, ...], tuple[AgentSpec, AgentSpec, Any, str]] = {}
+
+    def prepare(self, spec: AgentSpec, report: bool) -> tuple[AgentSpec, Any, str]:
+        """The spec as this run uses it (delegates from the org chart, the
+        report schema when asked), its validator and system prompt; built once."""
+        delegates = self.delegates_of(spec)
+        key = (id(spec), tuple(delegates), report)
+        hit = self._prepared.get(key)
+        if hit is not None and hit[0] is spec:
+            return hit[1], hit[2], hit[3]
+        original = spec
+        if delegates != spec.delegates:
+            spec = spec.model_copy(update={"delegates": delegates})
+        if report:
+            spec = spec.model_copy(update={"output": report_schema(spec.output)})
+        validator = json_schema_validator(spec.output) if spec.output is not None else None
+        if len(self._prepared) > 1000:
+            self._prepared.clear()
+        prompt = system_prompt(spec)
+        self._prepared[key] = (original, spec, validator, prompt)
+        return spec, validator, prompt
 
     async def resolve_version(self, workspace: str, target: str) -> int:
         return await self.registry.latest_version(workspace, target)
@@ -113,11 +135,8 @@ class AgentProgram:
     async def __call__(self, ctx: RunContext) -> Any:
         run = ctx.run
         spec = await self.registry.get(run.workspace, run.target, run.target_version)
-        delegates = self.delegates_of(spec)
-        if delegates != spec.delegates:
-            spec = spec.model_copy(update={"delegates": delegates})
-        if isinstance(run.input, dict) and run.input.get("report"):
-            spec = spec.model_copy(update={"output": report_schema(spec.output)})
+        report = isinstance(run.input, dict) and bool(run.input.get("report"))
+        spec, validator, system = self.prepare(spec, report)
         tools_by_name = ctx.kernel.tools
         all_defs = [
             ToolDef(t.name, t.description, t.parameters)
@@ -125,8 +144,7 @@ class AgentProgram:
             if (t := tools_by_name.get(name)) is not None
         ]
         ctx.allowed_tools = frozenset(spec.tools)
-        validator = json_schema_validator(spec.output) if spec.output is not None else None
-        messages = [Message("system", system_prompt(spec)), Message("user", render_task(run.input))]
+        messages = [Message("system", system), Message("user", render_task(run.input))]
         used: dict[str, int] = {}
         defs = offered_tools(spec, all_defs, used)
         for _ in range(spec.max_steps):

@@ -44,6 +44,11 @@ class RunContext:
         self.allowed_tools: frozenset[str] | None = None
         self._events = kernel.events
 
+    def replaying(self) -> bool:
+        """Whether the next syscall's result is already in the journal (so
+        its request need not be built in full)."""
+        return self._seq + 1 in self._results
+
     @property
     def seq(self) -> int:
         """The sequence number of the last syscall issued."""

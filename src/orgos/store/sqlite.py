@@ -382,14 +382,18 @@ class SQLiteStore:
         elif not children:
             return False
         else:
+            # wait_any: one ended child is enough; wait_runs: all of them. Either
+            # way one row answers (a parent of 1,000 children is asked 1,000
+            # times); ids grow with time and older children end first, so
+            # "all" looks from the newest, "any" from the oldest.
             marks = ",".join("?" * len(children))
-            pending = conn.execute(
-                f"SELECT COUNT(*) FROM runs WHERE id IN ({marks}) AND status NOT IN"
-                f" {_TERMINAL_SQL}",
+            which, order = ("IN", "ASC") if waiting.get("any") else ("NOT IN", "DESC")
+            found = conn.execute(
+                f"SELECT 1 FROM runs WHERE id IN ({marks}) AND status {which} {_TERMINAL_SQL}"
+                f" ORDER BY id {order} LIMIT 1",
                 children,
-            ).fetchone()[0]
-            # wait_any: one ended child is enough; wait_runs: all of them
-            if pending >= len(children) if waiting.get("any") else pending:
+            ).fetchone()
+            if (found is None) if waiting.get("any") else (found is not None):
                 return False
         conn.execute(
             "UPDATE runs SET status='queued', owner=NULL, updated_at=? WHERE id=?",

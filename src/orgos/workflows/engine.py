@@ -19,7 +19,7 @@ from orgos.config.specs import AgentSpec
 from orgos.config.workflow import RouteSpec, StepSpec, WorkflowSpec
 from orgos.kernel.context import RunContext
 from orgos.kernel.syscall import Park, Syscall
-from orgos.workflows.expr import ExprError, parse, render, render_data
+from orgos.workflows.expr import ExprError, Exprs, render, render_data
 from orgos.workflows.planner import plan_workflow
 from orgos.workflows.state import SETTLED, Attempt, Retry, StepState, fan_in, step_result
 
@@ -69,6 +69,7 @@ class Engine:
         self.completed: list[str] = []
         self.plans: dict[str, WorkflowSpec] = {}
         self._noted: dict[str, str] = {}
+        self.exprs = Exprs()
 
     # --- the loop -------------------------------------------------------------------
     async def run(self) -> Any:
@@ -114,7 +115,7 @@ class Engine:
         return min(times) if times else None
 
     # --- starting steps ---------------------------------------------------------------
-    def _env(self, **extra: Any) -> dict[str, Any]:
+    def env(self, **extra: Any) -> dict[str, Any]:
         steps = {sid: st.view() for sid, st in self.states.items() if st.status != "pending"}
         return {"input": self.input, "steps": steps, **extra}
 
@@ -137,12 +138,12 @@ class Engine:
             st.status = "skipped"
             return
         try:
-            env = self._env()
-            if s.when is not None and not parse(s.when)(env):
+            env = self.env()
+            if s.when is not None and not self.exprs.get(s.when)(env):
                 st.status = "skipped"
                 return
             if s.for_each is not None:
-                items = parse(s.for_each)(env)
+                items = self.exprs.get(s.for_each)(env)
                 if not isinstance(items, list):
                     raise ExprError(
                         f"for_each {s.for_each!r} gave {type(items).__name__}, not a list"
@@ -176,9 +177,10 @@ class Engine:
         self.queued = keep
 
     async def _launch(self, launches: list[Launch]) -> None:
-        children: list[tuple[str, str, Any]] = []
-        for ln in launches:
-            children.append(self._child(ln))
+        if self.ctx.replaying():  # the children exist: their ids come from the journal
+            children = [("agent", ln.agent or "", None) for ln in launches]
+        else:
+            children = [self._child(ln) for ln in launches]
         ids = await self.ctx.spawn(children)
         for rid, ln in zip(ids, launches, strict=True):
             st = self.states[ln.step]
@@ -248,8 +250,8 @@ class Engine:
         }
         if ln.compensation:
             assert s.compensate is not None
-            env = self._env(step=st.view())
-            task = str(render(s.compensate.task, env))
+            env = self.env(step=st.view())
+            task = str(render(s.compensate.task, env, self.exprs))
             meta["compensation"] = True
             undo = {"step": s.id, "result": st.context()}
             return "agent", s.compensate.agent, {"task": task, "context": undo, "step": meta}
@@ -259,12 +261,15 @@ class Engine:
         if s.loop is not None:
             extra["loop"] = {"iteration": st.iteration}
             extra["previous"] = st.view() if st.result is not None else None
-        env = self._env(**extra)
-        task = str(render(s.task, env)) if s.task else (s.description or s.id)
+        env = self.env(**extra)
+        task = str(render(s.task, env, self.exprs)) if s.task else (s.description or s.id)
         if not s.task and "item" in extra:
             task = f"{task}: {json.dumps(extra['item'], ensure_ascii=False)}"
         context: dict[str, Any] = {n: self.states[n].context() for n in s.needs}
         if "item" in extra:
+            # a branch gets its item, and what its needs found, but not their
+            # data: a thousand branches would each carry the whole list
+            context = {n: {k: v for k, v in c.items() if k != "data"} for n, c in context.items()}
             context["item"] = extra["item"]
         if s.loop is not None and st.result is not None:
             context["previous_iteration"] = st.context()
@@ -274,7 +279,7 @@ class Engine:
                 if s.planner is not None
                 else self.services.workflow(s.workflow or "")
             )
-            data = render_data(s.input, env) if s.input else {}
+            data = render_data(s.input, env, self.exprs) if s.input else {}
             data = dict(data) if isinstance(data, dict) else {"value": data}
             if s.task:
                 data.setdefault("task", task)
@@ -285,7 +290,7 @@ class Engine:
         assert ln.agent is not None
         inp: dict[str, Any] = {"task": task, "step": meta}
         if s.input:
-            context["data"] = render_data(s.input, env)
+            context["data"] = render_data(s.input, env, self.exprs)
         if context:
             inp["context"] = context
         if self.spec.reports:
@@ -321,9 +326,9 @@ class Engine:
         if s.loop is not None and result is not None:
             st.result = result
             try:
-                env = self._env(loop={"iteration": st.iteration})
+                env = self.env(loop={"iteration": st.iteration})
                 env["steps"][s.id] = st.view()
-                stop = bool(parse(s.loop.until)(env))
+                stop = bool(self.exprs.get(s.loop.until)(env))
             except ExprError as exc:
                 st.error = str(exc)
                 stop = True
@@ -448,14 +453,14 @@ class Engine:
         await self.ctx.syscall("step", {"states": changed, "errors": errors}, execute)
 
     def _output(self) -> Any:
-        env = self._env()
+        env = self.env()
         out = self.spec.output
         if out is None:
             return {sid: st.view()["output"] for sid, st in self.states.items()
                     if st.status == "succeeded"}  # fmt: skip
         if isinstance(out, str):
-            return parse(out)(env)
-        return {k: parse(v)(env) for k, v in out.items()}
+            return self.exprs.get(out)(env)
+        return {k: self.exprs.get(v)(env) for k, v in out.items()}
 
 
 class _NoRoute(LookupError):

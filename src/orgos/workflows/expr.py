@@ -197,26 +197,41 @@ def template_exprs(text: str) -> list[Expr]:
     return [parse(m.group(1)) for m in TEMPLATE.finditer(text)]
 
 
-def render(text: str, env: Mapping[str, Any]) -> Any:
+class Exprs:
+    """Parsed expressions by source: a workflow parses each once, not once per
+    branch or per replay."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[str, Expr] = {}
+
+    def get(self, source: str) -> Expr:
+        e = self._parsed.get(source)
+        if e is None:
+            e = self._parsed[source] = parse(source)
+        return e
+
+
+def render(text: str, env: Mapping[str, Any], exprs: Exprs | None = None) -> Any:
     """Fill a template. A template that is one ``{{ expr }}`` and nothing else
     yields the value itself (a list stays a list); otherwise text."""
+    get = parse if exprs is None else exprs.get
     m = TEMPLATE.fullmatch(text.strip())
     if m is not None:
-        return parse(m.group(1))(env)
+        return get(m.group(1))(env)
 
     def fill(match: re.Match[str]) -> str:
-        v = parse(match.group(1))(env)
+        v = get(match.group(1))(env)
         return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
 
     return TEMPLATE.sub(fill, text)
 
 
-def render_data(value: Any, env: Mapping[str, Any]) -> Any:
+def render_data(value: Any, env: Mapping[str, Any], exprs: Exprs | None = None) -> Any:
     """Fill every string template inside a JSON-like value."""
     if isinstance(value, str):
-        return render(value, env) if "{{" in value else value
+        return render(value, env, exprs) if "{{" in value else value
     if isinstance(value, dict):
-        return {k: render_data(v, env) for k, v in value.items()}
+        return {k: render_data(v, env, exprs) for k, v in value.items()}
     if isinstance(value, list):
-        return [render_data(v, env) for v in value]
+        return [render_data(v, env, exprs) for v in value]
     return value

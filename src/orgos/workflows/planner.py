@@ -52,7 +52,7 @@ async def plan_workflow(engine: Engine, st: StepState) -> WorkflowSpec:
     if not agents:
         raise ValueError(f"{s.planner} may not hand work to any agent")
     known = {a: await services.agent(ctx.run.workspace, a) for a in agents}
-    goal = str(render(s.task, engine._env())) if s.task else s.description or s.id
+    goal = str(render(s.task, engine.env())) if s.task else s.description or s.id
     roster = "\n".join(
         f"- {a}: {sp.role} {sp.description} (capabilities: {', '.join(sp.capabilities)})"
         for a, sp in known.items()
