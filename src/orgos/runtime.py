@@ -144,8 +144,8 @@ class Runtime:
 
     def _delegates_of(self, spec: AgentSpec) -> list[str]:
         """An agent's ``delegates``, else who the org chart lets it delegate to."""
-        if spec.delegates or self.chart is None:
-            return list(spec.delegates)
+        if spec.delegates is not None or self.chart is None:
+            return list(spec.delegates or [])
         return self.chart.may_delegate(spec.name)
 
     @property

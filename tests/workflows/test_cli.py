@@ -121,7 +121,7 @@ def test_run_an_unknown_name(project: Path) -> None:
     result = orgos(project, "run", "nope", "x")
     assert result.exit_code == 2
     assert (
-        "no agent or workflow named 'nope'" in result.output and "workflows: flow" in result.output
+        "no agent named 'nope'" in result.output and "workflows: flow" in result.output
     )
 
 

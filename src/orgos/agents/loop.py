@@ -71,7 +71,7 @@ def delegate_tool(spec: AgentSpec, agents: list[str] | None = None) -> ToolDef:
             "properties": {
                 "agent": {
                     "type": "string",
-                    "enum": list(spec.delegates if agents is None else agents),
+                    "enum": list(spec.delegates or [] if agents is None else agents),
                 },
                 "task": {"type": "string", "description": "what the agent must do"},
                 "context": {"type": "string", "description": "facts it needs from you"},
@@ -88,8 +88,10 @@ def report_schema(output: dict[str, Any] | None) -> dict[str, Any]:
         "type": "object",
         "properties": {
             "data": output if output is not None else {},
-            "summary": {"type": "string", "maxLength": 400},
-            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+            "summary": {"type": "string", "maxLength": 200},
+            # not bounded here: small models write 90 for 0.9; the workflow
+            # engine reads percents and clamps to 0..1
+            "confidence": {"type": "number", "description": "how sure you are, from 0 to 1"},
         },
         "required": ["data", "summary", "confidence"],
     }
@@ -105,7 +107,7 @@ class AgentProgram:
 
     def __init__(self, registry: AgentRegistry, delegates_of: DelegatesOf | None = None):
         self.registry = registry
-        self.delegates_of: DelegatesOf = delegates_of or (lambda spec: list(spec.delegates))
+        self.delegates_of: DelegatesOf = delegates_of or (lambda spec: list(spec.delegates or []))
         #: registry spec -> (spec as run, its validator, its system prompt)
         self._prepared: dict[tuple[Any, ...], tuple[AgentSpec, AgentSpec, Any, str]] = {}
 
@@ -246,10 +248,11 @@ def _over_limit(spec: AgentSpec, used: dict[str, int], name: str, key: str) -> s
 
 def _check_delegation(spec: AgentSpec, args: dict[str, Any]) -> str | None:
     agent = args.get("agent")
-    if agent not in spec.delegates:
+    allowed = spec.delegates or []
+    if agent not in allowed:
         return (
             f"{spec.name} may not delegate to {agent!r}; it may delegate to:"
-            f" {', '.join(spec.delegates)}"
+            f" {', '.join(allowed)}"
         )
     if not isinstance(args.get("task"), str) or not args["task"].strip():
         return "delegate needs a non-empty 'task'"

@@ -43,7 +43,7 @@ def _check_agent(rt: Runtime, agent: str) -> None:
     if agent not in known:
         flows = f"; workflows: {', '.join(sorted(rt.workflows))}" if rt.workflows else ""
         raise CliError(
-            f"no agent or workflow named {agent!r}; agents of this project: {', '.join(known)}"
+            f"no agent named {agent!r}; agents of this project: {', '.join(known)}"
             + flows
         )
 
@@ -134,7 +134,7 @@ async def report(
             "waiting_run": parked.id if parked else None,
             "tokens": {"input": i, "output": o}, "seconds": round(tree.seconds, 3),
         }  # fmt: skip
-        con.print(Text(json.dumps(doc, indent=2, ensure_ascii=False)))
+        con.print(Text(json.dumps(doc, indent=2, ensure_ascii=False)), soft_wrap=True)
     else:
         con.print(render_tree(tree))
         con.print()
@@ -233,7 +233,10 @@ async def show(state: State, run_id: str, *, full: bool, as_json: bool) -> int:
         await rt.store.close()
     con = console()
     if as_json:
-        con.print(Text(json.dumps(tree_json(tree), indent=2, ensure_ascii=False, default=str)))
+        con.print(
+            Text(json.dumps(tree_json(tree), indent=2, ensure_ascii=False, default=str)),
+            soft_wrap=True,
+        )
     else:
         con.print(render_tree(tree, full=full))
         if (tree.run.waiting_on or {}).get("decision"):

@@ -56,7 +56,7 @@ def agent_label(chart: OrgChart, name: str) -> Text:
         label.append(f" · owner {spec.owner}", style="dim")
     may = chart.may_delegate(name)
     if may:
-        how = "" if not spec.delegates else " (set on the agent)"
+        how = "" if spec.delegates is None else " (set on the agent)"
         label.append(f" · may delegate to: {', '.join(may)}{how}", style="dim")
     return label
 

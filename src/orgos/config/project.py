@@ -132,7 +132,7 @@ def _check_line_refs(
 def check_references(project: Project) -> None:
     """Delegates must name agents of the project."""
     for spec in project.agents.values():
-        for d in spec.delegates:
+        for d in spec.delegates or ():
             if d not in project.agents:
                 raise ConfigError(
                     f"{project.sources.get(spec.name, spec.name)}: agent {spec.name!r} delegates"

@@ -35,8 +35,9 @@ class AgentSpec(BaseModel):
     #: Tool names (in Python, Tool objects are accepted too).
     tools: list[str] = Field(default_factory=list)
     #: Agents this one may hand sub-tasks to. When unset, the org chart
-    #: decides (down one's line, and the agents one's team may use).
-    delegates: list[str] = Field(default_factory=list)
+    #: decides (down one's line, and the agents one's team may use); ``[]``:
+    #: nobody.
+    delegates: list[str] | None = None
     #: JSON Schema of the final answer (in Python, a pydantic model class).
     output: dict[str, Any] | None = None
     max_steps: int = Field(default=10, ge=1, le=100_000)

@@ -102,13 +102,20 @@ def step_result(outcome: dict[str, Any], *, reports: bool, kind: str) -> dict[st
     out = outcome.get("output")
     agent = outcome.get("target")
     if kind == "agent" and reports and isinstance(out, dict) and "data" in out:
-        conf = out.get("confidence")
         return {"data": out.get("data"), "summary": str(out.get("summary") or ""),
-                "confidence": conf if isinstance(conf, int | float) else None,
+                "confidence": confidence(out.get("confidence")),
                 "agent": agent, "run_id": outcome.get("run_id")}  # fmt: skip
     summary = out if isinstance(out, str) and len(out) <= 400 else ""
     return {"data": out, "summary": summary, "confidence": None, "agent": agent,
             "run_id": outcome.get("run_id")}  # fmt: skip
+
+
+def confidence(value: Any) -> float | None:
+    """A confidence in 0..1 (a value above 1 and up to 100 is a percent)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    v = float(value) / 100 if 1 < value <= 100 else float(value)
+    return round(min(1.0, max(0.0, v)), 3)
 
 
 def fan_in(state: StepState) -> dict[str, Any]:
