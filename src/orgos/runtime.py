@@ -18,11 +18,13 @@ from orgos.config.specs import AgentSpec
 from orgos.config.workflow import WorkflowSpec
 from orgos.errors import ConfigError, NotFound
 from orgos.kernel.kernel import Kernel
+from orgos.kernel.scheduler import Policy, Scheduler
 from orgos.llm.base import Model
 from orgos.org.chart import OrgChart
 from orgos.org.routing import Router
 from orgos.store import Durability, JournalEntry, RunFilter, RunRecord, Store, open_store
 from orgos.store.routing import load_source
+from orgos.store.scheduling import claim_source
 from orgos.tools.base import Tool
 from orgos.workflows.program import RuntimeServices, WorkflowProgram, workflow_input
 
@@ -142,6 +144,22 @@ class Runtime:
     def workflows(self) -> dict[str, WorkflowSpec]:
         return dict(self._workflows)
 
+    def _scheduler(self) -> Scheduler | None:
+        """Per-agent limits and fair share between teams, from the specs."""
+        source = claim_source(self.store)
+        if source is None:
+            return None
+
+        def policy() -> Policy:
+            agents = self._agents
+            return Policy(
+                agent_limit={n: a.max_concurrent for n, a in agents.items() if a.max_concurrent},
+                team_of={n: a.team for n, a in agents.items() if a.team},
+                share={t.name: t.share for t in self.org.teams},
+            )
+
+        return Scheduler(policy, source)
+
     def _delegates_of(self, spec: AgentSpec) -> list[str]:
         """An agent's ``delegates``, else who the org chart lets it delegate to."""
         if spec.delegates is not None or self.chart is None:
@@ -165,6 +183,10 @@ class Runtime:
             if missing:
                 raise ConfigError(f"agent {spec.name!r} uses unknown tools: {', '.join(missing)}")
         self.chart = OrgChart(self.org, self._agents)
+        if self.kernel.scheduler is None and (
+            self.org.teams or any(a.max_concurrent for a in self._agents.values())
+        ):
+            self.kernel.scheduler = self._scheduler()
         from orgos.workflows.loader import raise_problems
 
         for wf in self._workflows.values():

@@ -83,7 +83,9 @@ def test_returns_end_to_end(returns: Path) -> None:
     by_agent = {c["agent"]: c for c in tree["children"]}
     assert by_agent["notices"]["created_at"] > by_agent["logistics"]["updated_at"]
     # the refund, the restock and the analytics started together, after the intake
-    started = [by_agent[a]["created_at"] for a in ("finance", "inventory", "analytics", "logistics")]
+    started = [
+        by_agent[a]["created_at"] for a in ("finance", "inventory", "analytics", "logistics")
+    ]
     assert max(started) - min(started) < 0.05 and min(started) >= by_agent["service"]["updated_at"]
     shown = orgos("-p", returns, "show", outcome["id"]).output
     assert "route(refunds: least_loaded) → finance" in shown

@@ -120,9 +120,7 @@ def test_run_a_workflow_with_missing_inputs(project: Path) -> None:
 def test_run_an_unknown_name(project: Path) -> None:
     result = orgos(project, "run", "nope", "x")
     assert result.exit_code == 2
-    assert (
-        "no agent named 'nope'" in result.output and "workflows: flow" in result.output
-    )
+    assert "no agent named 'nope'" in result.output and "workflows: flow" in result.output
 
 
 def test_a_bad_workflow_file_is_refused_with_its_line(project: Path) -> None:

@@ -251,8 +251,7 @@ def _check_delegation(spec: AgentSpec, args: dict[str, Any]) -> str | None:
     allowed = spec.delegates or []
     if agent not in allowed:
         return (
-            f"{spec.name} may not delegate to {agent!r}; it may delegate to:"
-            f" {', '.join(allowed)}"
+            f"{spec.name} may not delegate to {agent!r}; it may delegate to: {', '.join(allowed)}"
         )
     if not isinstance(args.get("task"), str) or not args["task"].strip():
         return "delegate needs a non-empty 'task'"

@@ -43,8 +43,7 @@ def _check_agent(rt: Runtime, agent: str) -> None:
     if agent not in known:
         flows = f"; workflows: {', '.join(sorted(rt.workflows))}" if rt.workflows else ""
         raise CliError(
-            f"no agent named {agent!r}; agents of this project: {', '.join(known)}"
-            + flows
+            f"no agent named {agent!r}; agents of this project: {', '.join(known)}" + flows
         )
 
 

@@ -27,6 +27,7 @@ from orgos.kernel.context import RunContext
 from orgos.kernel.deadlines import Deadlines
 from orgos.kernel.events import Event, EventHub
 from orgos.kernel.journal import Journal
+from orgos.kernel.scheduler import Scheduler
 from orgos.kernel.syscall import Park, Pipeline
 from orgos.llm.base import Model, ModelError, ModelRequest, ModelResponse, TokenSink
 from orgos.llm.retry import complete_with_retry
@@ -131,6 +132,8 @@ class Kernel:
         #: Called with the record of every run that ends on this worker
         #: (routing's circuit breakers listen here). Must not raise.
         self.on_run_end: list[Callable[[RunRecord], None]] = []
+        #: Per-agent limits and fair share between teams (None: first come).
+        self.scheduler: Scheduler | None = None
         self._timers: dict[str, asyncio.TimerHandle] = {}
 
     # --- lifecycle ----------------------------------------------------------------
@@ -188,6 +191,10 @@ class Kernel:
                 n += 1
         return n
 
+    def held_records(self) -> list[RunRecord]:
+        """The records of the runs this worker holds now."""
+        return list(self._held.values())
+
     @property
     def held_runs(self) -> frozenset[str]:
         """Ids of the runs this worker holds now (executing or about to)."""
@@ -228,7 +235,9 @@ class Kernel:
         ws = workspace or self.workspace
         version = await program.resolve_version(ws, target)
         rid = new_id("r-")
-        local = len(self._active) + len(self._reserved) < self.max_active
+        local = len(self._active) + len(self._reserved) < self.max_active and (
+            self.scheduler is None or self.scheduler.admit(self, kind, target)
+        )
         rec = RunRecord(
             id=rid, workspace=ws, kind=kind, target=target, target_version=version,
             input=pydantic_core.to_jsonable_python(input),
@@ -345,7 +354,7 @@ class Kernel:
             woke = await self.store.wake_if_ready(run.id)
         elif run.parent_id is not None:
             woke = await self.store.wake_if_ready(run.parent_id)
-        if woke:
+        if woke or (self.scheduler is not None and self.scheduler.backlog):
             self._nudge.set()
 
     def _arm_wake(self, run_id: str, until: float) -> None:
@@ -430,7 +439,12 @@ class Kernel:
             if free <= 0:
                 continue
             try:
-                claimed = await self.store.claim_runs(self.worker_id, free, time.time(), self.roots)
+                if self.scheduler is not None:
+                    claimed = await self.scheduler.claim(self, free)
+                else:
+                    claimed = await self.store.claim_runs(
+                        self.worker_id, free, time.time(), self.roots
+                    )
                 for rec in claimed:
                     self._launch(rec, await self.store.load_journal(rec.id))
             except FencedOut:
