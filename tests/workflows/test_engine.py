@@ -285,3 +285,37 @@ async def test_missing_input_is_refused(tmp_path: Path) -> None:
     async with Runtime(store=tmp_path / "o.db", agents=AGENTS, models=agents_model({})) as rt:
         with pytest.raises(ConfigError, match="needs inputs: order_id"):
             await rt.submit_workflow(spec, {})
+
+
+async def test_a_backoff_timer_survives_a_restart(tmp_path: Path) -> None:
+    """The workflow parks with a deadline (a retry's backoff); the worker
+    stops; a new worker re-arms the timer and the retry happens."""
+    calls: list[str] = []
+
+    def flaky(task: str) -> str:
+        calls.append(task)
+        if len(calls) == 1:
+            raise ModelError("first attempt fails")
+        return "second time lucky"
+
+    spec = wf(steps=[{"id": "s", "agent": "a", "retry": {"max_attempts": 2, "backoff": 0.5}}])
+    db = tmp_path / "o.db"
+    async with Runtime(
+        store=db, agents=AGENTS, models=agents_model({"a": flaky}), model_retries=0
+    ) as rt:
+        events = rt.kernel.events.subscribe(None)
+        rec = await rt.submit_workflow(spec)
+        async with asyncio.timeout(10):  # until the engine parks on the backoff's deadline
+            while True:
+                ev = await events.get()
+                if ev.run_id == rec.id and ev.data.get("status") == "waiting":
+                    now = await rt.get_run(rec.id)
+                    if (now.waiting_on or {}).get("until"):
+                        break
+        assert (now.waiting_on or {}).get("runs") == []
+    assert len(calls) == 1
+    async with Runtime(store=db, agents=AGENTS, models=agents_model({"a": flaky}), model_retries=0,
+                       workflows=[spec]) as rt:  # fmt: skip
+        done = await rt.wait(rec.id, timeout=20)
+    assert done.status is RunStatus.SUCCEEDED, done.error
+    assert done.output == {"s": "second time lucky"} and len(calls) == 2
