@@ -43,6 +43,7 @@ from orgos.store.base import (
     UpdateRun,
     WorkerInfo,
 )
+from orgos.store.children import ended_source
 from orgos.tools.base import Tool
 
 log = logging.getLogger("orgos.kernel")
@@ -135,6 +136,7 @@ class Kernel:
         #: Per-agent limits and fair share between teams (None: first come).
         self.scheduler: Scheduler | None = None
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._ended_source = ended_source(store)
 
     # --- lifecycle ----------------------------------------------------------------
     async def start(self, *, recover: bool = True) -> None:
@@ -395,6 +397,8 @@ class Kernel:
 
     async def ended_children(self, parent: RunRecord, run_ids: list[str]) -> list[dict[str, Any]]:
         """The outcomes of those of ``run_ids`` (children of ``parent``) that ended."""
+        if self._ended_source is not None:
+            return await self._ended_source.ended(parent.workspace, run_ids)
         wanted = set(run_ids)
         if len(wanted) <= 8:
             recs = [r for rid in run_ids if (r := await self.store.get_run(parent.workspace, rid))]

@@ -402,6 +402,13 @@ class SQLiteStore:
         return True
 
     async def wake_if_ready(self, run_id: str) -> bool:
+        # Most calls come from a child ending while its parent is not parked:
+        # a read says so without a write transaction. (A parent that parks
+        # after this read checks its children itself once its status is in.)
+        row = self._read().execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None or row[0] != "waiting":
+            return False
+
         def apply(conn: sqlite3.Connection) -> bool:
             conn.execute("BEGIN IMMEDIATE")
             try:
