@@ -29,6 +29,7 @@ from orgos.kernel.events import Event, EventHub
 from orgos.kernel.journal import Journal
 from orgos.kernel.scheduler import Scheduler
 from orgos.kernel.syscall import Park, Pipeline
+from orgos.kernel.timers import WakeTimers
 from orgos.llm.base import Model, ModelError, ModelRequest, ModelResponse, TokenSink
 from orgos.llm.retry import complete_with_retry
 from orgos.store.base import (
@@ -135,7 +136,7 @@ class Kernel:
         self.on_run_end: list[Callable[[RunRecord], None]] = []
         #: Per-agent limits and fair share between teams (None: first come).
         self.scheduler: Scheduler | None = None
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self.timers = WakeTimers(store, self._nudge.set)
         self._ended_source = ended_source(store)
 
     # --- lifecycle ----------------------------------------------------------------
@@ -153,7 +154,7 @@ class Kernel:
         if recover:
             await self.reap_dead_workers()
             await self.store.wake_all_ready()
-            await self._arm_timed_waits()
+            await self.timers.arm_parked(self.workspace)
             self._bg.append(asyncio.create_task(self._dispatcher(), name="orgos-dispatch"))
 
     async def stop(self) -> None:
@@ -163,9 +164,7 @@ class Kernel:
         self._started = False
         for t in self._bg:
             t.cancel()
-        for h in self._timers.values():
-            h.cancel()
-        self._timers.clear()
+        await self.timers.close()
         tasks = list(self._active.values())
         for t in tasks:
             t.cancel()
@@ -352,48 +351,12 @@ class Kernel:
         woke = False
         if status is RunStatus.WAITING:
             if waiting and waiting.get("until") is not None:
-                self._arm_wake(run.id, float(waiting["until"]))
+                self.timers.arm(run.id, float(waiting["until"]))
             woke = await self.store.wake_if_ready(run.id)
         elif run.parent_id is not None:
             woke = await self.store.wake_if_ready(run.parent_id)
         if woke or (self.scheduler is not None and self.scheduler.backlog):
             self._nudge.set()
-
-    def _arm_wake(self, run_id: str, until: float) -> None:
-        """Wake a run parked with a deadline when the deadline passes."""
-        old = self._timers.pop(run_id, None)
-        if old is not None:
-            old.cancel()
-        loop = asyncio.get_running_loop()
-
-        def fire() -> None:
-            self._timers.pop(run_id, None)
-            task = loop.create_task(self._wake_timed(run_id))
-            self._bg.append(task)
-            task.add_done_callback(self._bg_done)
-
-        self._timers[run_id] = loop.call_later(max(0.0, until - time.time()) + 0.001, fire)
-
-    def _bg_done(self, task: asyncio.Task[None]) -> None:
-        with contextlib.suppress(ValueError):
-            self._bg.remove(task)
-
-    async def _wake_timed(self, run_id: str) -> None:
-        try:
-            if await self.store.wake_if_ready(run_id):
-                self._nudge.set()
-        except Exception as exc:  # the sweep at the next start wakes it
-            log.warning("waking %s failed: %s", run_id, exc)
-
-    async def _arm_timed_waits(self) -> None:
-        """After a restart: timers for the runs of this workspace parked with a deadline."""
-        parked = await self.store.list_runs(
-            RunFilter(self.workspace, statuses=[RunStatus.WAITING], limit=1_000_000)
-        )
-        for rec in parked:
-            until = (rec.waiting_on or {}).get("until")
-            if until is not None:
-                self._arm_wake(rec.id, float(until))
 
     async def ended_children(self, parent: RunRecord, run_ids: list[str]) -> list[dict[str, Any]]:
         """The outcomes of those of ``run_ids`` (children of ``parent``) that ended."""
@@ -434,11 +397,16 @@ class Kernel:
         return out
 
     async def _dispatcher(self) -> None:
+        swept = time.monotonic()
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.poll_interval):
                     await self._nudge.wait()
             self._nudge.clear()
+            if time.monotonic() - swept > 3 * self.lease_ttl:  # timers of a dead worker
+                swept = time.monotonic()
+                with contextlib.suppress(Exception):
+                    await self.timers.arm_parked(self.workspace)
             free = self.max_active - len(self._active) - len(self._reserved)
             if free <= 0:
                 continue

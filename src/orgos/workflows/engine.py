@@ -11,15 +11,14 @@ their outcomes come back from the journal.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from orgos.config.specs import AgentSpec
 from orgos.config.workflow import RouteSpec, StepSpec, WorkflowSpec
 from orgos.kernel.context import RunContext
-from orgos.kernel.syscall import Park, Syscall
-from orgos.workflows.expr import ExprError, Exprs, render, render_data
+from orgos.workflows import calls
+from orgos.workflows.expr import ExprError, Exprs
 from orgos.workflows.planner import plan_workflow
 from orgos.workflows.state import SETTLED, Attempt, Retry, StepState, fan_in, step_result
 
@@ -95,7 +94,7 @@ class Engine:
                     launches.append(Launch(sid, -1, None, compensation=True))
             if launches:
                 await self._launch(launches)
-            await self._note()
+            await calls.note(self)
             if not self.running and not (self.queued and self.failure is None):
                 break
             until = self._next_deadline()
@@ -180,7 +179,7 @@ class Engine:
         if self.ctx.replaying():  # the children exist: their ids come from the journal
             children = [("agent", ln.agent or "", None) for ln in launches]
         else:
-            children = [self._child(ln) for ln in launches]
+            children = [calls.child(self, ln) for ln in launches]
         ids = await self.ctx.spawn(children)
         for rid, ln in zip(ids, launches, strict=True):
             st = self.states[ln.step]
@@ -206,8 +205,8 @@ class Engine:
             assert route is not None
             exclude = sorted({a for ln in group for a in st.tried.get(ln.branch, [])})
             try:
-                agents = await self._route_call(sid, route, len(group), exclude)
-            except _NoRoute as exc:
+                agents = await calls.route(self, sid, route, len(group), exclude)
+            except calls.NoRoute as exc:
                 for ln in group:
                     att = Attempt(sid, ln.branch, st.attempts.get(ln.branch, 0) + 1, None)
                     st.attempts[ln.branch] = att.attempt
@@ -217,85 +216,6 @@ class Engine:
                 ln.agent = agent
         return [ln for ln in launches if ln.agent is not None or ln.compensation
                 or self.states[ln.step].spec.route is None]  # fmt: skip
-
-    async def _route_call(
-        self, sid: str, route: RouteSpec, n: int, exclude: list[str]
-    ) -> list[str]:
-        services, ws = self.services, self.ctx.run.workspace
-        task = self.states[sid].spec.task
-
-        async def execute(sc: Syscall) -> dict[str, Any]:
-            try:
-                return {"ok": await services.route(ws, route, n, exclude, task)}
-            except LookupError as exc:
-                return {"error": str(exc)}
-
-        req = {"step": sid, "capabilities": route.capabilities, "strategy": route.strategy,
-               "n": n, "exclude": exclude}  # fmt: skip
-        res = await self.ctx.syscall("route", req, execute)
-        if "ok" not in res:
-            # nobody can take it now: the launches fail like any attempt
-            raise _NoRoute(sid, str(res.get("error")))
-        return list(res["ok"])
-
-    def _child(self, ln: Launch) -> tuple[str, str, Any]:
-        st = self.states[ln.step]
-        s = st.spec
-        meta = {
-            "workflow": self.spec.name,
-            "step": s.id,
-            "branch": ln.branch,
-            "attempt": st.attempts.get(ln.branch, 0) + 1,
-            "iteration": st.iteration,
-        }
-        if ln.compensation:
-            assert s.compensate is not None
-            env = self.env(step=st.view())
-            task = str(render(s.compensate.task, env, self.exprs))
-            meta["compensation"] = True
-            undo = {"step": s.id, "result": st.context()}
-            return "agent", s.compensate.agent, {"task": task, "context": undo, "step": meta}
-        extra: dict[str, Any] = {}
-        if ln.branch >= 0 and st.items is not None:
-            extra = {"item": st.items[ln.branch], "index": ln.branch}
-        if s.loop is not None:
-            extra["loop"] = {"iteration": st.iteration}
-            extra["previous"] = st.view() if st.result is not None else None
-        env = self.env(**extra)
-        task = str(render(s.task, env, self.exprs)) if s.task else (s.description or s.id)
-        if not s.task and "item" in extra:
-            task = f"{task}: {json.dumps(extra['item'], ensure_ascii=False)}"
-        context: dict[str, Any] = {n: self.states[n].context() for n in s.needs}
-        if "item" in extra:
-            # a branch gets its item, and what its needs found, but not their
-            # data: a thousand branches would each carry the whole list
-            context = {n: {k: v for k, v in c.items() if k != "data"} for n, c in context.items()}
-            context["item"] = extra["item"]
-        if s.loop is not None and st.result is not None:
-            context["previous_iteration"] = st.context()
-        if s.workflow is not None or s.planner is not None:
-            sub = (
-                self.plans[s.id]
-                if s.planner is not None
-                else self.services.workflow(s.workflow or "")
-            )
-            data = render_data(s.input, env, self.exprs) if s.input else {}
-            data = dict(data) if isinstance(data, dict) else {"value": data}
-            if s.task:
-                data.setdefault("task", task)
-            if context:
-                data.setdefault("context", context)
-            child = {"workflow": sub.model_dump(mode="json"), "input": data, "step": meta}
-            return "workflow", sub.name, child
-        assert ln.agent is not None
-        inp: dict[str, Any] = {"task": task, "step": meta}
-        if s.input:
-            context["data"] = render_data(s.input, env, self.exprs)
-        if context:
-            inp["context"] = context
-        if self.spec.reports:
-            inp["report"] = True
-        return "agent", ln.agent, inp
 
     # --- children ending ---------------------------------------------------------------
     async def _ended(self, outcome: dict[str, Any]) -> None:
@@ -372,7 +292,7 @@ class Engine:
         if s.on_failure == "reassign" and await self._reassign(st, att):
             return
         if s.on_failure == "escalate":
-            answer = await self._escalate(st, att, error)
+            answer = await calls.escalate(self, st, att, error)
             if answer is not None:
                 self._branch_done(st, att.branch, answer)
                 return
@@ -397,31 +317,12 @@ class Engine:
                 return False
             route = RouteSpec(capabilities=list(spec.capabilities))
         try:
-            (agent,) = await self._route_call(s.id, route, 1, tried)
-        except _NoRoute:
+            (agent,) = await calls.route(self, s.id, route, 1, tried)
+        except calls.NoRoute:
             return False
         st.attempts[att.branch] = 0
         self.queued.append(Retry(s.id, att.branch, agent, self.now))
         return True
-
-    async def _escalate(self, st: StepState, att: Attempt, error: str) -> dict[str, Any] | None:
-        """Park the workflow until a person answers: ``done`` with the step's
-        result, or ``not-done``."""
-        who = st.spec.escalate_to or self.services.escalation_target(att.agent or st.spec.agent)
-        req = {"step": st.spec.id, "branch": att.branch, "agent": att.agent, "error": error,
-               "to": who}  # fmt: skip
-
-        async def execute(sc: Syscall) -> dict[str, Any]:
-            raise Park(
-                f"step {st.spec.id} failed ({error}); escalated to {who}",
-                {"decision": {"seq": sc.seq, "kind": "escalate", "request": req}},
-            )
-
-        res = await self.ctx.syscall("escalate", req, execute)
-        if "ok" not in res:
-            return None
-        return {"data": res["ok"], "summary": f"answered by {who}", "confidence": None,
-                "agent": who}  # fmt: skip
 
     async def _fail_step(self, st: StepState, error: str) -> None:
         st.status = "failed"
@@ -438,20 +339,6 @@ class Engine:
             self.compensating = []
 
     # --- records -----------------------------------------------------------------------
-    async def _note(self) -> None:
-        """Journal the steps whose state changed (``orgos show`` draws them)."""
-        changed = {sid: st.status for sid, st in self.states.items()
-                   if self._noted.get(sid) != st.status}  # fmt: skip
-        if not changed:
-            return
-        self._noted.update(changed)
-        errors = {sid: self.states[sid].error for sid in changed if self.states[sid].error}
-
-        async def execute(sc: Syscall) -> dict[str, Any]:
-            return {"ok": True}
-
-        await self.ctx.syscall("step", {"states": changed, "errors": errors}, execute)
-
     def _output(self) -> Any:
         env = self.env()
         out = self.spec.output
@@ -461,11 +348,6 @@ class Engine:
         if isinstance(out, str):
             return self.exprs.get(out)(env)
         return {k: self.exprs.get(v)(env) for k, v in out.items()}
-
-
-class _NoRoute(LookupError):
-    def __init__(self, step: str, why: str):
-        super().__init__(f"step {step}: {why}")
 
 
 __all__ = ["Engine", "Services", "StepSpec", "WorkflowFailed"]
