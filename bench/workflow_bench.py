@@ -69,7 +69,12 @@ AGENTS = [Agent(name="lister"), Agent(name="worker"), Agent(name="summer")]
 
 
 class FloorProgram:
-    """The same runs, started by hand: list, then all branches, then fan-in."""
+    """The same runs, started by hand: list, then all branches, then fan-in.
+    ``any_``: collect the branches with ``wait_any`` (woken as they end)
+    rather than one ``wait`` for all of them."""
+
+    def __init__(self, any_: bool):
+        self.any_ = any_
 
     async def resolve_version(self, workspace: str, target: str) -> int:
         return 1
@@ -81,7 +86,14 @@ class FloorProgram:
         (first,) = await ctx.wait_runs(await ctx.spawn([child("lister", "list")]))
         items = first["output"]["data"]
         ids = await ctx.spawn([child("worker", f"item {i}") for i in items])
-        outs = await ctx.wait_runs(ids)
+        if self.any_:
+            pending, outs = set(ids), []
+            while pending:
+                ended = (await ctx.wait_any(sorted(pending)))["ended"]
+                pending -= {o["run_id"] for o in ended}
+                outs.extend(ended)
+        else:
+            outs = await ctx.wait_runs(ids)
         (last,) = await ctx.wait_runs(await ctx.spawn([child("summer", "sum")]))
         return {"n": len(outs), "sum": last["output"]["data"]}
 
@@ -89,13 +101,14 @@ class FloorProgram:
 async def one(kind: str, n: int, latency: float, db: Path) -> tuple[float, float]:
     rt = Runtime(store=db, agents=AGENTS, models=fake_model(n, latency), workflows=[SPEC],
                  max_active=n + 10)  # fmt: skip
-    rt.kernel.programs["floor"] = FloorProgram()
+    rt.kernel.programs["floor"] = FloorProgram(any_=False)
+    rt.kernel.programs["floor_any"] = FloorProgram(any_=True)
     async with rt:
         t0, c0 = time.perf_counter(), time.process_time()
         if kind == "workflow":
             rec = await rt.submit_workflow("fan")
         else:
-            rec = await rt.kernel.submit("floor", "floor", {})
+            rec = await rt.kernel.submit(kind, kind, {})
         done = await rt.wait(rec.id, timeout=600)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     if done.status.value != "succeeded" or done.output != {"n": n, "sum": "sum"}:
@@ -126,8 +139,9 @@ def fmt(xs: list[float]) -> str:
 def report(res: dict[str, Any]) -> str:
     n, lat = res["branches"], res["latency_ms"]
     med = statistics.median
-    rows = [("orgos kernel floor (hand-written spawn + wait)", res["floor"]),
-            ("orgos workflow (engine)", res["workflow"])]  # fmt: skip
+    rows = [("orgos, hand-written: spawn + wait for all", res["floor"]),
+            ("orgos, hand-written: spawn + wait_any until all ended", res["floor_any"]),
+            ("**orgos workflow** (the engine)", res["workflow"])]  # fmt: skip
     lg = res.get("langgraph") or {}
     if lg.get("wall"):
         rows.append((f"LangGraph {lg['version']} (Send API, AsyncSqliteSaver)", lg))
@@ -157,10 +171,12 @@ def report(res: dict[str, Any]) -> str:
     ]
     for name, r in rows:
         lines.append(f"| {name} | {med(r['wall']):.3f} | {med(r['cpu']):.3f} | {fmt(r['wall'])} |")
-    wf, fl = res["workflow"], res["floor"]
+    wf = res["workflow"]
+    fl = min((res["floor"], res["floor_any"]), key=lambda r: med(r["wall"]))
     lines += [
         "",
-        f"* orgos workflow / kernel floor: **{med(wf['wall']) / med(fl['wall']):.2f}x** wall,"
+        f"* orgos workflow / kernel floor (the faster hand-written program):"
+        f" **{med(wf['wall']) / med(fl['wall']):.2f}x** wall,"
         f" {med(wf['cpu']) / med(fl['cpu']):.2f}x CPU (target: within 1.5x)",
         f"* orgos workflow / latency floor: {med(wf['wall']) / (lat / 1000):.2f}x wall",
     ]
@@ -173,13 +189,19 @@ def report(res: dict[str, Any]) -> str:
         lines.append(f"* LangGraph: not measured ({lg.get('status')}: {lg.get('why', '')[:300]})")
     lines += [
         "",
-        "The kernel floor is the honest floor: the same agent runs, journaled the same way,"
-        " with no workflow engine. On top of it the engine renders each branch's task from the"
-        " spec, spawns all branches in one syscall, wakes (`wait_any`) as branches finish, each"
-        " wake replaying the engine from its journal, and journals the `step` records that"
-        " `orgos show` draws. It can come out below the floor: the floor's `wait` for all"
-        " 1,000 children is woken once at the very end, the engine wakes early and collects"
-        " the outcomes while later branches still run.",
+        "The kernel floor is the same agent runs, journaled the same way, started by a"
+        " hand-written program with no workflow engine; of its two forms the faster counts."
+        " `wait` for all children is the slower: each of the 1,000 children, as it ends,"
+        " checks whether its parked parent can wake (a query over the 1,000 ids); with"
+        " `wait_any` the parent wakes at the first end and gathers whatever ended meanwhile."
+        " On top of the kernel the engine renders each branch's task from the spec, spawns"
+        " all branches in one syscall, wakes as branches end (each wake replays the engine"
+        " from its journal), and journals the `step` records that `orgos show` draws.",
+        "",
+        "Not the same work, either: orgos makes each branch a durable run of its own (a"
+        " run record, its journal: the model call's intent and result, its status),"
+        " recoverable one by one after a crash; LangGraph runs the 1,000 `Send` tasks in one"
+        " super-step and checkpoints their writes together.",
         "",
     ]
     return "\n".join(lines)
@@ -197,11 +219,11 @@ def main() -> None:
     res: dict[str, Any] = {"branches": a.branches, "latency_ms": a.latency_ms,
                            "repeat": a.repeat, "load": f"{os.getloadavg()[0]:.1f}"}  # fmt: skip
     series: dict[str, dict[str, list[float]]] = {
-        k: {"wall": [], "cpu": []} for k in ("floor", "workflow")
+        k: {"wall": [], "cpu": []} for k in ("floor", "floor_any", "workflow")
     }
     lg: dict[str, Any] = {"wall": [], "cpu": []}
     for _ in range(a.repeat):
-        for kind in ("floor", "workflow"):
+        for kind in ("floor", "floor_any", "workflow"):
             wall, cpu = orgos_once(kind, a.branches, lat)
             series[kind]["wall"].append(wall)
             series[kind]["cpu"].append(cpu)

@@ -35,7 +35,7 @@ def render_task(task: Any) -> str:
         parts = [text] if text else []
         ctx = task.get("context")
         if ctx:
-            ctx_text = ctx if isinstance(ctx, str) else json.dumps(ctx, indent=1)
+            ctx_text = ctx if isinstance(ctx, str) else json.dumps(ctx, ensure_ascii=False)
             parts.append(f"Context:\n{ctx_text}")
         if task.get("from"):
             about = task.get("parent_task")
