@@ -148,8 +148,11 @@ class Engine:
                         f"for_each {s.for_each!r} gave {type(items).__name__}, not a list"
                     )
                 st.items = items
-        except ExprError as exc:
-            await self._fail_step(st, str(exc))
+        except ExprError as exc:  # the data did not fit the expression
+            if s.on_failure == "continue":
+                st.status, st.error = "failed", str(exc)
+            else:
+                await self._fail_step(st, str(exc))
             return
         st.status = "running"
         if s.planner is not None:
