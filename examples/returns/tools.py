@@ -53,6 +53,14 @@ CREATE TABLE IF NOT EXISTS stock_movements (
     quantity INTEGER NOT NULL,
     created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS notices (
+    notice_id TEXT PRIMARY KEY,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    order_id TEXT NOT NULL,
+    customer TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS return_reasons (
     idempotency_key TEXT PRIMARY KEY,
     order_id TEXT NOT NULL,
@@ -187,3 +195,21 @@ def record_return_reason(
             "SELECT COUNT(*) FROM return_reasons WHERE category=?", (category,)
         ).fetchone()
     return {"order_id": order["order_id"], "category": category, "returns_with_this_reason": count}
+
+
+@tool
+def send_pickup_notice(
+    order_id: OrderId,
+    pickup_date: Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")],
+    idempotency_key: str,
+) -> dict[str, Any]:
+    """Tell the customer of an order when the returned item will be picked up."""
+    order = find_order(order_id)
+    text = f"Dear {order['customer']}, your {order['item']} will be picked up on {pickup_date}."
+    notice_id = _ref("NT", idempotency_key)
+    with ledger() as db:
+        db.execute(
+            "INSERT INTO notices VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+            (notice_id, idempotency_key, order["order_id"], order["customer"], text, time.time()),
+        )
+    return {"notice_id": notice_id, "order_id": order["order_id"], "text": text}

@@ -23,25 +23,36 @@ _EXPORTS = {
     "RunRecord": ("orgos.store.base", "RunRecord"),
     "Durability": ("orgos.store.base", "Durability"),
     "connect": ("orgos.runtime", "Runtime.from_project"),
+    "Workflow": ("orgos.config.workflow", "WorkflowSpec"),
+    "WorkflowSpec": ("orgos.config.workflow", "WorkflowSpec"),
+    "OrgSpec": ("orgos.config.org", "OrgSpec"),
+    "TeamSpec": ("orgos.config.org", "TeamSpec"),
 }
 
 __all__ = [
     "Agent",
     "AgentSpec",
     "Durability",
+    "OrgSpec",
     "RunRecord",
     "RunStatus",
     "Runtime",
+    "TeamSpec",
     "Tool",
     "ToolResult",
+    "Workflow",
+    "WorkflowSpec",
     "connect",
     "tool",
     "validator",
 ]
 
 if TYPE_CHECKING:
+    from orgos.config.org import OrgSpec, TeamSpec
     from orgos.config.specs import AgentSpec
     from orgos.config.specs import AgentSpec as Agent
+    from orgos.config.workflow import WorkflowSpec
+    from orgos.config.workflow import WorkflowSpec as Workflow
     from orgos.runtime import Runtime
     from orgos.store.base import Durability, RunRecord, RunStatus
     from orgos.tools.base import Tool, ToolResult, tool

@@ -15,16 +15,23 @@ from orgos.agents.loop import AgentProgram
 from orgos.agents.registry import AgentRegistry
 from orgos.config.org import OrgSpec
 from orgos.config.specs import AgentSpec
+from orgos.config.workflow import WorkflowSpec
 from orgos.errors import ConfigError, NotFound
 from orgos.kernel.kernel import Kernel
+from orgos.kernel.scheduler import Policy, Scheduler
 from orgos.llm.base import Model
+from orgos.org.chart import OrgChart
+from orgos.org.routing import Router
 from orgos.policy.spec import PolicySpec
 from orgos.store import Durability, JournalEntry, RunFilter, RunRecord, Store, open_store
+from orgos.store.routing import load_source
+from orgos.store.scheduling import claim_source
 from orgos.tools.base import Tool
 from orgos.tools.validators import Validator
 
 if TYPE_CHECKING:
     from orgos.policy.governance import Governance
+from orgos.workflows.program import RuntimeServices, WorkflowProgram, workflow_input
 
 
 class Runtime:
@@ -50,6 +57,7 @@ class Runtime:
         governance: Governance | PolicySpec | bool | None = None,
         org: OrgSpec | None = None,
         validators: Iterable[Validator] = (),
+        workflows: Iterable[WorkflowSpec] = (),
     ):
         """``adopt``: work on any unfinished run of the store (a worker; the
         default), or only on the run trees this runtime starts or follows.
@@ -73,12 +81,15 @@ class Runtime:
         self.registry = AgentRegistry(self.store)
         #: Custom guardrail validators (``@validator``), by name.
         self.validators: dict[str, Validator] = {v.name: v for v in validators}
+        self.org = org or OrgSpec()
+        self.chart: OrgChart | None = None
+        self._workflows: dict[str, WorkflowSpec] = {w.name: w for w in workflows}
         self.kernel = Kernel(
             self.store,
             workspace=workspace,
             models=model_map,
             tools={t.name: t for t in tools},
-            programs={"agent": AgentProgram(self.registry, self.validators)},
+            programs={"agent": AgentProgram(self.registry, self.validators, self._delegates_of)},
             max_active=max_active,
             lease_ttl=lease_ttl,
             poll_interval=poll_interval,
@@ -88,6 +99,12 @@ class Runtime:
             tune_gc=tune_gc,
             adopt=adopt,
         )
+        self.router = Router(lambda: self._agents, load_source(self.store), self.kernel)
+        self.kernel.on_run_end.append(self.router.observe)
+        services = RuntimeServices(
+            self.registry, lambda: self._agents, self._workflows, self.router, lambda: self.chart
+        )
+        self.kernel.programs["workflow"] = WorkflowProgram(services)
         self._open = False
         self.governance: Governance | None = None
         if governance is not None and governance is not False:
@@ -128,6 +145,7 @@ class Runtime:
             "max_active": project.spec.max_active_runs,
             "model_timeout": project.spec.model_timeout,
             "env": env_map,
+            "workflows": project.workflows.values(),
             "org": project.org,
         }
         if "governance" not in overrides:
@@ -169,6 +187,35 @@ class Runtime:
     def add_validator(self, validator: Validator) -> None:
         self.validators[validator.name] = validator
 
+    def add_workflow(self, spec: WorkflowSpec) -> None:
+        self._workflows[spec.name] = spec
+
+    @property
+    def workflows(self) -> dict[str, WorkflowSpec]:
+        return dict(self._workflows)
+
+    def _scheduler(self) -> Scheduler | None:
+        """Per-agent limits and fair share between teams, from the specs."""
+        source = claim_source(self.store)
+        if source is None:
+            return None
+
+        def policy() -> Policy:
+            agents = self._agents
+            return Policy(
+                agent_limit={n: a.max_concurrent for n, a in agents.items() if a.max_concurrent},
+                team_of={n: a.team for n, a in agents.items() if a.team},
+                share={t.name: t.share for t in self.org.teams},
+            )
+
+        return Scheduler(policy, source)
+
+    def _delegates_of(self, spec: AgentSpec) -> list[str]:
+        """An agent's ``delegates``, else who the org chart lets it delegate to."""
+        if spec.delegates is not None or self.chart is None:
+            return list(spec.delegates or [])
+        return self.chart.may_delegate(spec.name)
+
     @property
     def tools(self) -> dict[str, Tool]:
         return self.kernel.tools
@@ -192,6 +239,15 @@ class Runtime:
                     f"agent {spec.name!r} uses unknown validators: {', '.join(unknown)};"
                     f" registered: {', '.join(sorted(self.validators)) or 'none'}"
                 )
+        self.chart = OrgChart(self.org, self._agents)
+        if self.kernel.scheduler is None and (
+            self.org.teams or any(a.max_concurrent for a in self._agents.values())
+        ):
+            self.kernel.scheduler = self._scheduler()
+        from orgos.workflows.loader import raise_problems
+
+        for wf in self._workflows.values():
+            raise_problems(wf, self._agents, self._workflows.keys())
         if not self.kernel.models:
             from orgos.llm.select import build_model
 
@@ -230,6 +286,35 @@ class Runtime:
         if isinstance(task, str):
             task = {"task": task}
         return await self.kernel.submit("agent", agent, task, priority=priority)
+
+    async def submit_workflow(
+        self, workflow: str | WorkflowSpec, data: Any = None, *, priority: int = 0
+    ) -> RunRecord:
+        """Start a run of a workflow (by name, or a spec) on ``data`` (its input)."""
+        if isinstance(workflow, WorkflowSpec):
+            from orgos.workflows.loader import raise_problems
+
+            raise_problems(workflow, self._agents, self._workflows.keys())
+            self._workflows.setdefault(workflow.name, workflow)
+            spec = workflow
+        elif workflow in self._workflows:
+            spec = self._workflows[workflow]
+        else:
+            known = ", ".join(sorted(self._workflows)) or "none"
+            raise NotFound(f"no workflow named {workflow!r}; workflows: {known}")
+        data = {} if data is None else data
+        missing = [k for k in spec.inputs if not isinstance(data, dict) or k not in data]
+        if missing:
+            raise ConfigError(f"workflow {spec.name!r} needs inputs: {', '.join(missing)}")
+        inp = workflow_input(spec, data)
+        return await self.kernel.submit("workflow", spec.name, inp, priority=priority)
+
+    async def run_workflow(
+        self, workflow: str | WorkflowSpec, data: Any = None, *, timeout: float | None = None
+    ) -> RunRecord:
+        """Start a workflow run and wait for it to end."""
+        rec = await self.submit_workflow(workflow, data)
+        return await self.kernel.wait(rec.id, timeout=timeout)
 
     async def run(self, agent: str, task: Any, *, timeout: float | None = None) -> RunRecord:
         """Start a run and wait for it to end."""

@@ -27,7 +27,7 @@ TASK = (
     "Hello, I want to return order ORD-1001: the trail running shoes are too small."
     " Please refund me."
 )
-AGENTS = {"service", "logistics", "inventory", "finance", "analytics"}
+AGENTS = {"service", "logistics", "inventory", "finance", "analytics", "notices"}
 
 
 @pytest.fixture(autouse=True)
@@ -57,7 +57,7 @@ def ledger(project: Path, table: str) -> list[tuple[Any, ...]]:
 
 
 def test_returns_end_to_end(returns: Path) -> None:
-    result = orgos("-p", returns, "run", "service", TASK, "--json", "--auto-approve")
+    result = orgos("-p", returns, "run", "returns", TASK, "--json", "--auto-approve")
     assert result.exit_code == 0, result.output
     outcome = json.loads(result.output)
     assert outcome["status"] == "succeeded"
@@ -66,18 +66,38 @@ def test_returns_end_to_end(returns: Path) -> None:
     assert len(refunds) == 1
     refund_id, _key, order_id, amount, currency, _ts = refunds[0]
     assert (order_id, amount, currency) == ("ORD-1001", 89.9, "EUR")
-    assert outcome["output"]["refund_id"] == refund_id
-    assert outcome["output"]["refund_amount"] == 89.9
-    for table in ("pickups", "stock_movements", "return_reasons"):
+    out = outcome["output"]
+    assert out["refund_id"] == refund_id and out["refund_amount"] == 89.9
+    assert out["order_id"] == "ORD-1001" and out["currency"] == "EUR"
+    for table in ("pickups", "stock_movements", "return_reasons", "notices"):
         assert len(ledger(returns, table)) == 1, table
+    (pickup,) = ledger(returns, "pickups")
+    (notice,) = ledger(returns, "notices")
+    assert out["pickup_date"] == pickup[4]
+    assert pickup[4] in notice[4] and out["notice_id"] == notice[0]  # it waited for the pickup
 
     tree = json.loads(orgos("-p", returns, "show", outcome["id"], "--json").output)
-    assert tree["agent"] == "service"
-    assert {c["agent"] for c in tree["children"]} == AGENTS - {"service"}
+    assert tree["kind"] == "workflow" and tree["agent"] == "returns"
+    assert {c["agent"] for c in tree["children"]} == AGENTS
     assert all(c["status"] == "succeeded" for c in tree["children"])
+    by_agent = {c["agent"]: c for c in tree["children"]}
+    assert by_agent["notices"]["created_at"] > by_agent["logistics"]["updated_at"]
+    # the refund, the restock and the analytics started together, after the intake
+    started = [
+        by_agent[a]["created_at"] for a in ("finance", "inventory", "analytics", "logistics")
+    ]
+    assert max(started) - min(started) < 0.05 and min(started) >= by_agent["service"]["updated_at"]
     shown = orgos("-p", returns, "show", outcome["id"]).output
-    assert 'tool issue_refund(order_id="ORD-1001")' in shown
-    assert "total: 5 run(s)" in shown
+    assert "route(refunds: least_loaded) → finance" in shown
+    assert "← intake, pickup" in shown
+    assert "total: 7 run(s)" in shown
+
+
+def test_org_chart_of_the_example(returns: Path) -> None:
+    result = orgos("-p", returns, "org")
+    assert result.exit_code == 0, result.output
+    assert "customer-care" in result.output and "owner returns-desk@example.com" in result.output
+    assert "finance (finance agent) · reports to service · capabilities: refunds" in result.output
 
 
 def test_refund_is_recorded_once_per_idempotency_key(returns: Path) -> None:
@@ -107,7 +127,7 @@ async def crash_after_refund(project: Path) -> str:
 
     rt.add_tool(Tool(issue_refund, description=real.description))
     async with rt:
-        rec = await rt.submit("service", TASK)
+        rec = await rt.submit_workflow("returns", {"task": TASK})
         await asyncio.wait_for(refunded.wait(), timeout=60)
     return rec.id
 
@@ -137,7 +157,7 @@ HAVE_LOCAL = (
 @pytest.mark.timeout(900)
 def test_returns_on_the_embedded_model(returns: Path) -> None:
     """The README's command, on SmolLM2-135M: no API key, no network."""
-    result = orgos("-p", returns, "run", "service", TASK, "--json", "--auto-approve", script=None)
+    result = orgos("-p", returns, "run", "returns", TASK, "--json", "--auto-approve", script=None)
     assert result.exit_code == 0, result.output
     outcome = json.loads(result.output)
     refunds = ledger(returns, "refunds")
@@ -156,13 +176,13 @@ def test_returns_on_the_embedded_model(returns: Path) -> None:
         assert all(r.status is RunStatus.SUCCEEDED for r in runs)
         return {r.target for r in runs}
 
-    assert asyncio.run(agents_that_ran()) == AGENTS
+    assert asyncio.run(agents_that_ran()) == AGENTS | {"returns"}  # and the workflow run
 
 
 def test_a_big_refund_waits_for_a_person(returns: Path) -> None:
     """ORD-1001 (89.90 EUR) is above the policy's 80 EUR: the run parks at the
     refund until a person approves; nothing is refunded before."""
-    result = orgos("-p", returns, "run", "service", TASK)
+    result = orgos("-p", returns, "run", "returns", TASK)
     assert result.exit_code == 3, result.output
     assert "waits for approval" in result.output
     assert "refunds above 80 EUR need a person's approval" in result.output
@@ -179,6 +199,6 @@ def test_a_big_refund_waits_for_a_person(returns: Path) -> None:
 
 def test_a_small_refund_needs_no_one(returns: Path) -> None:
     task = "I want to return order ORD-1003: the scarf is scratchy. Please refund me."
-    result = orgos("-p", returns, "run", "service", task, "--json")
+    result = orgos("-p", returns, "run", "returns", task, "--json")
     assert result.exit_code == 0, result.output
     assert ledger(returns, "refunds")[0][2:4] == ("ORD-1003", 58.0)

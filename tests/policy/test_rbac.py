@@ -16,6 +16,7 @@ COMMANDS: dict[str, list[str]] = {
     "run": ["run", "assistant", "hello"],
     "runs": ["runs"],
     "show": ["show", "{run}"],
+    "org": ["org"],
     "resume": ["resume", "{run}"],
     "cancel": ["cancel", "{run}"],
     "audit verify": ["audit", "verify"],
@@ -35,7 +36,7 @@ COMMANDS: dict[str, list[str]] = {
     "people token": ["people", "token", "nobody"],
 }
 
-READ = {"runs", "show", "audit verify", "audit log", "policy check", "approvals", "usage",
+READ = {"runs", "show", "org", "audit verify", "audit log", "policy check", "approvals", "usage",
         "secrets list", "people list"}  # fmt: skip
 RUN = {"run", "resume", "cancel"}
 OPERATE = {"approvals approve", "approvals deny", "pause", "unpause"}

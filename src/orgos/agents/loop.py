@@ -8,6 +8,7 @@ journal cannot rebuild.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pydantic_core
@@ -37,7 +38,7 @@ def render_task(task: Any) -> str:
         parts = [text] if text else []
         ctx = task.get("context")
         if ctx:
-            ctx_text = ctx if isinstance(ctx, str) else json.dumps(ctx, indent=1)
+            ctx_text = ctx if isinstance(ctx, str) else json.dumps(ctx, ensure_ascii=False)
             parts.append(f"Context:\n{ctx_text}")
         if task.get("from"):
             about = task.get("parent_task")
@@ -73,7 +74,7 @@ def delegate_tool(spec: AgentSpec, agents: list[str] | None = None) -> ToolDef:
             "properties": {
                 "agent": {
                     "type": "string",
-                    "enum": list(spec.delegates if agents is None else agents),
+                    "enum": list(spec.delegates or [] if agents is None else agents),
                 },
                 "task": {"type": "string", "description": "what the agent must do"},
                 "context": {"type": "string", "description": "facts it needs from you"},
@@ -83,13 +84,62 @@ def delegate_tool(spec: AgentSpec, agents: list[str] | None = None) -> ToolDef:
     )
 
 
+def report_schema(output: dict[str, Any] | None) -> dict[str, Any]:
+    """The answer of an agent asked for a report (a workflow step): its data,
+    a short summary of what it found, and how confident it is."""
+    return {
+        "type": "object",
+        "properties": {
+            "data": output if output is not None else {},
+            "summary": {"type": "string", "maxLength": 200},
+            # not bounded here: small models write 90 for 0.9; the workflow
+            # engine reads percents and clamps to 0..1
+            "confidence": {"type": "number", "description": "how sure you are, from 0 to 1"},
+        },
+        "required": ["data", "summary", "confidence"],
+    }
+
+
+#: Who an agent may delegate to, given its spec (the org chart decides when
+#: the spec does not say).
+DelegatesOf = Callable[[AgentSpec], list[str]]
+
+
 class AgentProgram:
     """The "agent" run kind."""
 
-    def __init__(self, registry: AgentRegistry, validators: dict[str, Validator] | None = None):
+    def __init__(
+        self,
+        registry: AgentRegistry,
+        validators: dict[str, Validator] | None = None,
+        delegates_of: DelegatesOf | None = None,
+    ):
         self.registry = registry
         #: Custom guardrail validators by name (the runtime's; it may add more).
         self.validators: dict[str, Validator] = {} if validators is None else validators
+        self.delegates_of: DelegatesOf = delegates_of or (lambda spec: list(spec.delegates or []))
+        #: registry spec -> (spec as run, its validator, its system prompt)
+        self._prepared: dict[tuple[Any, ...], tuple[AgentSpec, AgentSpec, Any, str]] = {}
+
+    def prepare(self, spec: AgentSpec, report: bool) -> tuple[AgentSpec, Any, str]:
+        """The spec as this run uses it (delegates from the org chart, the
+        report schema when asked), its validator and system prompt; built once."""
+        delegates = self.delegates_of(spec)
+        key = (id(spec), tuple(delegates), report)
+        hit = self._prepared.get(key)
+        if hit is not None and hit[0] is spec:
+            return hit[1], hit[2], hit[3]
+        original = spec
+        if delegates != spec.delegates:
+            spec = spec.model_copy(update={"delegates": delegates})
+        if report:
+            spec = spec.model_copy(update={"output": report_schema(spec.output)})
+        validator = json_schema_validator(spec.output) if spec.output is not None else None
+        if len(self._prepared) > 1000:
+            self._prepared.clear()
+        prompt = system_prompt(spec)
+        self._prepared[key] = (original, spec, validator, prompt)
+        return spec, validator, prompt
 
     async def resolve_version(self, workspace: str, target: str) -> int:
         return await self.registry.latest_version(workspace, target)
@@ -97,6 +147,8 @@ class AgentProgram:
     async def __call__(self, ctx: RunContext) -> Any:
         run = ctx.run
         spec = await self.registry.get(run.workspace, run.target, run.target_version)
+        report = isinstance(run.input, dict) and bool(run.input.get("report"))
+        spec, validator, system = self.prepare(spec, report)
         tools_by_name = ctx.kernel.tools
         all_defs = [
             ToolDef(t.name, t.description, t.parameters)
@@ -104,10 +156,9 @@ class AgentProgram:
             if (t := tools_by_name.get(name)) is not None
         ]
         ctx.allowed_tools = frozenset(spec.tools)
-        validator = json_schema_validator(spec.output) if spec.output is not None else None
         task = render_task(run.input)
         await guard.check_input(ctx, spec, task, self.validators)
-        messages = [Message("system", system_prompt(spec)), Message("user", task)]
+        messages = [Message("system", system), Message("user", task)]
         failures = 0
         used: dict[str, int] = {}
         defs = offered_tools(spec, all_defs, used)
@@ -225,10 +276,10 @@ def _over_limit(spec: AgentSpec, used: dict[str, int], name: str, key: str) -> s
 
 def _check_delegation(spec: AgentSpec, args: dict[str, Any]) -> str | None:
     agent = args.get("agent")
-    if agent not in spec.delegates:
+    allowed = spec.delegates or []
+    if agent not in allowed:
         return (
-            f"{spec.name} may not delegate to {agent!r}; it may delegate to:"
-            f" {', '.join(spec.delegates)}"
+            f"{spec.name} may not delegate to {agent!r}; it may delegate to: {', '.join(allowed)}"
         )
     if not isinstance(args.get("task"), str) or not args["task"].strip():
         return "delegate needs a non-empty 'task'"

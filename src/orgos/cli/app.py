@@ -88,8 +88,14 @@ def init(
 @app.command()
 def run(
     ctx: typer.Context,
-    agent: Annotated[str, typer.Argument(help="The agent to run.")],
-    task: Annotated[str, typer.Argument(help="The task, in words.")],
+    agent: Annotated[str, typer.Argument(metavar="AGENT|WORKFLOW", help="What to run.")],
+    task: Annotated[
+        str,
+        typer.Argument(
+            help="The task, in words; for a workflow, its input as a JSON object"
+            ' (or words, given as {"task": ...}).'
+        ),
+    ] = "",
     as_json: Annotated[
         bool, typer.Option("--json", help="Print only the outcome, as JSON.")
     ] = False,
@@ -108,7 +114,7 @@ def run(
         ),
     ] = False,
 ) -> None:
-    """Run an agent on a task and follow it live.
+    """Run an agent on a task, or a workflow on its input, and follow it live.
 
     A call that policy parks for approval is asked about here when the terminal
     is interactive (or approved with --auto-approve).
@@ -209,6 +215,17 @@ def cancel(
 
     state = _state(ctx)
     raise typer.Exit(run_async(lambda: commands.cancel(state, run_id)))
+
+
+@app.command()
+def org(ctx: typer.Context) -> None:
+    """Print the org chart: teams, members, supervisors, capabilities, delegation."""
+    from orgos.cli.common import reported_errors
+    from orgos.cli.org import show_org
+
+    with reported_errors():
+        code = show_org(_state(ctx))
+    raise typer.Exit(code)
 
 
 from orgos.cli.governance import register as _register_governance  # noqa: E402

@@ -38,10 +38,9 @@ async def run(
     rt = open_runtime(state, adopt=False)  # its own run tree only; `resume` recovers others
     con = console()
     async with rt:
-        _check_agent(rt, agent)
         with common.interrupt_event() as stop:
             queue = rt.kernel.events.subscribe(None)  # before the run exists: miss nothing
-            rec = await rt.submit(agent, task)
+            rec = await _submit(rt, agent, task)
             progress = Progress(rt, _quiet() if as_json else con)
             progress.start(rec.id, agent, 0, rec.input)
             while True:
@@ -66,7 +65,22 @@ def _parked_for_person(rec: RunRecord) -> bool:
 def _check_agent(rt: Runtime, agent: str) -> None:
     known = sorted(rt.agents)
     if agent not in known:
-        raise CliError(f"no agent named {agent!r}; agents of this project: {', '.join(known)}")
+        flows = f"; workflows: {', '.join(sorted(rt.workflows))}" if rt.workflows else ""
+        raise CliError(
+            f"no agent named {agent!r}; agents of this project: {', '.join(known)}" + flows
+        )
+
+
+async def _submit(rt: Runtime, name: str, task: str) -> RunRecord:
+    """A run of the workflow or the agent called ``name``."""
+    if name in rt.workflows:
+        from orgos.cli.workflows import workflow_input
+
+        return await rt.submit_workflow(name, workflow_input(task))
+    _check_agent(rt, name)
+    if not task.strip():
+        raise CliError(f'agent {name!r} needs a task: orgos run {name} "what to do"')
+    return await rt.submit(name, task)
 
 
 def _quiet() -> Console:
@@ -79,8 +93,7 @@ async def submit_queued(state: State, agent: str, task: str) -> tuple[str, Path]
     """Record a run, queued for any worker; returns its id and the project folder."""
     rt = open_runtime(state, max_active=0, recover=False)  # this process runs nothing
     async with rt:
-        _check_agent(rt, agent)
-        rec = await rt.submit(agent, task)
+        rec = await _submit(rt, agent, task)
     return rec.id, rt.project_root or state.root()
 
 
@@ -144,7 +157,7 @@ async def report(
             "waiting_run": parked.id if parked else None,
             "tokens": {"input": i, "output": o}, "seconds": round(tree.seconds, 3),
         }  # fmt: skip
-        con.print(Text(json.dumps(doc, indent=2, ensure_ascii=False)))
+        con.print(Text(json.dumps(doc, indent=2, ensure_ascii=False)), soft_wrap=True)
     else:
         con.print(render_tree(tree))
         con.print()
@@ -243,7 +256,10 @@ async def show(state: State, run_id: str, *, full: bool, as_json: bool) -> int:
         await rt.store.close()
     con = console()
     if as_json:
-        con.print(Text(json.dumps(tree_json(tree), indent=2, ensure_ascii=False, default=str)))
+        con.print(
+            Text(json.dumps(tree_json(tree), indent=2, ensure_ascii=False, default=str)),
+            soft_wrap=True,
+        )
     else:
         con.print(render_tree(tree, full=full))
         if _parked_for_person(tree.run):

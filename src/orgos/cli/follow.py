@@ -142,6 +142,13 @@ class Progress:
             for cid, kid in zip(ids or [], kids, strict=False):
                 self.start(str(cid), str(kid.get("target")), depth, kid.get("input"))
             return
+        elif kind == "step":
+            states = req.get("states") or {}
+            line.append("steps ", style="blue")
+            line.append(", ".join(f"{sid} {state}" for sid, state in states.items()))
+        elif kind == "route":
+            line.append("routes ", style="blue")
+            line.append(f"{req.get('step')} → {short(res.get('ok') or res.get('error'), lim)}")
         else:
             line.append(kind, style="blue")
             line.append(f" {short(req, lim)} → {short(res, lim)}")
@@ -261,7 +268,9 @@ async def unfinished(rt: Runtime) -> list[RunRecord]:
     return [
         r
         for r in await rt.store.list_runs(flt)
-        if r.status is not RunStatus.WAITING or (r.waiting_on or {}).get("runs")
+        if r.status is not RunStatus.WAITING
+        or (r.waiting_on or {}).get("runs")
+        or (r.waiting_on or {}).get("until") is not None
     ]
 
 

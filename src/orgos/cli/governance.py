@@ -463,4 +463,4 @@ def register(app: typer.Typer) -> None:
 
 #: Core commands (orgos.cli.app) and the action each needs.
 CORE_ACTIONS = {"run": "run", "runs": "runs", "show": "show", "resume": "resume",
-                "cancel": "cancel"}  # fmt: skip
+                "cancel": "cancel", "org": "org"}  # fmt: skip

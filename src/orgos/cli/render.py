@@ -155,6 +155,10 @@ def fill_run(branch: Tree, node: RunNode, *, full: bool) -> None:
 
 
 def render_tree(node: RunNode, *, full: bool = False) -> RenderableType:
+    if node.run.kind == "workflow" and not full:  # its graph; --full: every run too
+        from orgos.cli.graph import render_workflow
+
+        return Group(render_workflow(node), totals_text(node))
     tree = Tree(run_label(node, full=full), guide_style="dim")
     fill_run(tree, node, full=full)
     return Group(tree, totals_text(node))

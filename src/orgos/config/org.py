@@ -22,6 +22,9 @@ class TeamSpec(BaseModel):
     parent: str | None = None
     #: Agents or teams outside the team that its members may delegate to.
     may_use: list[str] = Field(default_factory=list)
+    #: The team's weight when workers share their slots between teams (fair
+    #: share: a team's burst cannot starve another).
+    share: float = Field(default=1.0, gt=0)
 
 
 class OrgSpec(BaseModel):

@@ -17,6 +17,7 @@ import yaml
 from orgos.config.loader import _line_of, load_file, read_yaml, validate
 from orgos.config.org import OrgSpec
 from orgos.config.specs import AgentSpec, ProjectSpec
+from orgos.config.workflow import WorkflowSpec
 from orgos.errors import ConfigError
 from orgos.tools.base import Tool
 from orgos.tools.validators import Validator
@@ -35,6 +36,7 @@ class Project:
     #: where each agent was defined, for error messages
     sources: dict[str, str] = field(default_factory=dict)
     org: OrgSpec = field(default_factory=OrgSpec)
+    workflows: dict[str, WorkflowSpec] = field(default_factory=dict)
 
     def store_url(self) -> str:
         url = self.spec.store
@@ -89,6 +91,11 @@ def load_project(root: Path) -> Project:
         OrgChart(project.org, project.agents)
     except ConfigError as exc:
         raise ConfigError(f"{org_path}: {exc}") from None
+    from orgos.workflows.loader import load_workflows
+
+    project.workflows, _ = load_workflows(
+        [root / w for w in project.spec.workflows], project.agents
+    )
     return project
 
 
@@ -143,7 +150,7 @@ def _check_line_refs(
 def check_references(project: Project) -> None:
     """Delegates must name agents of the project."""
     for spec in project.agents.values():
-        for d in spec.delegates:
+        for d in spec.delegates or ():
             if d not in project.agents:
                 raise ConfigError(
                     f"{project.sources.get(spec.name, spec.name)}: agent {spec.name!r} delegates"

@@ -36,8 +36,9 @@ class AgentSpec(BaseModel):
     #: Tool names (in Python, Tool objects are accepted too).
     tools: list[str] = Field(default_factory=list)
     #: Agents this one may hand sub-tasks to. When unset, the org chart
-    #: decides (down one's line, and the agents one's team may use).
-    delegates: list[str] = Field(default_factory=list)
+    #: decides (down one's line, and the agents one's team may use); ``[]``:
+    #: nobody.
+    delegates: list[str] | None = None
     #: JSON Schema of the final answer (in Python, a pydantic model class).
     output: dict[str, Any] | None = None
     max_steps: int = Field(default=10, ge=1, le=100_000)
@@ -52,6 +53,9 @@ class AgentSpec(BaseModel):
     #: Checks on the task and the final answer, and criteria the answer is
     #: evaluated against (see docs/governance.md).
     guardrails: Guardrails | None = None
+    #: Routing sends this agent at most this many runs at once, while another
+    #: capable agent has room (None: no limit).
+    max_concurrent: int | None = Field(default=None, ge=1)
 
     @field_validator("tools", mode="before")
     @classmethod
@@ -103,6 +107,8 @@ class ProjectSpec(BaseModel):
     policy: str = "policy.yaml"
     #: Folders (or files) of agent YAML.
     agents: list[str] = Field(default_factory=lambda: ["agents"])
+    #: Folders (or files) of workflow YAML (missing ones are skipped).
+    workflows: list[str] = Field(default_factory=lambda: ["workflows"])
     max_active_runs: int = Field(default=1000, ge=1)
     model_timeout: float = Field(default=120.0, gt=0)
 

@@ -44,6 +44,11 @@ class RunContext:
         self.allowed_tools: frozenset[str] | None = None
         self._events = kernel.events
 
+    def replaying(self) -> bool:
+        """Whether the next syscall's result is already in the journal (so
+        its request need not be built in full)."""
+        return self._seq + 1 in self._results
+
     @property
     def seq(self) -> int:
         """The sequence number of the last syscall issued."""
@@ -227,3 +232,49 @@ class RunContext:
             Append(JournalEntry(self.run.id, seq, "result", "wait", result, ws)),
         )
         return outcomes
+
+    async def wait_any(self, run_ids: list[str], *, until: float | None = None) -> dict[str, Any]:
+        """Wait until at least one of these child runs has ended, or the clock
+        passes ``until``. Returns ``{"ended": [outcome...], "now": time}``:
+        every one of them that has ended by then. Parked meanwhile, like
+        ``wait_runs``; a timer or the first child's end wakes it."""
+        self._seq += 1
+        seq = self._seq
+        done = self._results.get(seq)
+        if done is not None:
+            return done["ok"]  # type: ignore[no-any-return]
+        kernel = self.kernel
+        ended = await kernel.ended_children(self.run, run_ids)
+        now = time.time()
+        if not ended and (until is None or now < until):
+            waiting: dict[str, Any] = {"runs": run_ids, "any": True, "seq": seq}
+            if until is not None:
+                waiting["until"] = until
+            raise Park("waiting for child runs", waiting)
+        ws = self.run.workspace
+        result = {"ok": {"ended": ended, "now": now}}
+        await kernel.journal.submit(
+            Append(JournalEntry(self.run.id, seq, "intent", "wait", {"runs": len(run_ids),
+                                                                      "any": True}, ws)),
+            Append(JournalEntry(self.run.id, seq, "result", "wait", result, ws)),
+        )  # fmt: skip
+        return result["ok"]
+
+    async def now(self) -> float:
+        """The time, journaled: a replay sees the time the run first saw."""
+
+        async def execute(sc: Syscall) -> dict[str, Any]:
+            return {"ok": time.time()}
+
+        return float((await self.syscall("clock", {}, execute))["ok"])
+
+    async def cancel_runs(self, run_ids: list[str]) -> None:
+        """Cancel child runs (and their descendants)."""
+        kernel = self.kernel
+
+        async def execute(sc: Syscall) -> dict[str, Any]:
+            for rid in run_ids:
+                await kernel.cancel(rid, self.run.workspace)
+            return {"ok": len(run_ids)}
+
+        await self.syscall("cancel", {"runs": run_ids}, execute)

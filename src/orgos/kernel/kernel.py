@@ -27,7 +27,9 @@ from orgos.kernel.context import RunContext
 from orgos.kernel.deadlines import Deadlines
 from orgos.kernel.events import Event, EventHub
 from orgos.kernel.journal import Journal
+from orgos.kernel.scheduler import Scheduler
 from orgos.kernel.syscall import Park, Pipeline
+from orgos.kernel.timers import WakeTimers
 from orgos.llm.base import Model, ModelError, ModelRequest, ModelResponse, TokenSink
 from orgos.llm.retry import complete_with_retry
 from orgos.store.base import (
@@ -35,12 +37,14 @@ from orgos.store.base import (
     InsertRun,
     JournalEntry,
     Op,
+    RunFilter,
     RunRecord,
     RunStatus,
     Store,
     UpdateRun,
     WorkerInfo,
 )
+from orgos.store.children import ended_source
 from orgos.tools.base import Tool
 
 log = logging.getLogger("orgos.kernel")
@@ -129,6 +133,13 @@ class Kernel:
         #: None: claim any runnable run (a worker). A set: only runs of these
         #: trees, e.g. a CLI that follows one run and must not adopt others.
         self.roots: set[str] | None = None if adopt else set()
+        #: Called with the record of every run that ends on this worker
+        #: (routing's circuit breakers listen here). Must not raise.
+        self.on_run_end: list[Callable[[RunRecord], None]] = []
+        #: Per-agent limits and fair share between teams (None: first come).
+        self.scheduler: Scheduler | None = None
+        self.timers = WakeTimers(store, self._nudge.set)
+        self._ended_source = ended_source(store)
 
     # --- lifecycle ----------------------------------------------------------------
     async def start(self, *, recover: bool = True) -> None:
@@ -145,6 +156,7 @@ class Kernel:
         if recover:
             await self.reap_dead_workers()
             await self.store.wake_all_ready()
+            await self.timers.arm_parked(self.workspace)
             self._bg.append(asyncio.create_task(self._dispatcher(), name="orgos-dispatch"))
 
     async def stop(self) -> None:
@@ -154,6 +166,7 @@ class Kernel:
         self._started = False
         for t in self._bg:
             t.cancel()
+        await self.timers.close()
         tasks = list(self._active.values())
         for t in tasks:
             t.cancel()
@@ -180,6 +193,10 @@ class Kernel:
                 await self.store.fence_worker(w.id)
                 n += 1
         return n
+
+    def held_records(self) -> list[RunRecord]:
+        """The records of the runs this worker holds now."""
+        return list(self._held.values())
 
     @property
     def held_runs(self) -> frozenset[str]:
@@ -222,7 +239,9 @@ class Kernel:
         ws = workspace or self.workspace
         version = await program.resolve_version(ws, target)
         rid = new_id("r-")
-        local = len(self._active) + len(self._reserved) < self.max_active
+        local = len(self._active) + len(self._reserved) < self.max_active and (
+            self.scheduler is None or self.scheduler.admit(self, kind, target)
+        )
         rec = RunRecord(
             id=rid, workspace=ws, kind=kind, target=target, target_version=version,
             input=pydantic_core.to_jsonable_python(input),
@@ -329,13 +348,35 @@ class Kernel:
             self.events.publish(Event(run.id, run.root_id, "status",
                                       {"status": status.value, "error": error}))  # fmt: skip
         self._notify(run.id, run)
+        if status.terminal:
+            for hook in self.on_run_end:
+                hook(run)
         woke = False
         if status is RunStatus.WAITING:
+            if waiting and waiting.get("until") is not None:
+                self.timers.arm(run.id, float(waiting["until"]))
             woke = await self.store.wake_if_ready(run.id)
         elif run.parent_id is not None:
             woke = await self.store.wake_if_ready(run.parent_id)
-        if woke:
+        if woke or (self.scheduler is not None and self.scheduler.backlog):
             self._nudge.set()
+
+    async def ended_children(self, parent: RunRecord, run_ids: list[str]) -> list[dict[str, Any]]:
+        """The outcomes of those of ``run_ids`` (children of ``parent``) that ended."""
+        if self._ended_source is not None:
+            return await self._ended_source.ended(parent.workspace, run_ids)
+        wanted = set(run_ids)
+        if len(wanted) <= 8:
+            recs = [r for rid in run_ids if (r := await self.store.get_run(parent.workspace, rid))]
+        else:  # one query for many children
+            recs = await self.store.list_runs(
+                RunFilter(parent.workspace, parent_id=parent.id, limit=10_000_000)
+            )
+        return [
+            {"run_id": r.id, "target": r.target, "status": r.status.value,
+             "output": r.output, "error": r.error}
+            for r in recs if r.id in wanted and r.status.terminal
+        ]  # fmt: skip
 
     def _notify(self, run_id: str, rec: RunRecord | None = None) -> None:
         """Wake whoever waits on this run: its status changed (``rec`` is its
@@ -359,16 +400,26 @@ class Kernel:
         return out
 
     async def _dispatcher(self) -> None:
+        swept = time.monotonic()
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.poll_interval):
                     await self._nudge.wait()
             self._nudge.clear()
+            if time.monotonic() - swept > 3 * self.lease_ttl:  # timers of a dead worker
+                swept = time.monotonic()
+                with contextlib.suppress(Exception):
+                    await self.timers.arm_parked(self.workspace)
             free = self.max_active - len(self._active) - len(self._reserved)
             if free <= 0:
                 continue
             try:
-                claimed = await self.store.claim_runs(self.worker_id, free, time.time(), self.roots)
+                if self.scheduler is not None:
+                    claimed = await self.scheduler.claim(self, free)
+                else:
+                    claimed = await self.store.claim_runs(
+                        self.worker_id, free, time.time(), self.roots
+                    )
                 for rec in claimed:
                     self._launch(rec, await self.store.load_journal(rec.id))
             except FencedOut:

@@ -105,7 +105,7 @@ class OrgChart:
         spec = self.agents.get(agent)
         if spec is None:
             return []
-        if spec.delegates:
+        if spec.delegates is not None:
             return list(spec.delegates)
         out = self.reports(agent)
         team = self.teams.get(spec.team) if spec.team else None

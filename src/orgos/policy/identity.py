@@ -14,7 +14,7 @@ import secrets
 ROLES = ("viewer", "builder", "operator", "admin")
 
 _READ = frozenset(
-    {"runs", "show", "audit.verify", "audit.log", "policy.check", "approvals.list", "usage",
+    {"runs", "show", "org", "audit.verify", "audit.log", "policy.check", "approvals.list", "usage",
      "secrets.list", "people.list"}
 )  # fmt: skip
 _RUN = frozenset({"run", "resume", "cancel"})

@@ -414,15 +414,25 @@ class SQLiteStore:
             return False
         waiting = _loads(row[1]) or {}
         children: list[str] = waiting.get("runs") or []
-        if not children:
+        until = waiting.get("until")
+        if until is not None and time.time() >= until:
+            pass  # a deadline passed (wait_any with until)
+        elif not children:
             return False
-        marks = ",".join("?" * len(children))
-        pending = conn.execute(
-            f"SELECT COUNT(*) FROM runs WHERE id IN ({marks}) AND status NOT IN {_TERMINAL_SQL}",
-            children,
-        ).fetchone()[0]
-        if pending:
-            return False
+        else:
+            # wait_any: one ended child is enough; wait_runs: all of them. Either
+            # way one row answers (a parent of 1,000 children is asked 1,000
+            # times); ids grow with time and older children end first, so
+            # "all" looks from the newest, "any" from the oldest.
+            marks = ",".join("?" * len(children))
+            which, order = ("IN", "ASC") if waiting.get("any") else ("NOT IN", "DESC")
+            found = conn.execute(
+                f"SELECT 1 FROM runs WHERE id IN ({marks}) AND status {which} {_TERMINAL_SQL}"
+                f" ORDER BY id {order} LIMIT 1",
+                children,
+            ).fetchone()
+            if (found is None) if waiting.get("any") else (found is not None):
+                return False
         conn.execute(
             "UPDATE runs SET status='queued', owner=NULL, updated_at=? WHERE id=?",
             (time.time(), run_id),
@@ -430,6 +440,13 @@ class SQLiteStore:
         return True
 
     async def wake_if_ready(self, run_id: str) -> bool:
+        # Most calls come from a child ending while its parent is not parked:
+        # a read says so without a write transaction. (A parent that parks
+        # after this read checks its children itself once its status is in.)
+        row = self._read().execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None or row[0] != "waiting":
+            return False
+
         def apply(conn: sqlite3.Connection) -> bool:
             conn.execute("BEGIN IMMEDIATE")
             try:

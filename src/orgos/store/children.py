@@ -1,0 +1,42 @@
+"""Which of many child runs have ended: one query, only the columns a
+waiting parent reads, only the rows that ended (a workflow waiting on 1,000
+branches asks this at every wake-up)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from orgos.store.base import Store
+from orgos.store.sqlite import _TERMINAL_SQL, SQLiteStore, _loads
+
+
+class EndedSource(Protocol):
+    async def ended(self, workspace: str, run_ids: list[str]) -> list[dict[str, Any]]:
+        """``{run_id, target, status, output, error}`` of those that ended."""
+        ...
+
+
+class SQLiteEnded:
+    def __init__(self, store: SQLiteStore):
+        self._store = store
+
+    async def ended(self, workspace: str, run_ids: list[str]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        conn = self._store._read()
+        for i in range(0, len(run_ids), 5000):  # SQLite bounds the number of parameters
+            chunk = run_ids[i : i + 5000]
+            rows = conn.execute(
+                "SELECT id, target, status, output, error FROM runs WHERE workspace=? AND"
+                f" status IN {_TERMINAL_SQL} AND id IN ({','.join('?' * len(chunk))})",
+                (workspace, *chunk),
+            ).fetchall()
+            out.extend(
+                {"run_id": r[0], "target": r[1], "status": r[2], "output": _loads(r[3]),
+                 "error": r[4]}
+                for r in rows
+            )  # fmt: skip
+        return out
+
+
+def ended_source(store: Store) -> EndedSource | None:
+    return SQLiteEnded(store) if isinstance(store, SQLiteStore) else None

@@ -1,0 +1,1 @@
+"""Workflows: declarative graphs of steps, executed as durable runs."""

@@ -1,0 +1,141 @@
+"""What the workflow engine asks of the world, each as a journaled syscall
+or a child run: routing choices, the child runs of a step, escalations to a
+person, and the records of the steps' states that ``orgos show`` draws."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from orgos.config.workflow import RouteSpec
+from orgos.kernel.syscall import Park, Syscall
+from orgos.workflows.expr import render, render_data
+from orgos.workflows.state import Attempt, StepState
+
+if TYPE_CHECKING:
+    from orgos.workflows.engine import Engine, Launch
+
+
+class NoRoute(LookupError):
+    def __init__(self, step: str, why: str):
+        super().__init__(f"step {step}: {why}")
+
+
+async def route(
+    engine: Engine, sid: str, route: RouteSpec, n: int, exclude: list[str]
+) -> list[str]:
+    """``n`` agents for step ``sid``, chosen once: a ``route`` syscall."""
+    services, ws = engine.services, engine.ctx.run.workspace
+    task = engine.states[sid].spec.task
+
+    async def execute(sc: Syscall) -> dict[str, Any]:
+        try:
+            return {"ok": await services.route(ws, route, n, exclude, task)}
+        except LookupError as exc:
+            return {"error": str(exc)}
+
+    req = {"step": sid, "capabilities": route.capabilities, "strategy": route.strategy,
+           "n": n, "exclude": exclude}  # fmt: skip
+    res = await engine.ctx.syscall("route", req, execute)
+    if "ok" not in res:
+        # nobody can take it now: the launches fail like any attempt
+        raise NoRoute(sid, str(res.get("error")))
+    return list(res["ok"])
+
+
+def child(engine: Engine, ln: Launch) -> tuple[str, str, Any]:
+    """The child run of a launch: (kind, target, input), with its context."""
+    st = engine.states[ln.step]
+    s = st.spec
+    meta = {
+        "workflow": engine.spec.name,
+        "step": s.id,
+        "branch": ln.branch,
+        "attempt": st.attempts.get(ln.branch, 0) + 1,
+        "iteration": st.iteration,
+    }
+    if ln.compensation:
+        assert s.compensate is not None
+        env = engine.env(step=st.view())
+        task = str(render(s.compensate.task, env, engine.exprs))
+        meta["compensation"] = True
+        undo = {"step": s.id, "result": st.context()}
+        return "agent", s.compensate.agent, {"task": task, "context": undo, "step": meta}
+    extra: dict[str, Any] = {}
+    if ln.branch >= 0 and st.items is not None:
+        extra = {"item": st.items[ln.branch], "index": ln.branch}
+    if s.loop is not None:
+        extra["loop"] = {"iteration": st.iteration}
+        extra["previous"] = st.view() if st.result is not None else None
+    env = engine.env(**extra)
+    task = str(render(s.task, env, engine.exprs)) if s.task else (s.description or s.id)
+    if not s.task and "item" in extra:
+        task = f"{task}: {json.dumps(extra['item'], ensure_ascii=False)}"
+    context: dict[str, Any] = {n: engine.states[n].context() for n in s.needs}
+    if "item" in extra:
+        # a branch gets its item, and what its needs found, but not their
+        # data: a thousand branches would each carry the whole list
+        context = {n: {k: v for k, v in c.items() if k != "data"} for n, c in context.items()}
+        context["item"] = extra["item"]
+    if s.loop is not None and st.result is not None:
+        context["previous_iteration"] = st.context()
+    if s.workflow is not None or s.planner is not None:
+        sub = (
+            engine.plans[s.id]
+            if s.planner is not None
+            else engine.services.workflow(s.workflow or "")
+        )
+        data = render_data(s.input, env, engine.exprs) if s.input else {}
+        data = dict(data) if isinstance(data, dict) else {"value": data}
+        if s.task:
+            data.setdefault("task", task)
+        if context:
+            data.setdefault("context", context)
+        child = {"workflow": sub.model_dump(mode="json"), "input": data, "step": meta}
+        return "workflow", sub.name, child
+    assert ln.agent is not None
+    inp: dict[str, Any] = {"task": task, "step": meta}
+    if s.input:
+        context["data"] = render_data(s.input, env, engine.exprs)
+    if context:
+        inp["context"] = context
+    if engine.spec.reports:
+        inp["report"] = True
+    return "agent", ln.agent, inp
+
+
+async def escalate(
+    engine: Engine, st: StepState, att: Attempt, error: str
+) -> dict[str, Any] | None:
+    """Park the workflow until a person answers: ``done`` with the step's
+    result, or ``not-done``."""
+    who = st.spec.escalate_to or engine.services.escalation_target(att.agent or st.spec.agent)
+    req = {"step": st.spec.id, "branch": att.branch, "agent": att.agent, "error": error,
+           "to": who}  # fmt: skip
+
+    async def execute(sc: Syscall) -> dict[str, Any]:
+        raise Park(
+            f"step {st.spec.id} failed ({error}); escalated to {who}",
+            {"decision": {"seq": sc.seq, "kind": "escalate", "request": req}},
+        )
+
+    res = await engine.ctx.syscall("escalate", req, execute)
+    if "ok" not in res:
+        return None
+    return {"data": res["ok"], "summary": f"answered by {who}", "confidence": None,
+            "agent": who}  # fmt: skip
+
+
+async def note(engine: Engine) -> None:
+    """Journal the steps whose state changed (``orgos show`` draws them)."""
+    changed = {sid: st.status for sid, st in engine.states.items()
+               if engine._noted.get(sid) != st.status}  # fmt: skip
+    if not changed:
+        return
+    engine._noted.update(changed)
+    errors = {sid: engine.states[sid].error for sid in changed if engine.states[sid].error}
+
+    async def execute(sc: Syscall) -> dict[str, Any]:
+        return {"ok": True}
+
+    await engine.ctx.syscall("step", {"states": changed, "errors": errors}, execute)
