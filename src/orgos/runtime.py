@@ -9,16 +9,23 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orgos.agents.loop import AgentProgram
 from orgos.agents.registry import AgentRegistry
+from orgos.config.org import OrgSpec
 from orgos.config.specs import AgentSpec
 from orgos.errors import ConfigError, NotFound
 from orgos.kernel.kernel import Kernel
 from orgos.llm.base import Model
 from orgos.store import Durability, JournalEntry, RunFilter, RunRecord, Store, open_store
 from orgos.tools.base import Tool
+
+if TYPE_CHECKING:
+    from orgos.bus.service import Bus
+    from orgos.fs.service import Files
+    from orgos.memory.service import Memory
+    from orgos.shared import SharedWorkspace
 
 
 class Runtime:
@@ -41,6 +48,9 @@ class Runtime:
         tune_gc: bool = True,
         adopt: bool = True,
         env: Mapping[str, str] | None = None,
+        org: OrgSpec | None = None,
+        people: Any = None,
+        file_limits: Any = None,
     ):
         """``adopt``: work on any unfinished run of the store (a worker; the
         default), or only on the run trees this runtime starts or follows."""
@@ -75,6 +85,18 @@ class Runtime:
             tune_gc=tune_gc,
             adopt=adopt,
         )
+        self.org = org or OrgSpec()
+        #: Files, memory and bus (on a SQLite store); see orgos.shared.
+        self.shared: SharedWorkspace | None = None
+        from orgos.store.sqlite import SQLiteStore
+
+        if isinstance(self.store, SQLiteStore):
+            from orgos.shared import SharedWorkspace
+
+            self.shared = SharedWorkspace(
+                self.store, self.kernel, self.registry, workspace=workspace,
+                teams={t.name: t for t in self.org.teams}, people=people, limits=file_limits,
+            )  # fmt: skip
         self._open = False
 
     @classmethod
@@ -91,7 +113,18 @@ class Runtime:
             models = {
                 key: build_model(entry, env_map) for key, entry in project.spec.models.items()
             }
+        from orgos.fs.people import StaticRoles
+        from orgos.fs.service import FileLimits
+
+        files = project.spec.files
+        limits = FileLimits(
+            int(files.max_file_mb * 2**20),
+            None if files.quota_mb is None else int(files.quota_mb * 2**20),
+        )
         kwargs: dict[str, Any] = {
+            "org": project.org,
+            "people": StaticRoles.from_project(project.root),
+            "file_limits": limits,
             "store": project.store_url(),
             "agents": project.agents.values(),
             "tools": project.tools.values(),
@@ -140,7 +173,26 @@ class Runtime:
         for spec in self._agents.values():
             await self.registry.register(self.workspace, spec)
         await self.kernel.start(recover=self.recover)
+        if self.shared is not None:
+            await self.shared.start()
         self._open = True
+
+    def _shared(self) -> SharedWorkspace:
+        if self.shared is None:
+            raise ConfigError("the shared workspace needs a SQLite store")
+        return self.shared
+
+    @property
+    def files(self) -> Files:
+        return self._shared().files
+
+    @property
+    def memory(self) -> Memory:
+        return self._shared().memory
+
+    @property
+    def bus(self) -> Bus:
+        return self._shared().bus
 
     async def close(self) -> None:
         if self._open:

@@ -8,7 +8,7 @@ journal cannot rebuild.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
 import pydantic_core
 
@@ -16,9 +16,22 @@ from orgos.agents.registry import AgentRegistry
 from orgos.config.specs import AgentSpec, json_schema_validator
 from orgos.kernel.context import RunContext
 from orgos.llm.base import Message, ModelRequest, ModelResponse, ToolCall, ToolDef
+from orgos.memory.compact import compact
+from orgos.memory.handoff import HANDOFF_SCHEMA, Handoff
 from orgos.tools.base import ToolResult
 
 DELEGATE = "delegate"
+#: The key of ``Kernel.services`` under which a service offers built-in tools.
+BUILTIN_TOOLS = "builtin_tools"
+
+
+class BuiltinTools(Protocol):
+    """Tools a service gives agents on its own (the workspace's file and
+    memory tools). Their calls are the service's syscalls, not ``tool``."""
+
+    def defs(self, spec: AgentSpec) -> list[ToolDef]: ...
+
+    async def call(self, ctx: RunContext, name: str, args: dict[str, Any]) -> ToolResult: ...
 
 
 class StepLimitReached(Exception):
@@ -36,6 +49,9 @@ def render_task(task: Any) -> str:
         if ctx:
             ctx_text = ctx if isinstance(ctx, str) else json.dumps(ctx, indent=1)
             parts.append(f"Context:\n{ctx_text}")
+        handoff = Handoff.parse(task.get("handoff"))
+        if handoff is not None and (text := handoff.render(task.get("from"))):
+            parts.append(text)
         if task.get("from"):
             about = task.get("parent_task")
             parts.append(
@@ -74,6 +90,7 @@ def delegate_tool(spec: AgentSpec, agents: list[str] | None = None) -> ToolDef:
                 },
                 "task": {"type": "string", "description": "what the agent must do"},
                 "context": {"type": "string", "description": "facts it needs from you"},
+                "handoff": HANDOFF_SCHEMA,
             },
             "required": ["agent", "task"],
         },
@@ -99,18 +116,25 @@ class AgentProgram:
             if (t := tools_by_name.get(name)) is not None
         ]
         ctx.allowed_tools = frozenset(spec.tools)
+        builtin: BuiltinTools | None = ctx.kernel.services.get(BUILTIN_TOOLS)
+        if builtin is not None:
+            all_defs += builtin.defs(spec)
         validator = json_schema_validator(spec.output) if spec.output is not None else None
         messages = [Message("system", system_prompt(spec)), Message("user", render_task(run.input))]
         used: dict[str, int] = {}
         defs = offered_tools(spec, all_defs, used)
         for _ in range(spec.max_steps):
+            if spec.context_budget is not None:
+                messages = await compact(
+                    ctx, messages, spec.context_budget, model=spec.model, tools=defs
+                )
             req = ModelRequest(
                 messages, defs, spec.output, spec.temperature, tool_choice=spec.tool_choice
             )
             resp = await ctx.llm(req, spec.model)
             messages.append(Message("assistant", resp.content, list(resp.tool_calls)))
             if resp.tool_calls:
-                results = await self._act(ctx, spec, resp.tool_calls, used)
+                results = await self._act(ctx, spec, resp.tool_calls, used, builtin)
                 if spec.tool_limits:
                     defs = offered_tools(spec, all_defs, used)
                 for call in resp.tool_calls:
@@ -128,7 +152,12 @@ class AgentProgram:
         )
 
     async def _act(
-        self, ctx: RunContext, spec: AgentSpec, calls: list[ToolCall], used: dict[str, int]
+        self,
+        ctx: RunContext,
+        spec: AgentSpec,
+        calls: list[ToolCall],
+        used: dict[str, int],
+        builtin: BuiltinTools | None = None,
     ) -> dict[str, ToolResult]:
         """Run the tool calls in order; delegations start together, in parallel."""
         results: dict[str, ToolResult] = {}
@@ -154,6 +183,12 @@ class AgentProgram:
                     results[call.id] = ToolResult(False, error=problem)
                 else:
                     delegations.append(call)
+            elif (
+                builtin is not None
+                and call.name not in spec.tools
+                and any(d.name == call.name for d in builtin.defs(spec))
+            ):
+                results[call.id] = await builtin.call(ctx, call.name, call.arguments)
             else:
                 results[call.id] = await ctx.tool(call.name, call.arguments)
         if delegations:
@@ -161,7 +196,8 @@ class AgentProgram:
             children = [
                 ("agent", str(c.arguments["agent"]),
                  {"task": c.arguments.get("task", ""), "context": c.arguments.get("context"),
-                  "from": spec.name, "parent_task": parent_task})
+                  "from": spec.name, "parent_task": parent_task,
+                  **({"handoff": c.arguments["handoff"]} if c.arguments.get("handoff") else {})})
                 for c in delegations
             ]  # fmt: skip
             ids = await ctx.spawn(children)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from orgos.config.access import FileAccess, MemoryScope
 from orgos.config.specs import NAME_PATTERN
 
 
@@ -22,6 +23,10 @@ class TeamSpec(BaseModel):
     parent: str | None = None
     #: Agents or teams outside the team that its members may delegate to.
     may_use: list[str] = Field(default_factory=list)
+    #: Workspace paths every member may read and write (and the team folder's quota).
+    files: FileAccess | None = None
+    #: Memory scopes every member may use, on top of their own.
+    memory: list[MemoryScope] | None = None
 
 
 class OrgSpec(BaseModel):

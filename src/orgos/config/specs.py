@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from orgos.config.access import FileAccess, FilesSettings, MemoryScope, RetentionSpec
 from orgos.llm.select import ModelConfig
 
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
@@ -48,6 +49,15 @@ class AgentSpec(BaseModel):
     #: once ``tool_limits`` used them all up (keeps small models on the path).
     tool_choice: Literal["auto", "required"] = "auto"
     temperature: float | None = Field(default=None, ge=0, le=2)
+    #: Workspace paths this agent may read and write, on top of its team's.
+    #: Unset (and unset on the team): its own folder ``agents/{agent}/**``, its
+    #: team's ``teams/{team}/**``, and ``shared/**`` to read.
+    files: FileAccess | None = None
+    #: Memory scopes it may remember into and recall from; unset: agent, team.
+    memory: list[MemoryScope] | None = None
+    #: Tokens the conversation may take before older turns are summarized
+    #: (short-term memory); unset: never compacted.
+    context_budget: int | None = Field(default=None, ge=256)
 
     @field_validator("tools", mode="before")
     @classmethod
@@ -99,6 +109,10 @@ class ProjectSpec(BaseModel):
     agents: list[str] = Field(default_factory=lambda: ["agents"])
     max_active_runs: int = Field(default=1000, ge=1)
     model_timeout: float = Field(default=120.0, gt=0)
+    #: Limits of the shared workspace filesystem.
+    files: FilesSettings = Field(default_factory=FilesSettings)
+    #: What ``orgos retention`` removes.
+    retention: RetentionSpec = Field(default_factory=RetentionSpec)
 
 
 def json_schema_validator(schema: dict[str, Any]) -> Any:

@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 import pydantic_core
@@ -104,6 +104,12 @@ class Kernel:
         self.tools: dict[str, Tool] = dict(tools or {})
         self.programs: dict[str, Program] = dict(programs or {})
         self.pipeline = Pipeline()
+        #: Services plugged in when the runtime is assembled (e.g. the workspace's
+        #: agent tools); the kernel itself never looks inside.
+        self.services: dict[str, Any] = {}
+        #: Asked, after a run parks, whether what it waits for already came
+        #: (e.g. an event published meanwhile); True: it was made runnable.
+        self.wakers: list[Callable[[RunRecord], Awaitable[bool]]] = []
         self.events = EventHub()
         self.deadlines = Deadlines()
         self.max_active = max_active
@@ -329,6 +335,8 @@ class Kernel:
         woke = False
         if status is RunStatus.WAITING:
             woke = await self.store.wake_if_ready(run.id)
+            for waker in self.wakers:
+                woke = woke or await waker(run)
         elif run.parent_id is not None:
             woke = await self.store.wake_if_ready(run.parent_id)
         if woke:
@@ -410,6 +418,10 @@ class Kernel:
                        time.time() + self.lease_ttl)
         )  # fmt: skip
         self.journal.start()
+
+    def nudge(self) -> None:
+        """Look for runnable runs now (a service made some runnable)."""
+        self._nudge.set()
 
     def follow(self, root_id: str) -> None:
         """Let a non-adopting kernel work on this run tree too."""
