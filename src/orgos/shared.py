@@ -23,6 +23,7 @@ from orgos.fs.service import FileLimits, Files
 from orgos.fs.table import FileTable
 from orgos.kernel.context import RunContext
 from orgos.kernel.kernel import Kernel
+from orgos.kernel.syscall import Syscall, Verdict
 from orgos.llm.base import ToolDef
 from orgos.memory.service import SCOPES, Memory
 from orgos.memory.table import MemoryTable
@@ -62,9 +63,20 @@ class SharedWorkspace:
         self.files = Files(FileTable(store), self.blobs, registry, teams, people, limits, workspace)
         self.memory = Memory(MemoryTable(store), registry, teams)
         self.bus = Bus(BusTable(store), kernel, workspace)
-        kernel.pipeline.before.extend([self.files.check, self.memory.check, self.bus.check])
+        kernel.pipeline.before.append(self.check)
         kernel.wakers.append(self.bus.waker)
         kernel.services[BUILTIN_TOOLS] = AgentTools(self)
+
+    async def check(self, sc: Syscall) -> Verdict | None:
+        """One before-hook for the workspace's syscalls (others pass at once)."""
+        kind = sc.kind
+        if kind.startswith("fs."):
+            return await self.files.check(sc)
+        if kind.startswith("memory."):
+            return await self.memory.check(sc)
+        if kind == "publish":
+            return await self.bus.check(sc)
+        return None
 
     async def start(self) -> None:
         await self.bus.sweep()

@@ -190,5 +190,10 @@ def cancel(
     raise typer.Exit(run_async(lambda: commands.cancel(state, run_id)))
 
 
+from orgos.cli.fs_app import fs_app  # noqa: E402
+
+app.add_typer(fs_app)
+
+
 def main() -> None:
     app()

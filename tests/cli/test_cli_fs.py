@@ -1,0 +1,56 @@
+"""`orgos fs`: people read and write the workspace as their role allows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import Cli
+
+PEOPLE = """\
+people:
+  ada: {role: admin}
+  bea: {role: builder, teams: [sales]}
+  vic: {role: viewer}
+"""
+
+
+def test_fs_commands_follow_roles(project: Path, cli: Cli, tmp_path: Path) -> None:
+    (project / "people.yaml").write_text(PEOPLE)
+    local = tmp_path / "plan.md"
+    local.write_text("one\ntwo\n")
+
+    def fs(*args: str | Path) -> tuple[int, str]:
+        r = cli("-p", project, "fs", *args)
+        return r.exit_code, r.output
+
+    assert fs("put", "--as", "bea", local, "teams/sales/plan.md")[0] == 0
+    local.write_text("one\nthree\n")
+    code, out = fs("put", "--as", "bea", local, "teams/sales/plan.md")
+    assert code == 0 and "version 2" in out
+
+    code, out = fs("put", "--as", "bea", local, "teams/support/plan.md")
+    assert code == 2 and "bea (builder) may not write" in out
+    code, out = fs("put", "--as", "vic", local, "shared/x.md")
+    assert code == 2 and "vic (viewer) may not write" in out
+    code, out = fs("put", "--as", "ada", local, "teams/sales/../support/x.md")
+    assert code == 2 and "path segments are not allowed" in out
+    code, out = fs("ls", "--as", "mallory")
+    assert code == 2 and "not a person" in out
+
+    code, out = fs("cat", "--as", "vic", "teams/sales/plan.md")
+    assert code == 0 and out == "one\nthree\n"
+    code, out = fs("cat", "--as", "vic", "teams/sales/plan.md", "--version", "1")
+    assert code == 0 and out == "one\ntwo\n"
+    code, out = fs("ls", "--as", "vic", "teams")
+    assert code == 0 and "teams/sales/plan.md" in out and "bea (person)" in out
+    code, out = fs("log", "--as", "vic", "teams/sales/plan.md")
+    assert code == 0 and "v1" in out and "v2" in out and "bea (person)" in out
+    code, out = fs("diff", "--as", "vic", "teams/sales/plan.md")
+    assert code == 0 and "-two" in out and "+three" in out and "@v1" in out
+    code, out = fs("cat", "--as", "vic", "teams/sales/nothing.md")
+    assert code == 2 and "no file" in out
+
+
+def test_fs_needs_a_person(project: Path, cli: Cli) -> None:
+    r = cli("-p", project, "fs", "ls")
+    assert r.exit_code == 2 and "--as" in r.output
