@@ -3,19 +3,11 @@ runs parked until an event, and the built-in run and file events."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
-from ws_helpers import run_code, runtime
+from ws_helpers import run_code, runtime, submit_parked
 
 from orgos.kernel.context import RunContext
-from orgos.runtime import Runtime
-
-
-async def _status(rt: Runtime, run_id: str, status: str) -> None:
-    async with asyncio.timeout(10):
-        while (await rt.get_run(run_id)).status.value != status:
-            await asyncio.sleep(0.01)
 
 
 async def test_subscribers_get_every_event_until_they_ack(tmp_path: Path) -> None:
@@ -49,17 +41,16 @@ async def test_a_run_parks_until_its_event_and_publishes_once(tmp_path: Path) ->
     rt, _ = runtime(tmp_path, {"seller": waiter})
     async with rt:
         await rt.bus.subscribe("t", "shipping")
-        rec = await rt.kernel.submit("agent", "seller", None)
-        await _status(rt, rec.id, "waiting")
-        parked = await rt.get_run(rec.id)
-        assert parked.owner is None and rec.id not in rt.kernel.held_runs
+        rid = await submit_parked(rt, "seller")
+        parked = await rt.get_run(rid)
+        assert parked.owner is None and rid not in rt.kernel.held_runs
         await rt.bus.publish_as("ada", "approvals", {"order": "B-1"})  # does not match
         await rt.bus.publish_as("ada", "approvals", {"order": "A-7"})
-        done = await rt.wait(rec.id, timeout=10)
+        done = await rt.wait(rid, timeout=10)
         assert done.status.value == "succeeded" and done.output == "A-7"
         shipped = rt.bus.pending("t", "shipping")
         assert [(e.data, e.run_id, e.source) for e in shipped] == [
-            ({"order": "A-7"}, rec.id, "seller")
+            ({"order": "A-7"}, rid, "seller")
         ]
 
 
@@ -71,10 +62,9 @@ async def test_an_event_published_by_another_process_wakes_the_run(tmp_path: Pat
     rt, _ = runtime(tmp_path, {"seller": waiter})
     other, _ = runtime(tmp_path, {}, adopt=False)
     async with rt, other:
-        rec = await rt.kernel.submit("agent", "seller", None)
-        await _status(rt, rec.id, "waiting")
+        rid = await submit_parked(rt, "seller")
         await other.bus.publish_as("ada", "go", 42)  # another runtime on the same store
-        done = await rt.wait(rec.id, timeout=10)
+        done = await rt.wait(rid, timeout=10)
     assert done.output == 42
 
 
@@ -91,17 +81,16 @@ async def test_run_lifecycle_and_file_events(tmp_path: Path) -> None:
     async with rt:
         await rt.bus.subscribe("watch", "run.succeeded")
         await rt.bus.subscribe("watch", "run.created")
-        rec = await rt.kernel.submit("agent", "seller", None)
-        await _status(rt, rec.id, "waiting")
+        rid = await submit_parked(rt, "seller")
         await rt.files.put_as("ada", "teams/sales/inbox/readme.txt", b"not a csv")
         await rt.files.put_as("ada", "teams/sales/inbox/orders.csv", b"a,b\n1,2\n")
-        done = await rt.wait(rec.id, timeout=10)
+        done = await rt.wait(rid, timeout=10)
         assert done.output == "teams/sales/inbox/orders.csv"
         assert await run_code(rt, "helper") == "ok"
         ended = rt.bus.pending("watch", "run.succeeded")
         created = rt.bus.pending("watch", "run.created")
     assert [e.data["target"] for e in ended] == ["seller", "helper"]
-    assert ended[0].data["run_id"] == rec.id and ended[0].source == "system"
+    assert ended[0].data["run_id"] == rid and ended[0].source == "system"
     assert [e.data["target"] for e in created] == ["seller", "helper"]
 
 

@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from ws_helpers import run_code, runtime
+from ws_helpers import run_code, runtime, submit_parked
 
 from orgos.fs.service import FileLimits, QuotaExceeded
 from orgos.kernel.context import RunContext
@@ -64,11 +64,9 @@ async def test_a_replayed_write_makes_no_new_version(tmp_path: Path) -> None:
 
     rt, _ = runtime(tmp_path, {"seller": writer})
     async with rt:
-        rec = await rt.kernel.submit("agent", "seller", None)
-        parked = await _wait_parked(rt, rec.id)
-        assert parked
+        rid = await submit_parked(rt, "seller")
         await rt.bus.publish_as("ada", "go", {})
-        done = await rt.kernel.wait(rec.id, timeout=10)
+        done = await rt.kernel.wait(rid, timeout=10)
         assert done.status.value == "succeeded" and done.output == 1
         assert len(rt.files.log_as("ada", "teams/sales/once.txt")) == 1
         # and the same key twice at the table level returns the first version
@@ -76,18 +74,6 @@ async def test_a_replayed_write_makes_no_new_version(tmp_path: Path) -> None:
         a, new_a = await table.put("default", "k.txt", None, 0, "system", "t", key="k1")
         b, new_b = await table.put("default", "k.txt", None, 0, "system", "t", key="k1")
         assert (new_a, new_b) == (True, False) and a == b
-
-
-async def _wait_parked(rt: object, run_id: str) -> bool:
-    import asyncio
-
-    from orgos.runtime import Runtime
-
-    assert isinstance(rt, Runtime)
-    async with asyncio.timeout(10):
-        while (await rt.get_run(run_id)).status.value != "waiting":
-            await asyncio.sleep(0.01)
-    return True
 
 
 async def test_a_big_blob_never_passes_through_the_journal(tmp_path: Path) -> None:

@@ -99,3 +99,20 @@ async def run_code(rt: Runtime, agent: str, timeout: float = 30) -> Any:
     done = await rt.kernel.wait(rec.id, timeout=timeout)
     assert done.status.value == "succeeded", done.error
     return done.output
+
+
+async def submit_parked(rt: Runtime, agent: str, timeout: float = 10) -> str:
+    """Start a run and return its id once it has parked (status waiting)."""
+    import asyncio
+
+    q = rt.kernel.events.subscribe(None)
+    try:
+        rec = await rt.kernel.submit("agent", agent, None)
+        async with asyncio.timeout(timeout):
+            while True:
+                ev = await q.get()
+                if ev.run_id == rec.id and ev.type == "status":
+                    assert ev.data["status"] == "waiting", ev.data
+                    return rec.id
+    finally:
+        rt.kernel.events.unsubscribe(q)

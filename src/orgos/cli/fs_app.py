@@ -88,7 +88,7 @@ def diff(
     ctx: typer.Context,
     person: AsPerson,
     path: Annotated[str, typer.Argument(help="The file.")],
-    old: Annotated[int | None, typer.Argument(help="Version (default: the one before new).")] = None,
+    old: Annotated[int | None, typer.Argument(help="Version (default: new - 1).")] = None,
     new: Annotated[int | None, typer.Argument(help="Version (default: the latest).")] = None,
 ) -> None:
     """The differences between two versions of a file (unified diff)."""

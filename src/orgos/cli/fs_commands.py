@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import sys
 import time
@@ -64,7 +65,7 @@ async def put(state: State, person: str, local: Path, path: str) -> int:
         data = sys.stdin.buffer.read()
     else:
         try:
-            data = local.read_bytes()
+            data = await asyncio.to_thread(local.read_bytes)
         except OSError as exc:
             raise CliError(f"{local}: cannot read: {exc.strerror}") from None
     async with _open(state) as rt:
