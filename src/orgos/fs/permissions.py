@@ -59,7 +59,7 @@ def agent_grant(spec: AgentSpec, teams: Mapping[str, TeamSpec]) -> Grant:
 def agent_memory(spec: AgentSpec, teams: Mapping[str, TeamSpec]) -> frozenset[MemoryScope]:
     team = teams.get(spec.team) if spec.team else None
     scopes: set[MemoryScope] = set()
-    if spec.memory is None and (team is None or team.memory is None):
+    if spec.memory is None:
         scopes.update(DEFAULT_MEMORY)
     scopes.update(spec.memory or ())
     if team is not None:
