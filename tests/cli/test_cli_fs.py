@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from conftest import Cli
@@ -54,3 +55,19 @@ def test_fs_commands_follow_roles(project: Path, cli: Cli, tmp_path: Path) -> No
 def test_fs_needs_a_person(project: Path, cli: Cli) -> None:
     r = cli("-p", project, "fs", "ls")
     assert r.exit_code == 2 and "--as" in r.output
+
+
+def test_retention_command(project: Path, cli: Cli) -> None:
+    r = cli("-p", project, "retention")
+    assert r.exit_code == 2 and "no retention policy" in r.output
+    (project / "people.yaml").write_text(PEOPLE)
+    assert (
+        cli("-p", project, "fs", "put", "--as", "ada", project / "orgos.yaml", "a.txt").exit_code
+        == 0
+    )
+    r = cli("-p", project, "retention", "--event-days", "0", "--dry-run", "--json")
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.output)
+    assert report["dry_run"] is True and report["events"] >= 1
+    r = cli("-p", project, "retention", "--event-days", "0")
+    assert r.exit_code == 0 and "freed" in r.output and "events" in r.output

@@ -191,8 +191,10 @@ def cancel(
 
 
 from orgos.cli.fs_app import fs_app  # noqa: E402
+from orgos.cli.retention_app import retention  # noqa: E402
 
 app.add_typer(fs_app)
+app.command()(retention)
 
 
 def main() -> None:
