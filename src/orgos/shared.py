@@ -25,7 +25,8 @@ from orgos.kernel.context import RunContext
 from orgos.kernel.kernel import Kernel
 from orgos.kernel.syscall import Syscall, Verdict
 from orgos.llm.base import ToolDef
-from orgos.memory.service import SCOPES, Memory
+from orgos.memory.embed import Embedder
+from orgos.memory.service import SCOPES, Memory, SearchMode
 from orgos.memory.table import MemoryTable
 from orgos.store.base import Durability
 from orgos.store.sqlite import SQLiteStore
@@ -51,6 +52,8 @@ class SharedWorkspace:
         teams: Mapping[str, TeamSpec] | None = None,
         people: RoleLookup | None = None,
         limits: FileLimits | None = None,
+        embedder: Embedder | None = None,
+        memory_search: SearchMode = "keyword",
     ) -> None:
         self.store = store
         self.kernel = kernel
@@ -61,7 +64,8 @@ class SharedWorkspace:
         people = people or StaticRoles({})
         limits = limits or FileLimits()
         self.files = Files(FileTable(store), self.blobs, registry, teams, people, limits, workspace)
-        self.memory = Memory(MemoryTable(store), registry, teams)
+        self.memory = Memory(MemoryTable(store), registry, teams, embedder=embedder,
+                             search=memory_search)  # fmt: skip
         self.bus = Bus(BusTable(store), kernel, workspace)
         kernel.pipeline.before.append(self.check)
         kernel.wakers.append(self.bus.waker)

@@ -51,4 +51,35 @@ class RetentionSpec(BaseModel):
     file_version_days: float | None = Field(default=None, ge=0)
 
 
-__all__ = ["FileAccess", "FilesSettings", "MemoryScope", "RetentionSpec"]
+class EmbeddingsConfig(BaseModel):
+    """``memory.embeddings`` in orgos.yaml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: ``endpoint``: an OpenAI-compatible server; ``local``: sentence-transformers.
+    provider: Literal["endpoint", "local"] = "endpoint"
+    #: The endpoint's model name, or the local model's folder.
+    model: str = "text-embedding-3-small"
+    base_url: str | None = None
+    #: The environment variable holding the endpoint's API key.
+    api_key_env: str = "OPENAI_API_KEY"
+
+
+class MemorySettings(BaseModel):
+    """``memory:`` in orgos.yaml: how recall searches."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: keyword (FTS5, no dependency), semantic (embeddings) or hybrid (both, fused).
+    search: Literal["keyword", "semantic", "hybrid"] = "keyword"
+    embeddings: EmbeddingsConfig | None = None
+
+
+__all__ = [
+    "EmbeddingsConfig",
+    "FileAccess",
+    "FilesSettings",
+    "MemoryScope",
+    "MemorySettings",
+    "RetentionSpec",
+]

@@ -9,7 +9,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from orgos.config.access import FileAccess, FilesSettings, MemoryScope, RetentionSpec
+from orgos.config.access import (
+    FileAccess,
+    FilesSettings,
+    MemoryScope,
+    MemorySettings,
+    RetentionSpec,
+)
 from orgos.llm.select import ModelConfig
 
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
@@ -111,6 +117,8 @@ class ProjectSpec(BaseModel):
     model_timeout: float = Field(default=120.0, gt=0)
     #: Limits of the shared workspace filesystem.
     files: FilesSettings = Field(default_factory=FilesSettings)
+    #: How recall searches: keyword, semantic or hybrid, and the embeddings.
+    memory: MemorySettings = Field(default_factory=MemorySettings)
     #: What ``orgos retention`` removes.
     retention: RetentionSpec = Field(default_factory=RetentionSpec)
 

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from orgos.agents.registry import AgentRegistry
 from orgos.config.access import MemoryScope
 from orgos.config.org import TeamSpec
+from orgos.errors import ConfigError
 from orgos.fs.paths import AccessDenied
 from orgos.fs.permissions import agent_memory
 from orgos.kernel.context import RunContext
 from orgos.kernel.syscall import Syscall, Verdict
-from orgos.memory.table import MemoryItem, MemoryTable
+from orgos.memory.embed import Embedder
+from orgos.memory.table import MemoryItem, MemoryTable, fuse
 from orgos.store.base import RunRecord
 
 log = logging.getLogger("orgos.memory")
@@ -24,13 +26,54 @@ MAX_MEMORY_CHARS = 4000
 SCOPES: tuple[MemoryScope, ...] = ("agent", "team", "org")
 
 
+SearchMode = Literal["keyword", "semantic", "hybrid"]
+
+
 class Memory:
     def __init__(
-        self, table: MemoryTable, registry: AgentRegistry, teams: Mapping[str, TeamSpec]
+        self,
+        table: MemoryTable,
+        registry: AgentRegistry,
+        teams: Mapping[str, TeamSpec],
+        *,
+        embedder: Embedder | None = None,
+        search: SearchMode = "keyword",
     ) -> None:
+        if search != "keyword" and embedder is None:
+            raise ConfigError(f"memory search {search!r} needs memory.embeddings configured")
         self.table = table
         self.registry = registry
         self.teams = dict(teams)
+        self.embedder = embedder
+        self.mode: SearchMode = search
+
+    async def add(
+        self, workspace: str, scope_key: str, text: str, *, author: str, tags: str = "",
+        source_run: str | None = None, key: str | None = None,
+    ) -> int:  # fmt: skip
+        """Store a memory (with its embedding when an embedder is configured)."""
+        vector = None
+        if self.embedder is not None:
+            vector = (self.embedder.name, (await self.embedder.embed([text]))[0])
+        mid, _ = await self.table.add(workspace, scope_key, text, author=author, tags=tags,
+                                      source_run=source_run, key=key, vector=vector)  # fmt: skip
+        return mid
+
+    async def search(
+        self, workspace: str, scope_keys: list[str], query: str, k: int = 5
+    ) -> list[MemoryItem]:
+        """Keyword, semantic or hybrid (reciprocal rank fusion of both)."""
+        if self.mode == "keyword" or self.embedder is None:
+            return self.table.search(workspace, scope_keys, query, k)
+        qvec = (await self.embedder.embed([query]))[0]
+        name = self.embedder.name
+        if self.mode == "semantic":
+            return self.table.search_vector(workspace, scope_keys, name, qvec, k)
+        deep = max(20, 4 * k)
+        by_kw = self.table.search(workspace, scope_keys, query, deep)
+        by_vec = self.table.search_vector(workspace, scope_keys, name, qvec, deep)
+        items = {m.id: m for m in (*by_kw, *by_vec)}
+        return [items[i] for i in fuse([[m.id for m in by_kw], [m.id for m in by_vec]], k)]
 
     async def _who(self, run: RunRecord) -> tuple[str, str | None, frozenset[MemoryScope]]:
         if run.kind != "agent":
@@ -74,7 +117,7 @@ class Memory:
 
         async def execute(sc: Syscall) -> dict[str, Any]:
             agent, team, _ = await self._who(run)
-            mid, _ = await self.table.add(
+            mid = await self.add(
                 run.workspace, self.scope_key(scope, agent, team), text, author=agent,
                 tags=tags, source_run=run.id, key=f"{run.id}:{sc.seq}",
             )  # fmt: skip
@@ -99,7 +142,7 @@ class Memory:
         async def execute(sc: Syscall) -> dict[str, Any]:
             agent, team, _ = await self._who(run)
             keys = [self.scope_key(s, agent, team) for s in scopes]
-            found = self.table.search(run.workspace, keys, query, k)
+            found = await self.search(run.workspace, keys, query, k)
             return {"ok": [m.to_dict() for m in found]}
 
         req = {"query": query, "scopes": list(scopes), "k": k}

@@ -154,7 +154,14 @@ MIGRATIONS: list[list[str]] = [
         """CREATE TRIGGER memories_ai AFTER INSERT ON memories BEGIN
             INSERT INTO memories_fts (rowid, text, tags) VALUES (NEW.id, NEW.text, NEW.tags);
         END""",
+        """CREATE TABLE memory_vectors (
+            memory_id INTEGER PRIMARY KEY,
+            workspace TEXT NOT NULL,
+            model TEXT NOT NULL,
+            vec BLOB NOT NULL
+        )""",
         """CREATE TRIGGER memories_ad AFTER DELETE ON memories BEGIN
+            DELETE FROM memory_vectors WHERE memory_id = OLD.id;
             INSERT INTO memories_fts (memories_fts, rowid, text, tags)
             VALUES ('delete', OLD.id, OLD.text, OLD.tags);
         END""",
