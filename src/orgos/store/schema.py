@@ -83,7 +83,7 @@ MIGRATIONS: list[list[str]] = [
             key TEXT,
             UNIQUE (workspace, path, version)
         )""",
-        "CREATE UNIQUE INDEX fs_versions_key ON fs_versions (workspace, key)",
+        "CREATE UNIQUE INDEX fs_versions_key ON fs_versions (workspace, key) WHERE key IS NOT NULL",
         "CREATE INDEX fs_versions_run ON fs_versions (run_id)",
         """CREATE TABLE fs_reads (
             workspace TEXT NOT NULL,
@@ -105,7 +105,8 @@ MIGRATIONS: list[list[str]] = [
             ts REAL NOT NULL
         )""",
         "CREATE INDEX bus_events_topic ON bus_events (workspace, topic, id)",
-        "CREATE UNIQUE INDEX bus_events_key ON bus_events (workspace, topic, key)",
+        "CREATE UNIQUE INDEX bus_events_key ON bus_events (workspace, topic, key)"
+        " WHERE key IS NOT NULL",
         """CREATE TABLE bus_cursors (
             workspace TEXT NOT NULL,
             subscriber TEXT NOT NULL,
@@ -147,7 +148,7 @@ MIGRATIONS: list[list[str]] = [
             ts REAL NOT NULL
         )""",
         "CREATE INDEX memories_scope ON memories (workspace, scope)",
-        "CREATE UNIQUE INDEX memories_key ON memories (workspace, key)",
+        "CREATE UNIQUE INDEX memories_key ON memories (workspace, key) WHERE key IS NOT NULL",
         """CREATE VIRTUAL TABLE memories_fts USING fts5(
             text, tags, content='memories', content_rowid='id', tokenize='porter unicode61'
         )""",
