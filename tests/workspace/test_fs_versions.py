@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 from ws_helpers import run_code, runtime, submit_parked
 
+from orgos.config.access import FileAccess
+from orgos.config.org import OrgSpec, TeamSpec
+from orgos.errors import NotFound
 from orgos.fs.service import FileLimits, QuotaExceeded
 from orgos.kernel.context import RunContext
 
@@ -116,3 +119,47 @@ async def test_quotas(tmp_path: Path) -> None:
         with pytest.raises(QuotaExceeded, match="quota of 3000"):
             await rt.files.put_as("ada", "shared/3.bin", b"x" * 900)
         await rt.files.put_as("ada", "shared/0.bin", b"x" * 1000)  # replacing counts the delta
+
+
+async def test_a_team_folder_quota(tmp_path: Path) -> None:
+    files = FileAccess(read=["teams/{team}/**"], write=["teams/{team}/**"], quota_bytes=2000)
+    org = OrgSpec(teams=[TeamSpec(name="sales", files=files), TeamSpec(name="support")])
+
+    async def fill(ctx: RunContext) -> list[str]:
+        f = ctx.kernel.services["test_rt"].files
+        out = []
+        for i in range(3):
+            try:
+                v = await f.write(ctx, f"teams/sales/{i}.bin", b"x" * 900)
+                out.append(f"v{v.version}")
+            except QuotaExceeded as exc:
+                out.append(str(exc))
+        return out
+
+    rt, _ = runtime(tmp_path, {"seller": fill}, org=org)
+    async with rt:
+        out = await run_code(rt, "seller")
+        await rt.files.put_as("ada", "teams/support/big.bin", b"x" * 5000)  # no quota there
+    assert out[:2] == ["v1", "v1"]
+    assert "team 'sales' would exceed its folder quota of 2000 bytes" in out[2]
+
+
+async def test_deleting_a_file_keeps_its_history(tmp_path: Path) -> None:
+    async def churn(ctx: RunContext) -> str:
+        f = ctx.kernel.services["test_rt"].files
+        await f.write(ctx, "teams/sales/tmp.txt", b"draft")
+        gone = await f.delete(ctx, "teams/sales/tmp.txt")
+        listed = await f.ls(ctx, "teams/sales")
+        try:
+            await f.read(ctx, "teams/sales/tmp.txt")
+        except NotFound:
+            return f"deleted as v{gone.version}, listed {len(listed)}"
+        return "still readable"
+
+    rt, _ = runtime(tmp_path, {"seller": churn})
+    async with rt:
+        assert await run_code(rt, "seller") == "deleted as v2, listed 0"
+        log = rt.files.log_as("ada", "teams/sales/tmp.txt")
+        assert [(v.version, v.blob is None) for v in log] == [(1, False), (2, True)]
+        _, old = await rt.files.read_as("ada", "teams/sales/tmp.txt", 1)
+    assert old == b"draft"

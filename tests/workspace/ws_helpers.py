@@ -69,6 +69,7 @@ def runtime(
     code: dict[str, Code] | None = None,
     model: Model | None = None,
     agents: list[Agent] | None = None,
+    org: OrgSpec = ORG,
     **kw: Any,
 ) -> tuple[Runtime, Audit]:
     agents = agents or [
@@ -81,7 +82,7 @@ def runtime(
         store=tmp / "o.db",
         agents=agents,
         models=model or ScriptedModel(),
-        org=ORG,
+        org=org,
         people=PEOPLE,
         poll_interval=0.05,
         **kw,
