@@ -71,3 +71,12 @@ def test_retention_command(project: Path, cli: Cli) -> None:
     assert report["dry_run"] is True and report["events"] >= 1
     r = cli("-p", project, "retention", "--event-days", "0")
     assert r.exit_code == 0 and "freed" in r.output and "events" in r.output
+
+
+def test_people_yaml_errors_name_the_line(project: Path, cli: Cli) -> None:
+    (project / "people.yaml").write_text("people:\n  ada: {role: admin}\n  bob: {role: boss}\n")
+    r = cli("-p", project, "fs", "ls", "--as", "ada")
+    assert r.exit_code == 2 and "people.yaml:3" in r.output and "role" in r.output
+    (project / "people.yaml").write_text("people:\n  '*': {role: builder}\n")
+    r = cli("-p", project, "fs", "ls", "--as", "ada")
+    assert r.exit_code == 2 and "a person's name" in r.output

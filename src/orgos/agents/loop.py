@@ -117,8 +117,9 @@ class AgentProgram:
         ]
         ctx.allowed_tools = frozenset(spec.tools)
         builtin: BuiltinTools | None = ctx.kernel.services.get(BUILTIN_TOOLS)
-        if builtin is not None:
-            all_defs += builtin.defs(spec)
+        extra = builtin.defs(spec) if builtin is not None else []
+        all_defs += extra
+        own = (builtin, frozenset(d.name for d in extra)) if builtin is not None else None
         validator = json_schema_validator(spec.output) if spec.output is not None else None
         messages = [Message("system", system_prompt(spec)), Message("user", render_task(run.input))]
         used: dict[str, int] = {}
@@ -134,7 +135,7 @@ class AgentProgram:
             resp = await ctx.llm(req, spec.model)
             messages.append(Message("assistant", resp.content, list(resp.tool_calls)))
             if resp.tool_calls:
-                results = await self._act(ctx, spec, resp.tool_calls, used, builtin)
+                results = await self._act(ctx, spec, resp.tool_calls, used, own)
                 if spec.tool_limits:
                     defs = offered_tools(spec, all_defs, used)
                 for call in resp.tool_calls:
@@ -157,7 +158,7 @@ class AgentProgram:
         spec: AgentSpec,
         calls: list[ToolCall],
         used: dict[str, int],
-        builtin: BuiltinTools | None = None,
+        builtin: tuple[BuiltinTools, frozenset[str]] | None = None,
     ) -> dict[str, ToolResult]:
         """Run the tool calls in order; delegations start together, in parallel."""
         results: dict[str, ToolResult] = {}
@@ -183,12 +184,8 @@ class AgentProgram:
                     results[call.id] = ToolResult(False, error=problem)
                 else:
                     delegations.append(call)
-            elif (
-                builtin is not None
-                and call.name not in spec.tools
-                and any(d.name == call.name for d in builtin.defs(spec))
-            ):
-                results[call.id] = await builtin.call(ctx, call.name, call.arguments)
+            elif builtin is not None and call.name in builtin[1]:
+                results[call.id] = await builtin[0].call(ctx, call.name, call.arguments)
             else:
                 results[call.id] = await ctx.tool(call.name, call.arguments)
         if delegations:
