@@ -154,3 +154,21 @@ async def test_people_follow_their_role(tmp_path: Path) -> None:
             await f.read_as("ada", "teams/sales/../support/secret.txt")
         assert [x.path for x in f.list_as("vic", "teams")] == [
             "teams/sales/spec.md", "teams/support/ops.txt", TARGET]  # fmt: skip
+
+
+async def test_file_tools_are_offered_only_with_a_grant(tmp_path: Path) -> None:
+    from orgos import Agent
+
+    model = ScriptedModel(["ok", "ok", "ok"])
+    agents = [Agent(name="loner"), Agent(name="seller", team="sales"),
+              Agent(name="reader", files={"read": ["shared/**"]})]  # fmt: skip
+    rt, _ = runtime(tmp_path, model=model, agents=agents)
+    async with rt:
+        for name in ("loner", "seller", "reader"):
+            assert (await rt.run(name, "hi", timeout=10)).status.value == "succeeded"
+    offered = [sorted(t.name for t in r.tools) for r in model.requests]
+    assert offered == [
+        [],  # no files: grant on it or its team: the prompt stays as it was
+        ["list_files", "read_file", "recall", "remember", "write_file"],
+        ["list_files", "read_file"],
+    ]

@@ -107,3 +107,28 @@ async def test_remember_is_not_repeated_on_replay(tmp_path: Path, scope: str) ->
         await rt.bus.publish_as("ada", "go")
         done = await rt.wait(rid, timeout=10)
         assert rt.memory.table.count("default") == 1 and done.output == 1
+
+
+async def test_agents_remember_and_recall_through_their_tools(tmp_path: Path) -> None:
+    from orgos.llm.base import ModelRequest, ModelResponse
+    from orgos.testing.scripted import ScriptedModel
+
+    def respond(req: ModelRequest) -> ModelResponse:
+        tools = [m for m in req.messages if m.role == "tool"]
+        if req.messages[1].content == "learn":
+            if not tools:
+                return ScriptedModel.call("remember", text="Alpenhof pays in 60 days", scope="team")
+            return ScriptedModel.final(tools[0].content)
+        if not tools:
+            return ScriptedModel.call("recall", query="when does Alpenhof pay?")
+        return ScriptedModel.final(tools[0].content)
+
+    agents = [Agent(name="seller", team="sales"), Agent(name="closer", team="sales")]
+    rt, _ = runtime(tmp_path, model=ScriptedModel(respond), agents=agents)
+    async with rt:
+        learned = await rt.run("seller", "learn", timeout=10)
+        asked = await rt.run("closer", "ask", timeout=10)
+    assert json.loads(learned.output) == {"remembered": 1}
+    (item,) = json.loads(asked.output)
+    assert item["text"] == "Alpenhof pays in 60 days" and item["scope"] == "team:sales"
+    assert item["source_run"] == learned.id
