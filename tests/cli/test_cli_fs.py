@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import Cli
+from conftest import Cli, ModelFile
 
 PEOPLE = """\
 people:
@@ -80,3 +80,36 @@ def test_people_yaml_errors_name_the_line(project: Path, cli: Cli) -> None:
     (project / "people.yaml").write_text("people:\n  '*': {role: builder}\n")
     r = cli("-p", project, "fs", "ls", "--as", "ada")
     assert r.exit_code == 2 and "a person's name" in r.output
+
+
+def test_a_run_writes_files_and_show_lists_the_steps(
+    project: Path, cli: Cli, model_file: ModelFile
+) -> None:
+    (project / "org.yaml").write_text(
+        "teams:\n  - name: desk\n    files: {read: ['teams/desk/**'], write: ['teams/desk/**']}\n"
+    )
+    agent = project / "agents" / "assistant.yaml"
+    agent.write_text(agent.read_text() + "team: desk\n")
+    model = model_file(
+        """
+        def respond(req):
+            done = [m for m in req.messages if m.role == "tool"]
+            if not done:
+                return ScriptedModel.call("write_file", path="teams/desk/note.md", content="hi")
+            if len(done) == 1:
+                return ScriptedModel.call("read_file", path="teams/desk/note.md")
+            return ScriptedModel.final("read back: " + done[-1].content)
+
+        model = ScriptedModel(respond)
+        """
+    )
+    r = cli("-p", project, "run", "assistant", "note it", "--json", model=model)
+    assert r.exit_code == 0, r.output
+    run_id = json.loads(r.output)["id"]
+    assert '\\"content\\":\\"hi\\"' in r.output
+    r = cli("-p", project, "show", run_id)
+    assert r.exit_code == 0, r.output
+    assert "fs.write" in r.output and "fs.read" in r.output
+    (project / "people.yaml").write_text(PEOPLE)
+    r = cli("-p", project, "fs", "log", "--as", "ada", "teams/desk/note.md")
+    assert r.exit_code == 0 and "assistant (agent)" in r.output and run_id in r.output
