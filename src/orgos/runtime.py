@@ -23,8 +23,10 @@ from orgos.tools.base import Tool
 
 if TYPE_CHECKING:
     from orgos.bus.service import Bus
-    from orgos.fs.service import Files
-    from orgos.memory.service import Memory
+    from orgos.fs.people import RoleLookup
+    from orgos.fs.service import FileLimits, Files
+    from orgos.memory.embed import Embedder
+    from orgos.memory.service import Memory, SearchMode
     from orgos.shared import SharedWorkspace
 
 
@@ -49,13 +51,18 @@ class Runtime:
         adopt: bool = True,
         env: Mapping[str, str] | None = None,
         org: OrgSpec | None = None,
-        people: Any = None,
-        file_limits: Any = None,
-        embedder: Any = None,
-        memory_search: str = "keyword",
+        people: RoleLookup | None = None,
+        file_limits: FileLimits | None = None,
+        embedder: Embedder | None = None,
+        memory_search: SearchMode = "keyword",
     ):
         """``adopt``: work on any unfinished run of the store (a worker; the
-        default), or only on the run trees this runtime starts or follows."""
+        default), or only on the run trees this runtime starts or follows.
+
+        The shared workspace (``files``, ``memory``, ``bus``): ``org`` gives the
+        teams and their grants, ``people`` the roles for ``orgos fs``,
+        ``file_limits`` the size limits, ``embedder`` and ``memory_search``
+        how recall searches (keyword unless an embedder is given)."""
         if isinstance(store, str | Path):
             store = open_store(str(store), Durability(durability))
         self.store: Store = store
@@ -98,7 +105,7 @@ class Runtime:
             self.shared = SharedWorkspace(
                 self.store, self.kernel, self.registry, workspace=workspace,
                 teams={t.name: t for t in self.org.teams}, people=people, limits=file_limits,
-                embedder=embedder, memory_search=memory_search,  # type: ignore[arg-type]
+                embedder=embedder, memory_search=memory_search,
             )  # fmt: skip
         self._open = False
 
