@@ -25,6 +25,7 @@ from orgos.config.access import FileAccess
 from orgos.config.org import OrgSpec, TeamSpec
 from orgos.kernel.context import RunContext
 from orgos.memory.quality import evaluate
+from orgos.shared import workspace_of
 from orgos.testing.scripted import ScriptedModel
 
 HERE = Path(__file__).parent
@@ -67,14 +68,13 @@ async def files(db: Path, durability: str, n: int) -> dict[str, Any]:
     body = os.urandom(512).hex().encode()  # 1 KB, distinct per write below
 
     async def work(ctx: RunContext) -> None:
-        f = ctx.kernel.services["rt"].files
+        f = workspace_of(ctx).files
         i = ctx.run.input
         for k in range(per):
             await f.write(ctx, f"teams/t/run{i}/file{k % 10}.txt", b"%d:%d:" % (i, k) + body)
 
     floor = raw_files(db.parent / "raw", n, body)
     rt = make_runtime(db, durability, work)
-    rt.kernel.services["rt"] = rt
     async with rt:
         wall = await in_runs(rt, RUNS)
         versions = rt.files.table.store._read().execute(
@@ -104,12 +104,11 @@ async def recalls(db: Path, durability: str, n: int) -> dict[str, Any]:
     per = n // RUNS
 
     async def work(ctx: RunContext) -> None:
-        mem = ctx.kernel.services["rt"].memory
+        mem = workspace_of(ctx).memory
         for k in range(per):
             await mem.recall(ctx, queries[(ctx.run.input + k) % len(queries)], ["org"])
 
     rt = make_runtime(db, durability, work)
-    rt.kernel.services["rt"] = rt
     async with rt:
         t0 = time.perf_counter()
         for i in range(10_000):  # a store of 10,000 memories to search
@@ -126,12 +125,11 @@ async def events(db: Path, durability: str, n: int) -> dict[str, Any]:
     per = 100  # events published by runs, each a journaled syscall
 
     async def work(ctx: RunContext) -> None:
-        bus = ctx.kernel.services["rt"].bus
+        bus = workspace_of(ctx).bus
         for k in range(per):
             await bus.publish(ctx, "bench.runs", {"run": ctx.run.input, "k": k})
 
     rt = make_runtime(db, durability, work)
-    rt.kernel.services["rt"] = rt
     async with rt:
         bus = rt.bus
         await bus.subscribe("consumer", "bench.ext", from_start=True)

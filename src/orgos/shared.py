@@ -36,6 +36,18 @@ from orgos.tools.base import ToolResult
 READ_LIMIT = 20_000
 
 
+#: The key of ``Kernel.services`` under which the shared workspace is found.
+WORKSPACE = "workspace"
+
+
+def workspace_of(ctx: RunContext) -> SharedWorkspace:
+    """The shared workspace of a run's runtime: ``workspace_of(ctx).files.read(ctx, path)``."""
+    ws = ctx.kernel.services.get(WORKSPACE)
+    if not isinstance(ws, SharedWorkspace):
+        raise OrgosError("this runtime has no shared workspace (it needs a SQLite store)")
+    return ws
+
+
 def blob_root(store: SQLiteStore) -> Path:
     """``.orgos/orgos.db`` keeps its blobs in ``.orgos/orgos.blobs/``."""
     return store.path.with_suffix(".blobs")
@@ -70,6 +82,7 @@ class SharedWorkspace:
         kernel.pipeline.before.append(self.check)
         kernel.wakers.append(self.bus.waker)
         kernel.services[BUILTIN_TOOLS] = AgentTools(self)
+        kernel.services[WORKSPACE] = self
 
     async def check(self, sc: Syscall) -> Verdict | None:
         """One before-hook for the workspace's syscalls (others pass at once)."""

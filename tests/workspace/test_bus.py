@@ -8,6 +8,7 @@ from pathlib import Path
 from ws_helpers import run_code, runtime, submit_parked
 
 from orgos.kernel.context import RunContext
+from orgos.shared import workspace_of
 
 
 async def test_subscribers_get_every_event_until_they_ack(tmp_path: Path) -> None:
@@ -33,7 +34,7 @@ async def test_subscribers_get_every_event_until_they_ack(tmp_path: Path) -> Non
 
 async def test_a_run_parks_until_its_event_and_publishes_once(tmp_path: Path) -> None:
     async def waiter(ctx: RunContext) -> str:
-        bus = ctx.kernel.services["test_rt"].bus
+        bus = workspace_of(ctx).bus
         ev = await bus.wait_event(ctx, "approvals", {"order": "A-*"})
         await bus.publish(ctx, "shipping", {"order": ev.data["order"]})
         return str(ev.data["order"])
@@ -56,7 +57,7 @@ async def test_a_run_parks_until_its_event_and_publishes_once(tmp_path: Path) ->
 
 async def test_an_event_published_by_another_process_wakes_the_run(tmp_path: Path) -> None:
     async def waiter(ctx: RunContext) -> int:
-        ev = await ctx.kernel.services["test_rt"].bus.wait_event(ctx, "go")
+        ev = await workspace_of(ctx).bus.wait_event(ctx, "go")
         return int(ev.data)
 
     rt, _ = runtime(tmp_path, {"seller": waiter})
@@ -70,7 +71,7 @@ async def test_an_event_published_by_another_process_wakes_the_run(tmp_path: Pat
 
 async def test_run_lifecycle_and_file_events(tmp_path: Path) -> None:
     async def landing(ctx: RunContext) -> str:
-        ws = ctx.kernel.services["test_rt"]
+        ws = workspace_of(ctx)
         ev = await ws.bus.wait_event(ctx, "fs.written", {"path": "teams/sales/inbox/*.csv"})
         return str(ev.data["path"])
 
@@ -96,7 +97,7 @@ async def test_run_lifecycle_and_file_events(tmp_path: Path) -> None:
 
 async def test_runs_may_not_forge_system_events(tmp_path: Path) -> None:
     async def forger(ctx: RunContext) -> str:
-        bus = ctx.kernel.services["test_rt"].bus
+        bus = workspace_of(ctx).bus
         try:
             await bus.publish(ctx, "run.succeeded", {"run_id": "r-fake"})
         except Exception as exc:

@@ -15,11 +15,12 @@ from orgos.config.org import OrgSpec, TeamSpec
 from orgos.errors import NotFound
 from orgos.fs.service import FileLimits, QuotaExceeded
 from orgos.kernel.context import RunContext
+from orgos.shared import workspace_of
 
 
 async def test_versions_and_lineage(tmp_path: Path) -> None:
     async def report(ctx: RunContext) -> str:
-        files = ctx.kernel.services["test_rt"].files
+        files = workspace_of(ctx).files
         _, data = await files.read(ctx, "shared/input.txt")
         _, notes = await files.read(ctx, "teams/sales/notes.txt")
         v1 = await files.write(ctx, "teams/sales/report.md", b"draft: " + data)
@@ -60,7 +61,7 @@ async def test_a_replayed_write_makes_no_new_version(tmp_path: Path) -> None:
     when the event comes: the write is not made again."""
 
     async def writer(ctx: RunContext) -> int:
-        ws = ctx.kernel.services["test_rt"]
+        ws = workspace_of(ctx)
         v = await ws.files.write(ctx, "teams/sales/once.txt", b"exactly once")
         await ws.bus.wait_event(ctx, "go")
         return v.version
@@ -84,7 +85,7 @@ async def test_a_big_blob_never_passes_through_the_journal(tmp_path: Path) -> No
     digest = hashlib.sha256(payload).hexdigest()
 
     async def big(ctx: RunContext) -> str:
-        files = ctx.kernel.services["test_rt"].files
+        files = workspace_of(ctx).files
         v = await files.write(ctx, "teams/sales/big.bin", payload)
         _, back = await files.read(ctx, "teams/sales/big.bin")
         assert back == payload
@@ -126,7 +127,7 @@ async def test_a_team_folder_quota(tmp_path: Path) -> None:
     org = OrgSpec(teams=[TeamSpec(name="sales", files=files), TeamSpec(name="support")])
 
     async def fill(ctx: RunContext) -> list[str]:
-        f = ctx.kernel.services["test_rt"].files
+        f = workspace_of(ctx).files
         out = []
         for i in range(3):
             try:
@@ -146,7 +147,7 @@ async def test_a_team_folder_quota(tmp_path: Path) -> None:
 
 async def test_deleting_a_file_keeps_its_history(tmp_path: Path) -> None:
     async def churn(ctx: RunContext) -> str:
-        f = ctx.kernel.services["test_rt"].files
+        f = workspace_of(ctx).files
         await f.write(ctx, "teams/sales/tmp.txt", b"draft")
         gone = await f.delete(ctx, "teams/sales/tmp.txt")
         listed = await f.ls(ctx, "teams/sales")

@@ -13,13 +13,14 @@ from orgos.fs.paths import AccessDenied
 from orgos.kernel.context import RunContext
 from orgos.memory.quality import evaluate
 from orgos.memory.table import fts_query
+from orgos.shared import workspace_of
 
 RECALL_SET = Path(__file__).parents[2] / "bench" / "data" / "recall_set.json"
 
 
 async def test_scopes_follow_permissions(tmp_path: Path) -> None:
     async def seller(ctx: RunContext) -> list[str]:
-        mem = ctx.kernel.services["test_rt"].memory
+        mem = workspace_of(ctx).memory
         await mem.remember(ctx, "Alpenhof pays on 60-day terms.", "team")
         await mem.remember(ctx, "My own note: call Alpenhof on Monday.", "agent")
         try:
@@ -29,11 +30,11 @@ async def test_scopes_follow_permissions(tmp_path: Path) -> None:
         return []
 
     async def colleague(ctx: RunContext) -> list[str]:
-        mem = ctx.kernel.services["test_rt"].memory
+        mem = workspace_of(ctx).memory
         return [m.text for m in await mem.recall(ctx, "Alpenhof terms")]
 
     async def helper(ctx: RunContext) -> list[str]:
-        mem = ctx.kernel.services["test_rt"].memory
+        mem = workspace_of(ctx).memory
         found = [m.text for m in await mem.recall(ctx, "Alpenhof terms")]
         try:
             await mem.recall(ctx, "Alpenhof", ["org"])
@@ -94,7 +95,7 @@ async def test_keyword_recall_quality_on_the_labeled_set(tmp_path: Path) -> None
 @pytest.mark.parametrize("scope", ["agent", "team"])
 async def test_remember_is_not_repeated_on_replay(tmp_path: Path, scope: str) -> None:
     async def once(ctx: RunContext) -> int:
-        ws = ctx.kernel.services["test_rt"]
+        ws = workspace_of(ctx)
         mid = await ws.memory.remember(ctx, "a fact worth keeping", scope)
         await ws.bus.wait_event(ctx, "go")
         return mid

@@ -12,6 +12,7 @@ from orgos.errors import ConfigError
 from orgos.kernel.context import RunContext
 from orgos.memory.embed import EndpointEmbedder
 from orgos.memory.table import fuse
+from orgos.shared import workspace_of
 from orgos.testing.fake_openai import FakeOpenAIServer
 
 #: A toy embedding with meaning in it: texts about money and texts about
@@ -36,7 +37,7 @@ MEMORIES = [
 @pytest.mark.parametrize("mode", ["semantic", "hybrid"])
 async def test_semantic_and_hybrid_recall(tmp_path: Path, mode: str) -> None:
     async def recall(ctx: RunContext) -> list[str]:
-        mem = ctx.kernel.services["test_rt"].memory
+        mem = workspace_of(ctx).memory
         for text in MEMORIES:
             await mem.remember(ctx, text, "agent")
         return [m.text for m in await mem.recall(ctx, "when do I get my money back?", k=2)]

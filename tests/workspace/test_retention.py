@@ -11,17 +11,18 @@ from ws_helpers import run_code, runtime, submit_parked
 from orgos.config.access import RetentionSpec
 from orgos.kernel.context import RunContext
 from orgos.retention import apply_retention
+from orgos.shared import workspace_of
 
 
 async def test_retention_frees_what_the_policy_lets_go(tmp_path: Path) -> None:
     async def writer(ctx: RunContext) -> str:
-        files = ctx.kernel.services["test_rt"].files
+        files = workspace_of(ctx).files
         for i in range(4):
             await files.write(ctx, "teams/sales/doc.txt", f"version {i} " * 100)
         return "ok"
 
     async def waiter(ctx: RunContext) -> str:
-        await ctx.kernel.services["test_rt"].bus.wait_event(ctx, "never")
+        await workspace_of(ctx).bus.wait_event(ctx, "never")
         return "woke"
 
     rt, _ = runtime(tmp_path, {"seller": writer, "helper": waiter})

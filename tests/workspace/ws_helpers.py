@@ -89,7 +89,6 @@ def runtime(
     )
     if code is not None:  # the code plays the agents (kind "agent", their permissions)
         rt.kernel.programs["agent"] = CodeProgram(rt.registry, code)
-    rt.kernel.services["test_rt"] = rt
     audit = Audit()
     rt.kernel.pipeline.after.append(audit)
     return rt, audit
