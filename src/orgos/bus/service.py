@@ -67,6 +67,9 @@ class Bus:
         return None
 
     async def waker(self, run: RunRecord) -> bool:
+        """After a run parks: if it waits for an event that came meanwhile, queue it."""
+        if "event" not in (run.waiting_on or {}):
+            return False
         return await self.table.wake_if_event(run.id)
 
     # --- syscalls (runs) ----------------------------------------------------------------
