@@ -4,6 +4,7 @@ runs parked until an event, and the built-in run and file events."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ws_helpers import run_code, runtime, submit_parked
 
@@ -108,3 +109,31 @@ async def test_runs_may_not_forge_system_events(tmp_path: Path) -> None:
     async with rt:
         assert "reserved for the system" in await run_code(rt, "seller")
     assert [e[1] for e in audit.denied()] == ["publish"]
+
+
+async def test_an_event_landing_while_the_run_parks_is_not_missed(tmp_path: Path) -> None:
+    """The event commits after the run looked and before it recorded its
+    wait: no publisher wakes it, the kernel's waker must."""
+
+    async def racer(ctx: RunContext) -> int:
+        table = workspace_of(ctx).bus.table
+
+        async def mark(sc: object) -> dict[str, Any]:
+            return {"ok": table.last_id("default", "race")}
+
+        after = (await ctx.syscall("bus.mark", {"topic": "race"}, mark))["ok"]
+
+        async def ready() -> dict[str, Any] | None:
+            found = table.after("default", "race", after)
+            return {"ok": found[0].id} if found else None
+
+        async def park() -> None:
+            await table.publish("default", "race", "late")  # nobody is parked yet
+            await table.park("default", ctx.run.id, "race", after)
+
+        waiting = {"event": {"topic": "race"}}
+        return int((await ctx.wait_until("bus.wait", {}, ready, waiting, park))["ok"])
+
+    rt, _ = runtime(tmp_path, {"seller": racer})
+    async with rt:
+        assert await run_code(rt, "seller", timeout=10) >= 1
