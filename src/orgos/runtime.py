@@ -33,6 +33,14 @@ if TYPE_CHECKING:
     from orgos.policy.governance import Governance
 from orgos.workflows.program import RuntimeServices, WorkflowProgram, workflow_input
 
+if TYPE_CHECKING:
+    from orgos.bus.service import Bus
+    from orgos.fs.people import RoleLookup
+    from orgos.fs.service import FileLimits, Files
+    from orgos.memory.embed import Embedder
+    from orgos.memory.service import Memory, SearchMode
+    from orgos.shared import SharedWorkspace
+
 
 class Runtime:
     def __init__(
@@ -58,11 +66,20 @@ class Runtime:
         org: OrgSpec | None = None,
         validators: Iterable[Validator] = (),
         workflows: Iterable[WorkflowSpec] = (),
+        people: RoleLookup | None = None,
+        file_limits: FileLimits | None = None,
+        embedder: Embedder | None = None,
+        memory_search: SearchMode = "keyword",
     ):
         """``adopt``: work on any unfinished run of the store (a worker; the
         default), or only on the run trees this runtime starts or follows.
         ``governance``: policy, approvals, budgets, kill switches, vault and
-        audit in the syscall pipeline (True: with the default policy)."""
+        audit in the syscall pipeline (True: with the default policy).
+
+        The shared workspace (``files``, ``memory``, ``bus``): ``org`` gives the
+        teams and their grants, ``people`` the roles for ``orgos fs``,
+        ``file_limits`` the size limits, ``embedder`` and ``memory_search``
+        how recall searches (keyword unless an embedder is given)."""
         if isinstance(store, str | Path):
             store = open_store(str(store), Durability(durability))
         self.store: Store = store
@@ -105,6 +122,18 @@ class Runtime:
             self.registry, lambda: self._agents, self._workflows, self.router, lambda: self.chart
         )
         self.kernel.programs["workflow"] = WorkflowProgram(services)
+        #: Files, memory and bus (on a SQLite store); see orgos.shared.
+        self.shared: SharedWorkspace | None = None
+        from orgos.store.sqlite import SQLiteStore
+
+        if isinstance(self.store, SQLiteStore):
+            from orgos.shared import SharedWorkspace
+
+            self.shared = SharedWorkspace(
+                self.store, self.kernel, self.registry, workspace=workspace,
+                teams={t.name: t for t in self.org.teams}, people=people, limits=file_limits,
+                embedder=embedder, memory_search=memory_search,
+            )  # fmt: skip
         self._open = False
         self.governance: Governance | None = None
         if governance is not None and governance is not False:
@@ -134,7 +163,25 @@ class Runtime:
             models = {
                 key: build_model(entry, env_map) for key, entry in project.spec.models.items()
             }
+        from orgos.fs.people import StaticRoles
+        from orgos.fs.service import FileLimits
+
+        files = project.spec.files
+        limits = FileLimits(
+            int(files.max_file_mb * 2**20),
+            None if files.quota_mb is None else int(files.quota_mb * 2**20),
+        )
+        from orgos.memory.embed import build_embedder
+
+        mem = project.spec.memory
         kwargs: dict[str, Any] = {
+            "embedder": build_embedder(mem.embeddings, env_map)
+            if mem.search != "keyword"
+            else None,
+            "memory_search": mem.search,
+            "org": project.org,
+            "people": StaticRoles.from_project(project.root),
+            "file_limits": limits,
             "store": project.store_url(),
             "agents": project.agents.values(),
             "tools": project.tools.values(),
@@ -146,7 +193,6 @@ class Runtime:
             "model_timeout": project.spec.model_timeout,
             "env": env_map,
             "workflows": project.workflows.values(),
-            "org": project.org,
         }
         if "governance" not in overrides:
             from orgos.policy import Governance
@@ -258,7 +304,26 @@ class Runtime:
         await self.kernel.start(recover=self.recover)
         if self.governance is not None:
             await self.governance.start(background=self.recover)
+        if self.shared is not None:
+            await self.shared.start()
         self._open = True
+
+    def _shared(self) -> SharedWorkspace:
+        if self.shared is None:
+            raise ConfigError("the shared workspace needs a SQLite store")
+        return self.shared
+
+    @property
+    def files(self) -> Files:
+        return self._shared().files
+
+    @property
+    def memory(self) -> Memory:
+        return self._shared().memory
+
+    @property
+    def bus(self) -> Bus:
+        return self._shared().bus
 
     async def close(self) -> None:
         if self._open:

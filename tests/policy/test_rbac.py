@@ -17,6 +17,12 @@ COMMANDS: dict[str, list[str]] = {
     "runs": ["runs"],
     "show": ["show", "{run}"],
     "org": ["org"],
+    "fs ls": ["fs", "ls", "--as", "nobody"],
+    "fs cat": ["fs", "cat", "--as", "nobody", "shared/none.txt"],
+    "fs log": ["fs", "log", "--as", "nobody", "shared/none.txt"],
+    "fs diff": ["fs", "diff", "--as", "nobody", "shared/none.txt"],
+    "fs put": ["fs", "put", "--as", "nobody", "-", "shared/none.txt"],
+    "retention": ["retention", "--dry-run"],
     "resume": ["resume", "{run}"],
     "cancel": ["cancel", "{run}"],
     "audit verify": ["audit", "verify"],
@@ -36,11 +42,11 @@ COMMANDS: dict[str, list[str]] = {
     "people token": ["people", "token", "nobody"],
 }
 
-READ = {"runs", "show", "org", "audit verify", "audit log", "policy check", "approvals", "usage",
+READ = {"runs", "show", "org", "fs ls", "fs cat", "fs log", "fs diff", "audit verify", "audit log", "policy check", "approvals", "usage",
         "secrets list", "people list"}  # fmt: skip
-RUN = {"run", "resume", "cancel"}
+RUN = {"run", "resume", "cancel", "fs put"}
 OPERATE = {"approvals approve", "approvals deny", "pause", "unpause"}
-ADMIN = {"secrets set", "people add", "people remove", "people token"}
+ADMIN = {"secrets set", "people add", "people remove", "people token", "retention"}
 
 #: The design, written out (not derived from the code it checks).
 EXPECTED: dict[str, set[str]] = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import pydantic_core
 
@@ -18,11 +18,24 @@ from orgos.agents.registry import AgentRegistry
 from orgos.config.specs import AgentSpec, json_schema_validator
 from orgos.kernel.context import RunContext
 from orgos.llm.base import Message, ModelRequest, ModelResponse, ToolCall, ToolDef
+from orgos.memory.compact import compact
+from orgos.memory.handoff import HANDOFF_SCHEMA, Handoff
 from orgos.policy.guardrails import GuardrailError
 from orgos.tools.base import ToolResult
 from orgos.tools.validators import Validator
 
 DELEGATE = "delegate"
+#: The key of ``Kernel.services`` under which a service offers built-in tools.
+BUILTIN_TOOLS = "builtin_tools"
+
+
+class BuiltinTools(Protocol):
+    """Tools a service gives agents on its own (the workspace's file and
+    memory tools). Their calls are the service's syscalls, not ``tool``."""
+
+    def defs(self, spec: AgentSpec) -> list[ToolDef]: ...
+
+    async def call(self, ctx: RunContext, name: str, args: dict[str, Any]) -> ToolResult: ...
 
 
 class StepLimitReached(Exception):
@@ -40,6 +53,9 @@ def render_task(task: Any) -> str:
         if ctx:
             ctx_text = ctx if isinstance(ctx, str) else json.dumps(ctx, ensure_ascii=False)
             parts.append(f"Context:\n{ctx_text}")
+        handoff = Handoff.parse(task.get("handoff"))
+        if handoff is not None and (text := handoff.render(task.get("from"))):
+            parts.append(text)
         if task.get("from"):
             about = task.get("parent_task")
             parts.append(
@@ -78,6 +94,7 @@ def delegate_tool(spec: AgentSpec, agents: list[str] | None = None) -> ToolDef:
                 },
                 "task": {"type": "string", "description": "what the agent must do"},
                 "context": {"type": "string", "description": "facts it needs from you"},
+                "handoff": HANDOFF_SCHEMA,
             },
             "required": ["agent", "task"],
         },
@@ -156,6 +173,10 @@ class AgentProgram:
             if (t := tools_by_name.get(name)) is not None
         ]
         ctx.allowed_tools = frozenset(spec.tools)
+        builtin: BuiltinTools | None = ctx.kernel.services.get(BUILTIN_TOOLS)
+        extra = builtin.defs(spec) if builtin is not None else []
+        all_defs += extra
+        own = (builtin, frozenset(d.name for d in extra)) if builtin is not None else None
         task = render_task(run.input)
         await guard.check_input(ctx, spec, task, self.validators)
         messages = [Message("system", system), Message("user", task)]
@@ -163,13 +184,17 @@ class AgentProgram:
         used: dict[str, int] = {}
         defs = offered_tools(spec, all_defs, used)
         for _ in range(spec.max_steps):
+            if spec.context_budget is not None:
+                messages = await compact(
+                    ctx, messages, spec.context_budget, model=spec.model, tools=defs
+                )
             req = ModelRequest(
                 messages, defs, spec.output, spec.temperature, tool_choice=spec.tool_choice
             )
             resp = await ctx.llm(req, spec.model)
             messages.append(Message("assistant", resp.content, list(resp.tool_calls)))
             if resp.tool_calls:
-                results = await self._act(ctx, spec, resp.tool_calls, used)
+                results = await self._act(ctx, spec, resp.tool_calls, used, own)
                 if spec.tool_limits:
                     defs = offered_tools(spec, all_defs, used)
                 for call in resp.tool_calls:
@@ -202,7 +227,12 @@ class AgentProgram:
         )
 
     async def _act(
-        self, ctx: RunContext, spec: AgentSpec, calls: list[ToolCall], used: dict[str, int]
+        self,
+        ctx: RunContext,
+        spec: AgentSpec,
+        calls: list[ToolCall],
+        used: dict[str, int],
+        builtin: tuple[BuiltinTools, frozenset[str]] | None = None,
     ) -> dict[str, ToolResult]:
         """Run the tool calls in order; delegations start together, in parallel."""
         results: dict[str, ToolResult] = {}
@@ -228,6 +258,8 @@ class AgentProgram:
                     results[call.id] = ToolResult(False, error=problem)
                 else:
                     delegations.append(call)
+            elif builtin is not None and call.name in builtin[1]:
+                results[call.id] = await builtin[0].call(ctx, call.name, call.arguments)
             else:
                 results[call.id] = await ctx.tool(call.name, call.arguments)
         if delegations:
@@ -235,7 +267,8 @@ class AgentProgram:
             children = [
                 ("agent", str(c.arguments["agent"]),
                  {"task": c.arguments.get("task", ""), "context": c.arguments.get("context"),
-                  "from": spec.name, "parent_task": parent_task})
+                  "from": spec.name, "parent_task": parent_task,
+                  **({"handoff": c.arguments["handoff"]} if c.arguments.get("handoff") else {})})
                 for c in delegations
             ]  # fmt: skip
             ids = await ctx.spawn(children)

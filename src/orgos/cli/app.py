@@ -232,6 +232,12 @@ from orgos.cli.governance import register as _register_governance  # noqa: E402
 
 _register_governance(app)
 
+from orgos.cli.fs_app import fs_app  # noqa: E402
+from orgos.cli.retention_app import retention  # noqa: E402
+
+app.add_typer(fs_app, name="fs")
+app.command()(retention)
+
 
 def main() -> None:
     app()

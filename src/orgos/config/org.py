@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from orgos.config.access import FileAccess, MemoryScope
 from orgos.config.specs import NAME_PATTERN
 
 
@@ -25,6 +26,10 @@ class TeamSpec(BaseModel):
     #: The team's weight when workers share their slots between teams (fair
     #: share: a team's burst cannot starve another).
     share: float = Field(default=1.0, gt=0)
+    #: Workspace paths every member may read and write (and the team folder's quota).
+    files: FileAccess | None = None
+    #: Memory scopes every member may use, on top of their own.
+    memory: list[MemoryScope] | None = None
 
 
 class OrgSpec(BaseModel):

@@ -9,6 +9,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from orgos.config.access import (
+    FileAccess,
+    FilesSettings,
+    MemoryScope,
+    MemorySettings,
+    RetentionSpec,
+)
 from orgos.config.guardrails import Guardrails
 from orgos.llm.select import ModelConfig
 
@@ -56,6 +63,15 @@ class AgentSpec(BaseModel):
     #: Routing sends this agent at most this many runs at once, while another
     #: capable agent has room (None: no limit).
     max_concurrent: int | None = Field(default=None, ge=1)
+    #: Workspace paths this agent may read and write, on top of its team's.
+    #: Unset (and unset on the team): its own folder ``agents/{agent}/**``, its
+    #: team's ``teams/{team}/**``, and ``shared/**`` to read.
+    files: FileAccess | None = None
+    #: Memory scopes it may remember into and recall from; unset: agent, team.
+    memory: list[MemoryScope] | None = None
+    #: Tokens the conversation may take before older turns are summarized
+    #: (short-term memory); unset: never compacted.
+    context_budget: int | None = Field(default=None, ge=256)
 
     @field_validator("tools", mode="before")
     @classmethod
@@ -111,6 +127,12 @@ class ProjectSpec(BaseModel):
     workflows: list[str] = Field(default_factory=lambda: ["workflows"])
     max_active_runs: int = Field(default=1000, ge=1)
     model_timeout: float = Field(default=120.0, gt=0)
+    #: Limits of the shared workspace filesystem.
+    files: FilesSettings = Field(default_factory=FilesSettings)
+    #: How recall searches: keyword, semantic or hybrid, and the embeddings.
+    memory: MemorySettings = Field(default_factory=MemorySettings)
+    #: What ``orgos retention`` removes.
+    retention: RetentionSpec = Field(default_factory=RetentionSpec)
 
 
 def json_schema_validator(schema: dict[str, Any]) -> Any:

@@ -214,6 +214,35 @@ class RunContext:
         kernel.start_local(ids)
         return ids
 
+    async def wait_until(
+        self,
+        kind: str,
+        request: dict[str, Any],
+        ready: Callable[[], Awaitable[dict[str, Any] | None]],
+        waiting_on: dict[str, Any],
+        park: Callable[[], Awaitable[None]] | None = None,
+    ) -> dict[str, Any]:
+        """A parked wait (for an event, say) that services build on. ``ready``
+        returns the result once there is one; until then ``park`` records what
+        will wake the run and the run leaves memory. Woken, it replays to here
+        and asks ``ready`` again. Returns the journaled result."""
+        self._seq += 1
+        seq = self._seq
+        done = self._results.get(seq)
+        if done is not None:
+            return done  # type: ignore[no-any-return]
+        result = await ready()
+        if result is None:
+            if park is not None:
+                await park()
+            raise Park(f"waiting: {kind}", {**waiting_on, "seq": seq})
+        ws = self.run.workspace
+        await self.kernel.journal.submit(
+            Append(JournalEntry(self.run.id, seq, "intent", kind, request, ws)),
+            Append(JournalEntry(self.run.id, seq, "result", kind, result, ws)),
+        )
+        return result
+
     async def wait_runs(self, run_ids: list[str]) -> list[dict[str, Any]]:
         """Wait for child runs to end. While they work this run is parked:
         no task, no memory; their end wakes it and it replays to here."""

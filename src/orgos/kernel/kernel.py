@@ -110,6 +110,12 @@ class Kernel:
         self.pipeline = Pipeline()
         #: Gives a tool the value of a vault secret by name, at execution only.
         self.secrets: Callable[[str], str] | None = None
+        #: Services plugged in when the runtime is assembled (e.g. the workspace's
+        #: agent tools); the kernel itself never looks inside.
+        self.services: dict[str, Any] = {}
+        #: Asked, after a run parks, whether what it waits for already came
+        #: (e.g. an event published meanwhile); True: it was made runnable.
+        self.wakers: list[Callable[[RunRecord], Awaitable[bool]]] = []
         self.events = EventHub()
         self.deadlines = Deadlines()
         self.max_active = max_active
@@ -356,6 +362,8 @@ class Kernel:
             if waiting and waiting.get("until") is not None:
                 self.timers.arm(run.id, float(waiting["until"]))
             woke = await self.store.wake_if_ready(run.id)
+            for waker in self.wakers:
+                woke = woke or await waker(run)
         elif run.parent_id is not None:
             woke = await self.store.wake_if_ready(run.parent_id)
         if woke or (self.scheduler is not None and self.scheduler.backlog):
@@ -464,6 +472,10 @@ class Kernel:
                        time.time() + self.lease_ttl)
         )  # fmt: skip
         self.journal.start()
+
+    def nudge(self) -> None:
+        """Look for runnable runs now (a service made some runnable)."""
+        self._nudge.set()
 
     def follow(self, root_id: str) -> None:
         """Let a non-adopting kernel work on this run tree too."""

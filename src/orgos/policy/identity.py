@@ -14,12 +14,12 @@ import secrets
 ROLES = ("viewer", "builder", "operator", "admin")
 
 _READ = frozenset(
-    {"runs", "show", "org", "audit.verify", "audit.log", "policy.check", "approvals.list", "usage",
-     "secrets.list", "people.list"}
+    {"runs", "show", "org", "fs.read", "audit.verify", "audit.log", "policy.check",
+     "approvals.list", "usage", "secrets.list", "people.list"}
 )  # fmt: skip
-_RUN = frozenset({"run", "resume", "cancel"})
+_RUN = frozenset({"run", "resume", "cancel", "fs.write"})
 _OPERATE = frozenset({"approvals.decide", "pause", "unpause"})
-_ADMIN = frozenset({"secrets.set", "people.add", "people.remove", "people.token"})
+_ADMIN = frozenset({"secrets.set", "people.add", "people.remove", "people.token", "retention"})
 
 #: What each role may do. Builders make and try agents; operators run the
 #: work and answer approvals; admins manage people, secrets and everything.

@@ -128,5 +128,107 @@ MIGRATIONS: list[list[str]] = [
             updated_at REAL NOT NULL,
             PRIMARY KEY (workspace, name)
         )""",
+        # The workspace (issue 4): file versions and reads (lineage), the
+        # event bus (events, subscriptions' cursors, runs parked on a topic)
+        # and long-term memory with its full-text index. Run lifecycle events
+        # are written by triggers, in the same transaction as the status.
+        """CREATE TABLE fs_versions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            workspace TEXT NOT NULL,
+            path TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            blob TEXT,
+            size INTEGER NOT NULL,
+            author_kind TEXT NOT NULL,
+            author TEXT NOT NULL,
+            run_id TEXT,
+            seq INTEGER,
+            ts REAL NOT NULL,
+            key TEXT,
+            UNIQUE (workspace, path, version)
+        )""",
+        "CREATE UNIQUE INDEX fs_versions_key ON fs_versions (workspace, key) WHERE key IS NOT NULL",
+        "CREATE INDEX fs_versions_run ON fs_versions (run_id)",
+        """CREATE TABLE fs_reads (
+            workspace TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            path TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            ts REAL NOT NULL,
+            PRIMARY KEY (run_id, seq, path)
+        )""",
+        """CREATE TABLE bus_events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            workspace TEXT NOT NULL,
+            topic TEXT NOT NULL,
+            data TEXT,
+            source TEXT,
+            run_id TEXT,
+            key TEXT,
+            ts REAL NOT NULL
+        )""",
+        "CREATE INDEX bus_events_topic ON bus_events (workspace, topic, id)",
+        "CREATE UNIQUE INDEX bus_events_key ON bus_events (workspace, topic, key)"
+        " WHERE key IS NOT NULL",
+        """CREATE TABLE bus_cursors (
+            workspace TEXT NOT NULL,
+            subscriber TEXT NOT NULL,
+            topic TEXT NOT NULL,
+            acked INTEGER NOT NULL,
+            PRIMARY KEY (workspace, subscriber, topic)
+        )""",
+        """CREATE TABLE bus_waits (
+            run_id TEXT PRIMARY KEY,
+            workspace TEXT NOT NULL,
+            topic TEXT NOT NULL,
+            after INTEGER NOT NULL
+        )""",
+        "CREATE INDEX bus_waits_topic ON bus_waits (workspace, topic)",
+        """CREATE TRIGGER bus_run_created AFTER INSERT ON runs BEGIN
+            INSERT INTO bus_events (workspace, topic, data, source, run_id, ts)
+            VALUES (NEW.workspace, 'run.created', json_object('run_id', NEW.id, 'kind', NEW.kind,
+                    'target', NEW.target, 'parent_id', NEW.parent_id, 'root_id', NEW.root_id),
+                    'system', NEW.id, NEW.created_at);
+        END""",
+        """CREATE TRIGGER bus_run_ended AFTER UPDATE OF status ON runs
+        WHEN NEW.status IN ('succeeded', 'failed', 'cancelled') AND NEW.status != OLD.status
+        BEGIN
+            INSERT INTO bus_events (workspace, topic, data, source, run_id, ts)
+            VALUES (NEW.workspace, 'run.' || NEW.status, json_object('run_id', NEW.id,
+                    'kind', NEW.kind, 'target', NEW.target, 'parent_id', NEW.parent_id,
+                    'root_id', NEW.root_id, 'error', NEW.error), 'system', NEW.id,
+                    NEW.updated_at);
+        END""",
+        """CREATE TABLE memories (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            workspace TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            text TEXT NOT NULL,
+            tags TEXT NOT NULL DEFAULT '',
+            source_run TEXT,
+            author TEXT NOT NULL,
+            key TEXT,
+            ts REAL NOT NULL
+        )""",
+        "CREATE INDEX memories_scope ON memories (workspace, scope)",
+        "CREATE UNIQUE INDEX memories_key ON memories (workspace, key) WHERE key IS NOT NULL",
+        """CREATE VIRTUAL TABLE memories_fts USING fts5(
+            text, tags, content='memories', content_rowid='id', tokenize='porter unicode61'
+        )""",
+        """CREATE TRIGGER memories_ai AFTER INSERT ON memories BEGIN
+            INSERT INTO memories_fts (rowid, text, tags) VALUES (NEW.id, NEW.text, NEW.tags);
+        END""",
+        """CREATE TABLE memory_vectors (
+            memory_id INTEGER PRIMARY KEY,
+            workspace TEXT NOT NULL,
+            model TEXT NOT NULL,
+            vec BLOB NOT NULL
+        )""",
+        """CREATE TRIGGER memories_ad AFTER DELETE ON memories BEGIN
+            DELETE FROM memory_vectors WHERE memory_id = OLD.id;
+            INSERT INTO memories_fts (memories_fts, rowid, text, tags)
+            VALUES ('delete', OLD.id, OLD.text, OLD.tags);
+        END""",
     ],
 ]

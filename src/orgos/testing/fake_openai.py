@@ -84,6 +84,7 @@ class FakeOpenAIServer:
         chunk_delay: float = 0.0,
         model: str = "fake-model",
         startup_timeout: float = 10.0,
+        embed: Callable[[str], list[float]] | None = None,
     ) -> None:
         self._responder: FakeResponder | None = None
         self._state = _State()
@@ -95,6 +96,8 @@ class FakeOpenAIServer:
         self.chunk_delay = chunk_delay
         self.model = model
         self.startup_timeout = startup_timeout
+        #: Answers ``POST /v1/embeddings``: a text's vector (default: hashed words).
+        self.embed = embed or hashed_words
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._port = 0
@@ -184,6 +187,7 @@ class FakeOpenAIServer:
             routes=[
                 Route("/v1/chat/completions", self._openai, methods=["POST"]),
                 Route("/v1/messages", self._anthropic, methods=["POST"]),
+                Route("/v1/embeddings", self._embeddings, methods=["POST"]),
             ],
             lifespan=self._lifespan,
         )
@@ -299,6 +303,16 @@ class FakeOpenAIServer:
         events.append("data: [DONE]\n\n")
         return StreamingResponse(self._sse(events, fault), media_type="text/event-stream")
 
+    async def _embeddings(self, request: Request) -> Response:
+        body = await request.json()
+        texts = body.get("input")
+        texts = [texts] if isinstance(texts, str) else list(texts or [])
+        data = [{"object": "embedding", "index": i, "embedding": self.embed(t)}
+                for i, t in enumerate(texts)]  # fmt: skip
+        n = sum(len(t.split()) for t in texts)
+        return JSONResponse({"object": "list", "data": data, "model": body.get("model", ""),
+                             "usage": {"prompt_tokens": n, "total_tokens": n}})  # fmt: skip
+
     async def _anthropic(self, request: Request) -> Response:
         body, fault, early = await self._prelude("anthropic", request)
         if early is not None:
@@ -314,3 +328,15 @@ class FakeOpenAIServer:
             for e in _wire.anthropic_events(answer, self.model, usage)
         ]
         return StreamingResponse(self._sse(events, fault), media_type="text/event-stream")
+
+
+def hashed_words(text: str, dim: int = 256) -> list[float]:
+    """A deterministic stand-in embedding: words hashed into ``dim`` buckets."""
+    import hashlib
+
+    v = [0.0] * dim
+    for w in text.lower().split():
+        w = w.strip(".,;:!?()'\"")
+        if w:
+            v[int.from_bytes(hashlib.blake2b(w.encode(), digest_size=4).digest(), "big") % dim] += 1
+    return v

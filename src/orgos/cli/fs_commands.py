@@ -1,0 +1,112 @@
+"""What the ``orgos fs`` commands do."""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import sys
+import time
+from pathlib import Path
+
+from rich.table import Table
+from rich.text import Text
+
+from orgos.cli.common import EXIT_OK, CliError, State, console, open_runtime
+from orgos.runtime import Runtime
+
+
+def _open(state: State) -> Runtime:
+    # this process runs nothing: no model, no claiming of runs
+    return open_runtime(state, models_needed=False, max_active=0, recover=False)
+
+
+def _when(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
+
+
+def _who(person: str) -> str:
+    if not person:
+        raise CliError("say who you are: --as PERSON (or set ORGOS_PERSON)")
+    return person
+
+
+async def ls(state: State, person: str, prefix: str) -> int:
+    async with _open(state) as rt:
+        found = rt.files.list_as(_who(person), prefix)
+    table = Table(box=None, pad_edge=False)
+    for col in ("path", "version", "size", "author", "written"):
+        table.add_column(col, justify="right" if col in ("version", "size") else "left")
+    for v in found:
+        table.add_row(Text(v.path), str(v.version), _size(v.size),
+                      Text(f"{v.author} ({v.author_kind})"), _when(v.ts))  # fmt: skip
+    con = console()
+    con.print(table if found else Text("no files"))
+    return EXIT_OK
+
+
+async def cat(state: State, person: str, path: str, version: int | None) -> int:
+    async with _open(state) as rt:
+        _, data = await rt.files.read_as(_who(person), path, version)
+    sys.stdout.buffer.write(data)
+    sys.stdout.flush()
+    return EXIT_OK
+
+
+async def put(state: State, person: str, local: Path, path: str) -> int:
+    if str(local) == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        try:
+            data = await asyncio.to_thread(local.read_bytes)
+        except OSError as exc:
+            raise CliError(f"{local}: cannot read: {exc.strerror}") from None
+    async with _open(state) as rt:
+        v = await rt.files.put_as(_who(person), path, data)
+    console().print(Text(f"{v.path} version {v.version} ({_size(v.size)}) by {v.author}"))
+    return EXIT_OK
+
+
+async def log(state: State, person: str, path: str) -> int:
+    con = console()
+    async with _open(state) as rt:
+        who = _who(person)
+        versions = rt.files.log_as(who, path)
+        for v in versions:
+            what = "deleted" if v.blob is None else _size(v.size)
+            line = Text(f"v{v.version}  {_when(v.ts)}  {v.author} ({v.author_kind})  {what}")
+            if v.run_id:
+                line.append(f"  run {v.run_id}", style="cyan")
+            con.print(line)
+            if v.run_id:
+                lin = rt.files.lineage_as(who, path, v.version)
+                for r in lin["read"]:
+                    con.print(Text(f"      read {r['path']} v{r['version']}", style="dim"))
+    return EXIT_OK
+
+
+async def diff(state: State, person: str, path: str, old: int | None, new: int | None) -> int:
+    async with _open(state) as rt:
+        who = _who(person)
+        versions = rt.files.log_as(who, path)
+        new_v = new if new is not None else versions[-1].version
+        old_v = old if old is not None else new_v - 1
+        if old_v < 1:
+            raise CliError(f"{path} has only version {new_v}; nothing to compare")
+        _, a = await rt.files.read_as(who, path, old_v)
+        _, b = await rt.files.read_as(who, path, new_v)
+    lines = difflib.unified_diff(
+        a.decode("utf-8", errors="replace").splitlines(keepends=True),
+        b.decode("utf-8", errors="replace").splitlines(keepends=True),
+        fromfile=f"{path}@v{old_v}", tofile=f"{path}@v{new_v}",
+    )  # fmt: skip
+    sys.stdout.write("".join(lines))
+    sys.stdout.flush()
+    return EXIT_OK

@@ -1,0 +1,86 @@
+"""People and their roles, for the ``orgos fs`` commands.
+
+A deliberately small stand-in: governance (a separate part of orgos) owns
+identities and roles. Everything here sits behind the ``RoleLookup``
+protocol, so swapping in governance's identities changes one constructor.
+Roles come from ``people.yaml`` in the project folder::
+
+    people:
+      alice: {role: admin}
+      bob: {role: builder, teams: [support]}
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from orgos.config.loader import load_file
+from orgos.errors import NotFound
+from orgos.fs.permissions import Grant
+
+Role = Literal["admin", "operator", "builder", "viewer"]
+PERSON_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
+PEOPLE_FILE = "people.yaml"
+
+
+class Person(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    teams: list[str] = Field(default_factory=list)
+
+
+class PeopleSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    people: dict[str, Person] = Field(default_factory=dict)
+
+    @field_validator("people")
+    @classmethod
+    def _names(cls, v: dict[str, Person]) -> dict[str, Person]:
+        for name in v:  # a name goes into path globs (people/<name>/**)
+            if not PERSON_NAME.match(name):
+                raise ValueError(f"{name!r}: a person's name is letters, digits and . _ @ -")
+        return v
+
+
+class RoleLookup(Protocol):
+    def person(self, name: str) -> Person:
+        """The person's role and teams; NotFound for a stranger."""
+        ...
+
+
+class StaticRoles:
+    def __init__(self, people: dict[str, Person]) -> None:
+        self.people = people
+
+    @classmethod
+    def from_project(cls, root: Path) -> StaticRoles:
+        path = root / PEOPLE_FILE
+        if not path.is_file():
+            return cls({})
+        return cls(load_file(PeopleSpec, path).people)
+
+    def person(self, name: str) -> Person:
+        p = self.people.get(name)
+        if p is None:
+            raise NotFound(
+                f"{name!r} is not a person of this org (people.yaml lists:"
+                f" {', '.join(sorted(self.people)) or 'nobody'})"
+            )
+        return p
+
+
+def person_grant(name: str, person: Person) -> Grant:
+    """admin, operator: everything. builder: read everything, write their
+    teams' folders, ``shared/`` and ``people/<name>/``. viewer: read only."""
+    if person.role in ("admin", "operator"):
+        return Grant(("**",), ("**",))
+    if person.role == "builder":
+        write = (*(f"teams/{t}/**" for t in person.teams), "shared/**", f"people/{name}/**")
+        return Grant(("**",), write)
+    return Grant(("**",), ())
