@@ -58,6 +58,30 @@ def _loads(text: str | bytes | None) -> Any:
     return None if text is None else pydantic_core.from_json(text)
 
 
+#: Waiting for another process's write lock: first retry, longest step, and
+#: how long in all before the "database is locked" error is the caller's.
+_BUSY_FIRST, _BUSY_MAX, _BUSY_WAIT = 0.0002, 0.005, 10.0
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    return "database is locked" in str(exc)
+
+
+def _retry_busy(fn: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection) -> T:
+    """``fn`` on the writer thread, retried while another process holds the
+    write lock. Every writer begins its transaction first, so a busy error
+    means nothing was done yet."""
+    delay, deadline = _BUSY_FIRST, time.monotonic() + _BUSY_WAIT
+    while True:
+        try:
+            return fn(conn)
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, _BUSY_MAX)
+
+
 def _enable_wal(conn: sqlite3.Connection, wait: float = 10.0) -> None:
     """Switch a file to WAL. On a new file two processes may race to do it;
     SQLite answers the loser "database is locked" at once, without using the
@@ -154,6 +178,11 @@ class SQLiteStore:
         if self.durability is Durability.POWER_SAFE:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="orgos-sqlite-writer")
         await self._write(self._migrate)
+        # From now on a writer that finds the lock taken (another process is
+        # committing) is told at once and retries in _write, in short steps:
+        # SQLite's own busy handler sleeps in coarse steps (up to 100 ms) and,
+        # in kill-safe mode, would do so on the event loop.
+        self._w.execute("PRAGMA busy_timeout=0")
         self._stop = threading.Event()
         self._checkpointer = threading.Thread(
             target=self._checkpoint_loop, name="orgos-sqlite-checkpoint", daemon=True
@@ -213,10 +242,22 @@ class SQLiteStore:
         conn = self._w
         if conn is None:
             raise RuntimeError("store is not open")
-        if self._executor is None:
-            return fn(conn)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, fn, conn)
+        if self._executor is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, _retry_busy, fn, conn)
+        delay, deadline = _BUSY_FIRST, 0.0
+        while True:
+            try:
+                return fn(conn)
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+                now = time.monotonic()
+                deadline = deadline or now + _BUSY_WAIT
+                if now > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _BUSY_MAX)
 
     def _read(self) -> sqlite3.Connection:
         if self._r is None:
