@@ -17,11 +17,11 @@ COMMANDS: dict[str, list[str]] = {
     "runs": ["runs"],
     "show": ["show", "{run}"],
     "org": ["org"],
-    "fs ls": ["fs", "ls", "--as", "nobody"],
-    "fs cat": ["fs", "cat", "--as", "nobody", "shared/none.txt"],
-    "fs log": ["fs", "log", "--as", "nobody", "shared/none.txt"],
-    "fs diff": ["fs", "diff", "--as", "nobody", "shared/none.txt"],
-    "fs put": ["fs", "put", "--as", "nobody", "-", "shared/none.txt"],
+    "fs ls": ["fs", "ls"],
+    "fs cat": ["fs", "cat", "shared/none.txt"],
+    "fs log": ["fs", "log", "shared/none.txt"],
+    "fs diff": ["fs", "diff", "shared/none.txt"],
+    "fs put": ["fs", "put", "-", "shared/none.txt"],
     "retention": ["retention", "--dry-run"],
     "resume": ["resume", "{run}"],
     "cancel": ["cancel", "{run}"],
@@ -134,3 +134,19 @@ def test_tokens_are_stored_hashed(org: tuple[Path, dict[str, str], str, Path]) -
         assert t.encode() not in data
     conn = sqlite3.connect(proj / ".orgos" / "orgos.db")
     assert conn.execute("SELECT COUNT(*) FROM tokens").fetchone()[0] >= 4
+
+
+def test_signed_in_people_cannot_act_as_someone_else_in_fs(
+    org: tuple[Path, dict[str, str], str, Path],
+) -> None:
+    proj, tokens, _, model = org
+    # a builder may write, but only as themselves: --as another person is refused
+    forged = cli(proj, ["fs", "put", "--as", "root", "-", "shared/x.txt"], tokens["builder"],
+                 model, stdin="hello")  # fmt: skip
+    assert forged.exit_code == 4, forged.output
+    assert "signed in as builder-person" in forged.output
+    own = cli(proj, ["fs", "put", "-", "shared/x.txt"], tokens["builder"], model, stdin="hello")
+    assert own.exit_code == 0, own.output
+    log = cli(proj, ["fs", "log", "shared/x.txt"], tokens["viewer"], model)
+    assert log.exit_code == 0, log.output
+    assert "builder-person" in log.output  # the version names who wrote it

@@ -68,6 +68,26 @@ def whoami(state: State, action: str) -> str:
     return person
 
 
+def role_of(state: State, person: str) -> str | None:
+    """The person's role in the project's workspace (None: not a person of it)."""
+    try:
+        path, workspace = _store_file(state.root())
+    except CliError:
+        return None
+    if path is None or not path.is_file():
+        return None
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        row = conn.execute(
+            "SELECT role FROM people WHERE workspace=? AND name=?", (workspace, person)
+        ).fetchone()
+    except sqlite3.OperationalError:
+        return None
+    finally:
+        conn.close()
+    return None if row is None else str(row[0])
+
+
 def require(state: State, action: str) -> str:
     """``whoami``, reporting a denial in red with exit code 4."""
     import typer

@@ -22,18 +22,31 @@ fs_app = typer.Typer(
 AsPerson = Annotated[
     str,
     typer.Option(
-        "--as", envvar="ORGOS_PERSON", help="Who you are (a person of people.yaml).",
+        "--as", envvar="ORGOS_PERSON", help="Who you are (a person of people.yaml),"
+        " while the project has no signed-in people (ORGOS_TOKEN) yet.",
         show_default=False,
     ),
 ]  # fmt: skip
 
 
-def _allow(ctx: typer.Context, action: str) -> None:
-    """The command itself needs a role (ORGOS_TOKEN, as every command does);
-    which paths the person may touch is then people.yaml's grant."""
-    from orgos.cli.access import require
+def _allow(ctx: typer.Context, action: str, person: str) -> str:
+    """Who acts. The command needs a role (ORGOS_TOKEN, as every command
+    does); once the project has people, that signed-in person is who acts:
+    ``--as`` may only repeat their name. Before, ``--as`` names a person of
+    people.yaml. Which paths they may touch is their grant."""
+    from orgos.cli.access import EXIT_DENIED, require
+    from orgos.cli.common import console
+    from orgos.policy.identity import LOCAL
 
-    require(_state(ctx), action)
+    me = require(_state(ctx), action)
+    if me == LOCAL:
+        return person
+    if person and person != me:
+        console(stderr=True).print(
+            f"[bold red]error:[/] you are signed in as {me}; --as {person} is someone else"
+        )
+        raise typer.Exit(EXIT_DENIED)
+    return me
 
 
 def _state(ctx: typer.Context) -> State:
@@ -44,11 +57,11 @@ def _state(ctx: typer.Context) -> State:
 @fs_app.command("ls")
 def ls(
     ctx: typer.Context,
-    person: AsPerson,
     prefix: Annotated[str, typer.Argument(help="A folder (default: everything).")] = "",
+    person: AsPerson = "",
 ) -> None:
     """List the files you may read: path, version, size, author, time."""
-    _allow(ctx, "fs.read")
+    person = _allow(ctx, "fs.read", person)
     from orgos.cli import fs_commands
 
     raise typer.Exit(run_async(lambda: fs_commands.ls(_state(ctx), person, prefix)))
@@ -57,12 +70,12 @@ def ls(
 @fs_app.command("cat")
 def cat(
     ctx: typer.Context,
-    person: AsPerson,
     path: Annotated[str, typer.Argument(help="The file.")],
     version: Annotated[int | None, typer.Option(help="An older version.")] = None,
+    person: AsPerson = "",
 ) -> None:
     """Print a file (the latest version, or --version N)."""
-    _allow(ctx, "fs.read")
+    person = _allow(ctx, "fs.read", person)
     from orgos.cli import fs_commands
 
     raise typer.Exit(run_async(lambda: fs_commands.cat(_state(ctx), person, path, version)))
@@ -71,12 +84,12 @@ def cat(
 @fs_app.command("put")
 def put(
     ctx: typer.Context,
-    person: AsPerson,
     local: Annotated[Path, typer.Argument(help="A local file, or - for standard input.")],
     path: Annotated[str, typer.Argument(help="Where it goes in the workspace.")],
+    person: AsPerson = "",
 ) -> None:
     """Write a file into the workspace: a new version, authored by you."""
-    _allow(ctx, "fs.write")
+    person = _allow(ctx, "fs.write", person)
     from orgos.cli import fs_commands
 
     raise typer.Exit(run_async(lambda: fs_commands.put(_state(ctx), person, local, path)))
@@ -85,11 +98,11 @@ def put(
 @fs_app.command("log")
 def log(
     ctx: typer.Context,
-    person: AsPerson,
     path: Annotated[str, typer.Argument(help="The file.")],
+    person: AsPerson = "",
 ) -> None:
     """Every version of a file: author, run, time, and what that run had read."""
-    _allow(ctx, "fs.read")
+    person = _allow(ctx, "fs.read", person)
     from orgos.cli import fs_commands
 
     raise typer.Exit(run_async(lambda: fs_commands.log(_state(ctx), person, path)))
@@ -98,13 +111,13 @@ def log(
 @fs_app.command("diff")
 def diff(
     ctx: typer.Context,
-    person: AsPerson,
     path: Annotated[str, typer.Argument(help="The file.")],
     old: Annotated[int | None, typer.Argument(help="Version (default: new - 1).")] = None,
     new: Annotated[int | None, typer.Argument(help="Version (default: the latest).")] = None,
+    person: AsPerson = "",
 ) -> None:
     """The differences between two versions of a file (unified diff)."""
-    _allow(ctx, "fs.read")
+    person = _allow(ctx, "fs.read", person)
     from orgos.cli import fs_commands
 
     raise typer.Exit(run_async(lambda: fs_commands.diff(_state(ctx), person, path, old, new)))

@@ -7,6 +7,7 @@ import difflib
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
@@ -15,9 +16,16 @@ from orgos.cli.common import EXIT_OK, CliError, State, console, open_runtime
 from orgos.runtime import Runtime
 
 
-def _open(state: State) -> Runtime:
+def _open(state: State, person: str = "") -> Runtime:
     # this process runs nothing: no model, no claiming of runs
-    return open_runtime(state, models_needed=False, max_active=0, recover=False)
+    from orgos.cli.access import role_of
+    from orgos.fs.people import GovernedRoles, StaticRoles
+
+    extra: dict[str, Any] = {}
+    role = role_of(state, person) if person else None
+    if role is not None:  # signed in: governance's role is theirs
+        extra["people"] = GovernedRoles(StaticRoles.from_project(state.root()), {person: role})  # type: ignore[dict-item]
+    return open_runtime(state, models_needed=False, max_active=0, recover=False, **extra)
 
 
 def _when(ts: float) -> str:
@@ -39,7 +47,7 @@ def _who(person: str) -> str:
 
 
 async def ls(state: State, person: str, prefix: str) -> int:
-    async with _open(state) as rt:
+    async with _open(state, person) as rt:
         found = rt.files.list_as(_who(person), prefix)
     table = Table(box=None, pad_edge=False)
     for col in ("path", "version", "size", "author", "written"):
@@ -53,7 +61,7 @@ async def ls(state: State, person: str, prefix: str) -> int:
 
 
 async def cat(state: State, person: str, path: str, version: int | None) -> int:
-    async with _open(state) as rt:
+    async with _open(state, person) as rt:
         _, data = await rt.files.read_as(_who(person), path, version)
     sys.stdout.buffer.write(data)
     sys.stdout.flush()
@@ -68,7 +76,7 @@ async def put(state: State, person: str, local: Path, path: str) -> int:
             data = await asyncio.to_thread(local.read_bytes)
         except OSError as exc:
             raise CliError(f"{local}: cannot read: {exc.strerror}") from None
-    async with _open(state) as rt:
+    async with _open(state, person) as rt:
         v = await rt.files.put_as(_who(person), path, data)
     console().print(Text(f"{v.path} version {v.version} ({_size(v.size)}) by {v.author}"))
     return EXIT_OK
@@ -76,7 +84,7 @@ async def put(state: State, person: str, local: Path, path: str) -> int:
 
 async def log(state: State, person: str, path: str) -> int:
     con = console()
-    async with _open(state) as rt:
+    async with _open(state, person) as rt:
         who = _who(person)
         versions = rt.files.log_as(who, path)
         for v in versions:
@@ -93,7 +101,7 @@ async def log(state: State, person: str, path: str) -> int:
 
 
 async def diff(state: State, person: str, path: str, old: int | None, new: int | None) -> int:
-    async with _open(state) as rt:
+    async with _open(state, person) as rt:
         who = _who(person)
         versions = rt.files.log_as(who, path)
         new_v = new if new is not None else versions[-1].version

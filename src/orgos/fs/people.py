@@ -75,6 +75,22 @@ class StaticRoles:
         return p
 
 
+class GovernedRoles:
+    """Roles from governance's people (who signed in with a token), teams
+    from people.yaml: one source of truth for what a person's role is."""
+
+    def __init__(self, base: StaticRoles, roles: dict[str, Role]) -> None:
+        self.base = base
+        self.roles = roles
+
+    def person(self, name: str) -> Person:
+        role = self.roles.get(name)
+        if role is None:
+            return self.base.person(name)
+        known = self.base.people.get(name)
+        return Person(role=role, teams=list(known.teams) if known else [])
+
+
 def person_grant(name: str, person: Person) -> Grant:
     """admin, operator: everything. builder: read everything, write their
     teams' folders, ``shared/`` and ``people/<name>/``. viewer: read only."""
