@@ -26,7 +26,8 @@ lint:
 	ruff format --check src tests bench examples
 	mypy
 
-## Benchmarks: orgos and its peers (LangGraph, DBOS) measured in the same run.
+## Benchmarks: orgos and its peers (LangGraph, DBOS) measured in the same run, then the
+## workflow, workspace, governance and guardrails benchmarks; all in bench/RESULTS.md.
 bench:
 	$(PIP) -e ".[dev]"
 	$(PY) bench/run.py

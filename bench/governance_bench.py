@@ -10,18 +10,24 @@ Two measurements, each the median of several trials:
   step journaled, kill-safe) with and without governance; the difference
   divided by the number of syscalls.
 
-    python bench/governance_bench.py            # writes nothing; prints JSON
+    python bench/governance_bench.py            # prints JSON, writes its part of
+                                                # bench/RESULTS-governance.md
+    python bench/governance_bench.py --no-write # prints JSON only
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
 from statistics import median
 from typing import Any
+
+import governance_report
 
 from orgos import Agent, Runtime, tool
 from orgos.kernel.syscall import Syscall
@@ -119,7 +125,7 @@ async def pipeline(n: int) -> dict[str, float]:
     return {"hooks_us": hooks * 1e6, "audit_us": (timings[True] - timings[False]) * 1e6}
 
 
-async def main() -> None:
+async def measure() -> dict[str, float]:
     trials = [await pipeline(5000) for _ in range(5)]
     hooks = median(t["hooks_us"] for t in trials)
     audit = median(t["audit_us"] for t in trials)
@@ -128,15 +134,27 @@ async def main() -> None:
         plain.append(await end_to_end(False, 60, 5))
         governed.append(await end_to_end(True, 60, 5))
     p, g = median(plain) * 1e6, median(governed) * 1e6
-    print(json.dumps({
+    return {
         "hooks_us_per_syscall": round(hooks, 2),
         "audit_commit_us_per_syscall": round(audit, 2),
         "pipeline_us_per_syscall": round(hooks + audit, 2),
         "end_to_end_plain_us_per_syscall": round(p, 1),
         "end_to_end_governed_us_per_syscall": round(g, 1),
         "end_to_end_delta_us_per_syscall": round(g - p, 1),
-    }, indent=2))  # fmt: skip
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--no-write", action="store_true", help="print JSON only")
+    args = p.parse_args()
+    load, t0 = os.getloadavg()[0], time.perf_counter()
+    out = asyncio.run(measure())
+    print(json.dumps(out, indent=2))
+    if not args.no_write:
+        governance_report.update("governance", out, time.perf_counter() - t0, load)
+        print(f"wrote {governance_report.RESULTS}")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -8,19 +8,25 @@
   check, a deny pattern and a require pattern, passing): the difference is
   the cost of the journaled ``guard`` syscall.
 
-    python bench/guardrails_bench.py            # prints JSON
+    python bench/guardrails_bench.py            # prints JSON, writes its part of
+                                                # bench/RESULTS-governance.md
+    python bench/guardrails_bench.py --no-write # prints JSON only
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import logging
+import os
 import tempfile
 import time
 from pathlib import Path
 from statistics import median
 from typing import Any
+
+import governance_report
 
 from orgos import Agent, Runtime
 from orgos.policy import Governance, PolicySpec
@@ -85,6 +91,10 @@ async def runs_us(guarded: bool, n: int) -> float:
 
 
 def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--no-write", action="store_true", help="print JSON only")
+    args = p.parse_args()
+    load, t0 = os.getloadavg()[0], time.perf_counter()
     out: dict[str, Any] = redaction()
     plain, guarded = [], []
     for _ in range(5):
@@ -93,7 +103,11 @@ def main() -> None:
     out["run_us"] = median(plain)
     out["run_guarded_us"] = median(guarded)
     out["guard_syscall_us"] = out["run_guarded_us"] - out["run_us"]
-    print(json.dumps({k: round(v, 1) for k, v in out.items()}, indent=1))
+    res = {k: round(v, 1) for k, v in out.items()}
+    print(json.dumps(res, indent=1))
+    if not args.no_write:
+        governance_report.update("guardrails", res, time.perf_counter() - t0, load)
+        print(f"wrote {governance_report.RESULTS}")
 
 
 if __name__ == "__main__":

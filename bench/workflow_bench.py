@@ -37,7 +37,7 @@ from orgos.llm.base import ModelRequest, ModelResponse
 from orgos.testing.scripted import ScriptedModel
 
 HERE = Path(__file__).resolve().parent
-PEER_PY = Path("/work/main/bench/.peer-venv/bin/python")
+PEER_PY = HERE / ".peer-venv" / "bin" / "python"
 
 
 def fake_model(n: int, latency: float) -> ScriptedModel:

@@ -158,8 +158,10 @@ async def quality(db: Path, embed_model: str | None) -> dict[str, Any]:
     data = json.loads((HERE / "data" / "recall_set.json").read_text())
     queries = [(x["query"], x["relevant"]) for x in data["queries"]]
     best = sum(min(5, len(x["relevant"])) for x in data["queries"]) / 5 / len(queries)
+    relevant = sum(len(x["relevant"]) for x in data["queries"])
     out: dict[str, Any] = {"memories": len(data["memories"]), "queries": len(queries),
-                           "best_possible_p_at_5": round(best, 3), "modes": {}}  # fmt: skip
+                           "relevant": relevant, "best_possible_p_at_5": round(best, 3),
+                           "modes": {}}  # fmt: skip
     embedder = None
     if embed_model:
         from orgos.memory.embed import LocalEmbedder
@@ -210,14 +212,15 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def write_results(res: dict[str, Any], durability: str) -> None:
+def write_results(res: dict[str, Any], durability: str, load: str) -> None:
     f, r, e, q = res.get("files"), res.get("recalls"), res.get("events"), res.get("quality")
     lines = [
         "# Workspace benchmarks",
         "",
-        f"`python bench/workspace_bench.py` ({durability}), "
-        f"{platform.python_version()} on {platform.machine()}, {os.cpu_count()} cores "
-        "(shared with other work while measured). Run-side figures are syscalls of "
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by"
+        f" `python bench/workspace_bench.py` ({durability}), Python {platform.python_version()}"
+        f" on {platform.machine()}, {os.cpu_count()} cores, load average {load} at the start"
+        " (a shared machine: wall times are noisy). Run-side figures are syscalls of "
         f"{RUNS} concurrent runs: journaled, through the pipeline's hooks.",
         "",
         "| workload | figure |",
@@ -262,7 +265,8 @@ def write_results(res: dict[str, Any], durability: str) -> None:
         lines += [
             "",
             f"Precision@5 is bounded by the labels: a perfect ranker scores"
-            f" {q['best_possible_p_at_5']} here (27 relevant memories over 20 queries).",
+            f" {q['best_possible_p_at_5']} here ({q['relevant']} relevant memories over"
+            f" {q['queries']} queries).",
         ]
         if "semantic" in q["modes"]:
             lines.append(
@@ -272,7 +276,11 @@ def write_results(res: dict[str, Any], durability: str) -> None:
                 " orgos[embeddings]; the milliseconds are mostly the model embedding the query."
             )
         else:
-            lines.append("Semantic and hybrid rows need `--embed-model PATH` (orgos[embeddings]).")
+            lines.append(
+                "Semantic and hybrid search were **not measured in this run**: they need"
+                " `--embed-model DIR` (a local sentence-transformers folder) and"
+                " orgos[embeddings], which this run did not have."
+            )
     (HERE / "RESULTS-workspace.md").write_text("\n".join(lines) + "\n")
 
 
@@ -288,6 +296,7 @@ if __name__ == "__main__":
         help="a local sentence-transformers folder: measure semantic and hybrid recall",
     )
     a = p.parse_args()
+    load = f"{os.getloadavg()[0]:.1f}"
     res = asyncio.run(main(a))
     if not a.no_write:
-        write_results(res, a.durability)
+        write_results(res, a.durability, load)
