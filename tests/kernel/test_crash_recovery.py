@@ -6,37 +6,27 @@ keyed payment happens once per call."""
 from __future__ import annotations
 
 import collections
-import queue
 import random
 import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 from pathlib import Path
+
+from lines import LineReader
 
 WORKER = Path(__file__).with_name("crash_worker.py")
 N_RUNS, STEPS, TRIALS = 80, 9, 24
 
 
-class Worker:
+class Worker(LineReader):
     def __init__(self, tmp: Path, submit: bool):
         args = [sys.executable, str(WORKER), str(tmp / "o.db"), str(tmp / "effects.log"),
                 str(tmp / "ledger.db"), str(N_RUNS), str(STEPS)]  # fmt: skip
         if submit:
             args.append("--submit")
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line.strip())
-        self.lines.put(None)
-
-    def next_line(self, timeout: float = 60.0) -> str | None:
-        return self.lines.get(timeout=timeout)
+        self._start_reading()
 
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)

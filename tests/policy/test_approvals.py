@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 from gov_helpers import VAULT_KEY, Ledger, next_approval, plan, runtime
+from lines import LineReader
 
 from orgos import Agent
 from orgos.config.org import OrgSpec, TeamSpec
@@ -145,20 +144,13 @@ async def test_the_worker_escalates_by_itself(tmp_path: Path) -> None:
 WORKER = Path(__file__).with_name("approval_worker.py")
 
 
-class Worker:
+class Worker(LineReader):
     def __init__(self, tmp: Path, submit: bool):
         args = [sys.executable, str(WORKER), str(tmp / "o.db"), str(tmp / "effects.log")]
         env = {**os.environ, "ORGOS_VAULT_KEY": VAULT_KEY.decode()}
         self.proc = subprocess.Popen(args + (["--submit"] if submit else []), stdout=subprocess.PIPE,
                                      text=True, env=env)  # fmt: skip
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line.strip())
-        self.lines.put(None)
+        self._start_reading()
 
     def expect(self, prefix: str, timeout: float = 60) -> str:
         while True:

@@ -5,34 +5,24 @@ from __future__ import annotations
 
 import collections
 import json
-import queue
 import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 from pathlib import Path
+
+from lines import LineReader
 
 WORKER = Path(__file__).with_name("wf_crash_worker.py")
 N = 30
 
 
-class Worker:
+class Worker(LineReader):
     def __init__(self, tmp: Path, submit: bool):
         args = [sys.executable, str(WORKER), str(tmp / "o.db"), str(tmp / "effects.log"), str(N)]
         self.proc = subprocess.Popen([*args, *(["--submit"] if submit else [])],
                                      stdout=subprocess.PIPE, text=True)  # fmt: skip
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line.strip())
-        self.lines.put(None)
-
-    def next_line(self, timeout: float = 60.0) -> str | None:
-        return self.lines.get(timeout=timeout)
+        self._start_reading()
 
 
 def test_kill_9_during_a_fan_out(tmp_path: Path) -> None:

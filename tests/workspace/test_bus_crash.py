@@ -5,36 +5,26 @@ id of the event it repeats, so the consumer recognizes it."""
 from __future__ import annotations
 
 import collections
-import queue
 import random
 import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 from pathlib import Path
+
+from lines import LineReader
 
 WORKER = Path(__file__).with_name("bus_worker.py")
 N = 2000
 
 
-class Proc:
+class Proc(LineReader):
     def __init__(self, *args: str) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, str(WORKER), *args],
             stdout=subprocess.PIPE, stdin=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line.strip())
-        self.lines.put(None)
-
-    def next_line(self, timeout: float = 60) -> str | None:
-        return self.lines.get(timeout=timeout)
+        self._start_reading()
 
     def wait_for(self, prefix: str, count: int = 1) -> bool:
         """Read until ``count`` lines start with ``prefix``; False if it ended first."""
