@@ -211,6 +211,26 @@ async def test_wake_waits_for_every_child(store: Store) -> None:
     assert got is not None and got.status is RunStatus.QUEUED and got.owner is None
 
 
+async def test_wake_for_any_child_and_the_ended_hint(store: Store) -> None:
+    w = await worker(store, "w")
+    parent = run("p", status=RunStatus.RUNNING, owner=w)
+    kids = [run(f"k{i}", parent=parent) for i in range(3)]
+    await store.write_batch(w, [InsertRun(parent), *(InsertRun(k) for k in kids)])
+    waiting = {"runs": ["k0", "k1"], "any": True}
+    await store.write_batch(
+        w, [UpdateRun("p", RunStatus.WAITING, waiting_on=waiting, release=True)]
+    )
+    # k2 is not waited for: neither it ending nor a hint naming it wakes p
+    await store.write_batch(w, [UpdateRun("k2", RunStatus.SUCCEEDED)])
+    assert not await store.wake_if_ready("p", ended="k2")
+    assert not await store.wake_if_ready("p")
+    await store.write_batch(w, [UpdateRun("k1", RunStatus.SUCCEEDED)])
+    assert await store.wake_if_ready("p", ended="k1")  # one is enough
+    assert not await store.wake_if_ready("p", ended="k1")  # only once
+    got = await store.get_run(WS, "p")
+    assert got is not None and got.status is RunStatus.QUEUED
+
+
 async def test_wake_all_ready_sweeps(store: Store) -> None:
     w = await worker(store, "w")
     parent = run("p")

@@ -365,7 +365,7 @@ class Kernel:
             for waker in self.wakers:
                 woke = woke or await waker(run)
         elif run.parent_id is not None:
-            woke = await self.store.wake_if_ready(run.parent_id)
+            woke = await self.store.wake_if_ready(run.parent_id, ended=run.id)
         if woke or (self.scheduler is not None and self.scheduler.backlog):
             self._nudge.set()
 

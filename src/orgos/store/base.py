@@ -188,9 +188,11 @@ class Store(Protocol):
         """Ids of running runs owned by this worker that were asked to stop."""
         ...
 
-    async def wake_if_ready(self, run_id: str) -> bool:
-        """If the run waits on child runs that have all ended, make it queued
-        (unowned) and return True. Safe to call from several places at once."""
+    async def wake_if_ready(self, run_id: str, ended: str | None = None) -> bool:
+        """If the run waits on child runs that have all ended (or, waiting for
+        any, one has), make it queued (unowned) and return True. ``ended``: a
+        child known to have just ended, which spares the search when the run
+        waits for any. Safe to call from several places at once."""
         ...
 
     async def wake_all_ready(self) -> int:

@@ -449,7 +449,7 @@ class SQLiteStore:
         return [r[0] for r in rows]
 
     @staticmethod
-    def _wake(conn: sqlite3.Connection, run_id: str) -> bool:
+    def _wake(conn: sqlite3.Connection, run_id: str, ended: str | None = None) -> bool:
         row = conn.execute("SELECT status, waiting_on FROM runs WHERE id=?", (run_id,)).fetchone()
         if row is None or row[0] != "waiting":
             return False
@@ -460,6 +460,8 @@ class SQLiteStore:
             pass  # a deadline passed (wait_any with until)
         elif not children:
             return False
+        elif waiting.get("any") and ended is not None and ended in children:
+            pass  # the child that just ended is one it waits for: no search
         else:
             # wait_any: one ended child is enough; wait_runs: all of them. Either
             # way one row answers (a parent of 1,000 children is asked 1,000
@@ -480,7 +482,7 @@ class SQLiteStore:
         )
         return True
 
-    async def wake_if_ready(self, run_id: str) -> bool:
+    async def wake_if_ready(self, run_id: str, ended: str | None = None) -> bool:
         # Most calls come from a child ending while its parent is not parked:
         # a read says so without a write transaction. (A parent that parks
         # after this read checks its children itself once its status is in.)
@@ -491,7 +493,7 @@ class SQLiteStore:
         def apply(conn: sqlite3.Connection) -> bool:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                woke = self._wake(conn, run_id)
+                woke = self._wake(conn, run_id, ended)
                 conn.execute("COMMIT")
                 return woke
             except BaseException:
