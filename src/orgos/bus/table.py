@@ -81,10 +81,6 @@ def wake_waiters(conn: sqlite3.Connection, workspace: str, topic: str) -> int:
     return cur.rowcount
 
 
-def _tx(conn: sqlite3.Connection) -> None:
-    conn.execute("BEGIN IMMEDIATE")
-
-
 class BusTable:
     def __init__(self, store: SQLiteStore) -> None:
         self.store = store
@@ -100,18 +96,9 @@ class BusTable:
         key: str | None = None,
     ) -> tuple[int, bool]:
         def apply(conn: sqlite3.Connection) -> tuple[int, bool]:
-            _tx(conn)
-            try:
-                out = insert_event(
-                    conn, workspace, topic, data, source=source, run_id=run_id, key=key
-                )
-                conn.execute("COMMIT")
-                return out
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            return insert_event(conn, workspace, topic, data, source=source, run_id=run_id, key=key)
 
-        return await self.store._write(apply)
+        return await self.store._transact(apply)
 
     async def publish_many(
         self, workspace: str, topic: str, items: list[tuple[Any, str | None]], source: str
@@ -119,19 +106,11 @@ class BusTable:
         """Several events (data, key) in one transaction."""
 
         def apply(conn: sqlite3.Connection) -> list[int]:
-            _tx(conn)
-            try:
-                ids = [
-                    insert_event(conn, workspace, topic, d, source=source, key=k)[0]
-                    for d, k in items
-                ]
-                conn.execute("COMMIT")
-                return ids
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            return [
+                insert_event(conn, workspace, topic, d, source=source, key=k)[0] for d, k in items
+            ]
 
-        return await self.store._write(apply)
+        return await self.store._transact(apply)
 
     def last_id(self, workspace: str, topic: str) -> int:
         row = (

@@ -75,41 +75,34 @@ class FileTable:
         whether it is new (False: ``key`` was used before)."""
 
         def apply(conn: sqlite3.Connection) -> tuple[FileVersion, bool]:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                if key is not None:
-                    row = conn.execute(
-                        f"SELECT {_COLS} FROM fs_versions WHERE workspace=? AND key=?",
-                        (workspace, key),
-                    ).fetchone()
-                    if row is not None:
-                        conn.execute("COMMIT")
-                        return _version(row), False
-                top = conn.execute(
-                    "SELECT MAX(version) FROM fs_versions WHERE workspace=? AND path=?",
-                    (workspace, path),
-                ).fetchone()[0]
-                v = FileVersion(path, (top or 0) + 1, blob, size, author_kind, author, run_id,
-                                time.time())  # fmt: skip
-                conn.execute(
-                    "INSERT INTO fs_versions (workspace, path, version, blob, size, author_kind,"
-                    " author, run_id, seq, ts, key) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (workspace, path, v.version, blob, size, author_kind, author, run_id, seq,
-                     v.ts, key),
-                )  # fmt: skip
-                insert_event(
-                    conn, workspace, WRITTEN,
-                    {"path": path, "version": v.version, "size": size, "deleted": blob is None,
-                     "author": author, "author_kind": author_kind},
-                    source=author, run_id=run_id,
-                )  # fmt: skip
-                conn.execute("COMMIT")
-                return v, True
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            if key is not None:
+                row = conn.execute(
+                    f"SELECT {_COLS} FROM fs_versions WHERE workspace=? AND key=?",
+                    (workspace, key),
+                ).fetchone()
+                if row is not None:
+                    return _version(row), False
+            top = conn.execute(
+                "SELECT MAX(version) FROM fs_versions WHERE workspace=? AND path=?",
+                (workspace, path),
+            ).fetchone()[0]
+            v = FileVersion(path, (top or 0) + 1, blob, size, author_kind, author, run_id,
+                            time.time())  # fmt: skip
+            conn.execute(
+                "INSERT INTO fs_versions (workspace, path, version, blob, size, author_kind,"
+                " author, run_id, seq, ts, key) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (workspace, path, v.version, blob, size, author_kind, author, run_id, seq,
+                 v.ts, key),
+            )  # fmt: skip
+            insert_event(
+                conn, workspace, WRITTEN,
+                {"path": path, "version": v.version, "size": size, "deleted": blob is None,
+                 "author": author, "author_kind": author_kind},
+                source=author, run_id=run_id,
+            )  # fmt: skip
+            return v, True
 
-        return await self.store._write(apply)
+        return await self.store._transact(apply)
 
     def get(self, workspace: str, path: str, version: int | None = None) -> FileVersion | None:
         """A version, or the latest; a deleted latest version is returned too."""

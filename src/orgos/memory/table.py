@@ -82,26 +82,20 @@ class MemoryTable:
                 ).fetchone()
                 if row is not None:
                     return int(row[0]), False
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                cur = conn.execute(
-                    "INSERT INTO memories (workspace, scope, text, tags, source_run, author, key,"
-                    " ts) VALUES (?,?,?,?,?,?,?,?)",
-                    (workspace, scope, text, tags, source_run, author, key, time.time()),
+            cur = conn.execute(
+                "INSERT INTO memories (workspace, scope, text, tags, source_run, author, key,"
+                " ts) VALUES (?,?,?,?,?,?,?,?)",
+                (workspace, scope, text, tags, source_run, author, key, time.time()),
+            )
+            if vector is not None:
+                conn.execute(
+                    "INSERT INTO memory_vectors (memory_id, workspace, model, vec)"
+                    " VALUES (?,?,?,?)",
+                    (cur.lastrowid, workspace, vector[0], array("f", vector[1]).tobytes()),
                 )
-                if vector is not None:
-                    conn.execute(
-                        "INSERT INTO memory_vectors (memory_id, workspace, model, vec)"
-                        " VALUES (?,?,?,?)",
-                        (cur.lastrowid, workspace, vector[0], array("f", vector[1]).tobytes()),
-                    )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
             return int(cur.lastrowid or 0), True
 
-        return await self.store._write(apply)
+        return await self.store._transact(apply)
 
     def search(self, workspace: str, scopes: list[str], query: str, k: int = 5) -> list[MemoryItem]:
         """The ``k`` best matches in these scopes, best first."""

@@ -90,17 +90,6 @@ def append(conn: sqlite3.Connection, rows: list[Pending]) -> None:
     conn.executemany(f"INSERT INTO audit ({_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", out)
 
 
-def append_now(conn: sqlite3.Connection, rows: list[Pending]) -> None:
-    """Append in a transaction of its own."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        append(conn, rows)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-
-
 def rows(conn: sqlite3.Connection, *, after: int = 0) -> Iterator[AuditRow]:
     for r in conn.execute(f"SELECT {_COLS} FROM audit WHERE seq > ? ORDER BY seq", (after,)):
         yield AuditRow(*r)

@@ -73,16 +73,6 @@ class GovernanceStore:
             raise ConfigError("governance needs the SQLite store for now")
         self.store = store
 
-    def _tx(self, conn: sqlite3.Connection, fn: Any) -> Any:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            out = fn()
-            conn.execute("COMMIT")
-            return out
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-
     # --- audit ------------------------------------------------------------------------
     async def audit(self, *entries: AuditEntry) -> None:
         now = time.time()
@@ -90,7 +80,7 @@ class GovernanceStore:
             (now, ws, actor, action, run, step, _dumps(data), None, None)
             for ws, actor, action, run, step, data in entries
         ]
-        await self.store._write(lambda conn: audit_sql.append_now(conn, rows))
+        await self.store._transact(lambda conn: audit_sql.append(conn, rows))
 
     def verify_audit(self) -> audit_sql.Verdict:
         return audit_sql.verify(self.store._read())
@@ -103,36 +93,33 @@ class GovernanceStore:
         """Insert, or return the one already there for this run and step."""
 
         def apply(conn: sqlite3.Connection) -> Approval:
-            def body() -> Approval:
-                row = conn.execute(
-                    f"SELECT {_APPROVAL_COLS} FROM approvals WHERE run_id=? AND step=?",
-                    (a.run_id, a.step),
-                ).fetchone()
-                if row is not None:
-                    return _approval(row)
-                conn.execute(
-                    f"INSERT INTO approvals ({_APPROVAL_COLS}) VALUES"
-                    " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (a.id, a.workspace, a.run_id, a.step, a.agent, a.kind, _dumps(a.request),
-                     a.rule, a.reason, a.status, a.assignee, a.escalations, a.due_at,
-                     a.created_at, None, None, None, None),
-                )  # fmt: skip
-                data = {"approval": a.id, "rule": a.rule, "assignee": a.assignee}
-                _record(
-                    conn,
-                    a.created_at,
-                    a.workspace,
-                    "kernel",
-                    "approval.requested",
-                    a.run_id,
-                    a.step,
-                    data,
-                )
-                return a
+            row = conn.execute(
+                f"SELECT {_APPROVAL_COLS} FROM approvals WHERE run_id=? AND step=?",
+                (a.run_id, a.step),
+            ).fetchone()
+            if row is not None:
+                return _approval(row)
+            conn.execute(
+                f"INSERT INTO approvals ({_APPROVAL_COLS}) VALUES"
+                " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (a.id, a.workspace, a.run_id, a.step, a.agent, a.kind, _dumps(a.request),
+                 a.rule, a.reason, a.status, a.assignee, a.escalations, a.due_at,
+                 a.created_at, None, None, None, None),
+            )  # fmt: skip
+            data = {"approval": a.id, "rule": a.rule, "assignee": a.assignee}
+            _record(
+                conn,
+                a.created_at,
+                a.workspace,
+                "kernel",
+                "approval.requested",
+                a.run_id,
+                a.step,
+                data,
+            )
+            return a
 
-            return self._tx(conn, body)  # type: ignore[no-any-return]
-
-        return await self.store._write(apply)
+        return await self.store._transact(apply)
 
     def approval_for(self, run_id: str, step: int) -> Approval | None:
         row = (
@@ -170,53 +157,47 @@ class GovernanceStore:
         record, in one transaction. False if it was no longer pending."""
 
         def apply(conn: sqlite3.Connection) -> bool:
-            def body() -> bool:
-                now = time.time()
-                cur = conn.execute(
-                    "UPDATE approvals SET status=?, decided_by=?, decided_at=?, note=?,"
-                    " arguments=? WHERE id=? AND status='pending'",
-                    (status, by, now, note, _dumps(arguments), approval_id),
-                )
-                if cur.rowcount != 1:
-                    return False
-                ws, run, step = conn.execute(
-                    "SELECT workspace, run_id, step FROM approvals WHERE id=?", (approval_id,)
-                ).fetchone()
-                data = {"approval": approval_id, "decision": status, "note": note,
-                        "edited_arguments": arguments}  # fmt: skip
-                _record(conn, now, ws, by, f"approval.{status}", run, step, data)
-                # The run's own journal says who decided, so `orgos show` tells it.
-                conn.execute(
-                    "INSERT INTO journal (run_id, seq, phase, kind, payload, workspace, ts)"
-                    " VALUES (?,?,?,?,?,?,?)",
-                    (run, step, "decision", "approval", _dumps({**data, "by": by}), ws, now),
-                )
-                return True
+            now = time.time()
+            cur = conn.execute(
+                "UPDATE approvals SET status=?, decided_by=?, decided_at=?, note=?,"
+                " arguments=? WHERE id=? AND status='pending'",
+                (status, by, now, note, _dumps(arguments), approval_id),
+            )
+            if cur.rowcount != 1:
+                return False
+            ws, run, step = conn.execute(
+                "SELECT workspace, run_id, step FROM approvals WHERE id=?", (approval_id,)
+            ).fetchone()
+            data = {"approval": approval_id, "decision": status, "note": note,
+                    "edited_arguments": arguments}  # fmt: skip
+            _record(conn, now, ws, by, f"approval.{status}", run, step, data)
+            # The run's own journal says who decided, so `orgos show` tells it.
+            conn.execute(
+                "INSERT INTO journal (run_id, seq, phase, kind, payload, workspace, ts)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (run, step, "decision", "approval", _dumps({**data, "by": by}), ws, now),
+            )
+            return True
 
-            return self._tx(conn, body)  # type: ignore[no-any-return]
-
-        return await self.store._write(apply)
+        return await self.store._transact(apply)
 
     async def escalate(self, approval_id: str, assignee: str, due_at: float | None) -> bool:
         def apply(conn: sqlite3.Connection) -> bool:
-            def body() -> bool:
-                cur = conn.execute(
-                    "UPDATE approvals SET assignee=?, due_at=?, escalations=escalations+1"
-                    " WHERE id=? AND status='pending'",
-                    (assignee, due_at, approval_id),
-                )
-                if cur.rowcount != 1:
-                    return False
-                ws, run, step = conn.execute(
-                    "SELECT workspace, run_id, step FROM approvals WHERE id=?", (approval_id,)
-                ).fetchone()
-                data = {"approval": approval_id, "assignee": assignee}
-                _record(conn, time.time(), ws, "kernel", "approval.escalated", run, step, data)
-                return True
+            cur = conn.execute(
+                "UPDATE approvals SET assignee=?, due_at=?, escalations=escalations+1"
+                " WHERE id=? AND status='pending'",
+                (assignee, due_at, approval_id),
+            )
+            if cur.rowcount != 1:
+                return False
+            ws, run, step = conn.execute(
+                "SELECT workspace, run_id, step FROM approvals WHERE id=?", (approval_id,)
+            ).fetchone()
+            data = {"approval": approval_id, "assignee": assignee}
+            _record(conn, time.time(), ws, "kernel", "approval.escalated", run, step, data)
+            return True
 
-            return self._tx(conn, body)  # type: ignore[no-any-return]
-
-        return await self.store._write(apply)
+        return await self.store._transact(apply)
 
     # --- kill switches ----------------------------------------------------------------
     def switches(self, workspace: str) -> dict[str, str]:
@@ -230,26 +211,23 @@ class GovernanceStore:
         self, workspace: str, scope: str, paused: bool, reason: str, actor: str
     ) -> bool:
         def apply(conn: sqlite3.Connection) -> bool:
-            def body() -> bool:
-                now = time.time()
-                if paused:
-                    cur = conn.execute(
-                        "INSERT OR IGNORE INTO switches VALUES (?,?,?,?,?)",
-                        (workspace, scope, reason, actor, now),
-                    )
-                else:
-                    cur = conn.execute(
-                        "DELETE FROM switches WHERE workspace=? AND scope=?", (workspace, scope)
-                    )
-                if cur.rowcount:
-                    action = "switch.pause" if paused else "switch.resume"
-                    data = {"scope": scope, "reason": reason}
-                    _record(conn, now, workspace, actor, action, None, None, data)
-                return bool(cur.rowcount)
+            now = time.time()
+            if paused:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO switches VALUES (?,?,?,?,?)",
+                    (workspace, scope, reason, actor, now),
+                )
+            else:
+                cur = conn.execute(
+                    "DELETE FROM switches WHERE workspace=? AND scope=?", (workspace, scope)
+                )
+            if cur.rowcount:
+                action = "switch.pause" if paused else "switch.resume"
+                data = {"scope": scope, "reason": reason}
+                _record(conn, now, workspace, actor, action, None, None, data)
+            return bool(cur.rowcount)
 
-            return self._tx(conn, body)  # type: ignore[no-any-return]
-
-        return await self.store._write(apply)
+        return await self.store._transact(apply)
 
     # --- people and tokens ------------------------------------------------------------
     def people(self, workspace: str) -> dict[str, str]:
@@ -260,33 +238,25 @@ class GovernanceStore:
 
     async def set_person(self, workspace: str, name: str, role: str | None, actor: str) -> None:
         def apply(conn: sqlite3.Connection) -> None:
-            def body() -> None:
-                if role is None:
-                    conn.execute(
-                        "DELETE FROM people WHERE workspace=? AND name=?", (workspace, name)
-                    )
-                else:
-                    conn.execute(
-                        "INSERT OR REPLACE INTO people VALUES (?,?,?)", (workspace, name, role)
-                    )
-                data = {"person": name, "role": role}
-                _record(conn, time.time(), workspace, actor, "person.set", None, None, data)
+            if role is None:
+                conn.execute("DELETE FROM people WHERE workspace=? AND name=?", (workspace, name))
+            else:
+                conn.execute(
+                    "INSERT OR REPLACE INTO people VALUES (?,?,?)", (workspace, name, role)
+                )
+            data = {"person": name, "role": role}
+            _record(conn, time.time(), workspace, actor, "person.set", None, None, data)
 
-            self._tx(conn, body)
-
-        await self.store._write(apply)
+        await self.store._transact(apply)
 
     async def add_token(self, token_hash: str, person: str, workspace: str, actor: str) -> None:
         def apply(conn: sqlite3.Connection) -> None:
-            def body() -> None:
-                now = time.time()
-                conn.execute("INSERT INTO tokens VALUES (?,?,?)", (token_hash, person, now))
-                data = {"person": person}
-                _record(conn, now, workspace, actor, "token.created", None, None, data)
+            now = time.time()
+            conn.execute("INSERT INTO tokens VALUES (?,?,?)", (token_hash, person, now))
+            data = {"person": person}
+            _record(conn, now, workspace, actor, "token.created", None, None, data)
 
-            self._tx(conn, body)
-
-        await self.store._write(apply)
+        await self.store._transact(apply)
 
     def person_of_token(self, token_hash: str) -> str | None:
         row = (
@@ -299,18 +269,15 @@ class GovernanceStore:
     # --- secrets ----------------------------------------------------------------------
     async def put_secret(self, workspace: str, name: str, ciphertext: bytes, actor: str) -> None:
         def apply(conn: sqlite3.Connection) -> None:
-            def body() -> None:
-                now = time.time()
-                conn.execute(
-                    "INSERT OR REPLACE INTO secrets VALUES (?,?,?,?)",
-                    (workspace, name, ciphertext, now),
-                )
-                data = {"name": name}
-                _record(conn, now, workspace, actor, "secret.set", None, None, data)
+            now = time.time()
+            conn.execute(
+                "INSERT OR REPLACE INTO secrets VALUES (?,?,?,?)",
+                (workspace, name, ciphertext, now),
+            )
+            data = {"name": name}
+            _record(conn, now, workspace, actor, "secret.set", None, None, data)
 
-            self._tx(conn, body)
-
-        await self.store._write(apply)
+        await self.store._transact(apply)
 
     def secret(self, workspace: str, name: str) -> bytes | None:
         row = (

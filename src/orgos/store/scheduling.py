@@ -60,33 +60,25 @@ class SQLiteClaims:
 
     async def claim(self, worker_id: str, run_ids: list[str], now: float) -> list[RunRecord]:
         def apply(conn: sqlite3.Connection) -> list[RunRecord]:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                me = conn.execute("SELECT fenced FROM workers WHERE id=?", (worker_id,)).fetchone()
-                if me is None or me[0]:
-                    raise FencedOut(f"worker {worker_id} has been fenced")
-                conn.execute(
-                    "UPDATE workers SET fenced=1 WHERE lease_until < ? AND fenced=0", (now,)
+            me = conn.execute("SELECT fenced FROM workers WHERE id=?", (worker_id,)).fetchone()
+            if me is None or me[0]:
+                raise FencedOut(f"worker {worker_id} has been fenced")
+            conn.execute("UPDATE workers SET fenced=1 WHERE lease_until < ? AND fenced=0", (now,))
+            out: list[RunRecord] = []
+            for rid in run_ids:  # still claimable? another worker may have been quicker
+                cur = conn.execute(
+                    "UPDATE runs SET owner=?, fence=fence+1, status='running', updated_at=?"
+                    f" WHERE id=? AND {_CLAIMABLE}",
+                    (worker_id, now, rid),
                 )
-                out: list[RunRecord] = []
-                for rid in run_ids:  # still claimable? another worker may have been quicker
-                    cur = conn.execute(
-                        "UPDATE runs SET owner=?, fence=fence+1, status='running', updated_at=?"
-                        f" WHERE id=? AND {_CLAIMABLE}",
-                        (worker_id, now, rid),
-                    )
-                    if cur.rowcount:
-                        row = conn.execute(
-                            f"SELECT {_RUN_COLS} FROM runs WHERE id=?", (rid,)
-                        ).fetchone()
-                        out.append(_run_from_row(row))
-                conn.execute("COMMIT")
-                return out
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+                if cur.rowcount:
+                    row = conn.execute(
+                        f"SELECT {_RUN_COLS} FROM runs WHERE id=?", (rid,)
+                    ).fetchone()
+                    out.append(_run_from_row(row))
+            return out
 
-        return await self._store._write(apply)
+        return await self._store._transact(apply)
 
 
 def claim_source(store: Store) -> ClaimSource | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import sqlite3
 import threading
@@ -39,6 +40,7 @@ from orgos.store.base import (
     WorkerInfo,
 )
 from orgos.store.schema import MIGRATIONS
+from orgos.store.transaction import transact
 
 T = TypeVar("T")
 log = logging.getLogger("orgos.store")
@@ -223,18 +225,16 @@ class SQLiteStore:
         lock, so processes opening a new database at once migrate it once."""
         if conn.execute("PRAGMA user_version").fetchone()[0] >= len(MIGRATIONS):
             return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+
+        def migrate(conn: sqlite3.Connection) -> None:
             current = conn.execute("PRAGMA user_version").fetchone()[0]
             for version, statements in enumerate(MIGRATIONS, start=1):
                 if version > current:
                     for stmt in statements:
                         conn.execute(stmt)
             conn.execute(f"PRAGMA user_version={len(MIGRATIONS)}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+
+        transact(conn, migrate)
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` on the writer connection: inline when commits are cheap
@@ -258,6 +258,10 @@ class SQLiteStore:
                     raise
             await asyncio.sleep(delay)
             delay = min(delay * 2, _BUSY_MAX)
+
+    async def _transact(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn`` in one write transaction on the writer connection."""
+        return await self._write(functools.partial(transact, fn=fn))
 
     def _read(self) -> sqlite3.Connection:
         if self._r is None:
@@ -314,37 +318,30 @@ class SQLiteStore:
         audits = _audit_rows(ops, entries, now)
 
         def apply(conn: sqlite3.Connection) -> None:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                row = conn.execute("SELECT fenced FROM workers WHERE id=?", (worker_id,)).fetchone()
-                if row is None or row[0]:
-                    raise FencedOut(f"worker {worker_id} has been fenced; its writes are refused")
-                if inserts:
-                    conn.executemany(
-                        f"INSERT INTO runs ({_RUN_COLS}) VALUES "
-                        "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        inserts,
-                    )
-                if entries:
-                    conn.executemany(
-                        "INSERT INTO journal (run_id, seq, phase, kind, payload, workspace, ts,"
-                        " result, result_ts) VALUES (?,?,?,?,?,?,?,?,?)",
-                        entries,
-                    )
-                if updates:
-                    conn.executemany(
-                        "UPDATE runs SET status=?, output=?, error=?, waiting_on=?, updated_at=?,"
-                        " owner=CASE WHEN ? THEN NULL ELSE owner END WHERE id=?",
-                        updates,
-                    )
-                if audits:
-                    audit_sql.append(conn, audits)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            row = conn.execute("SELECT fenced FROM workers WHERE id=?", (worker_id,)).fetchone()
+            if row is None or row[0]:
+                raise FencedOut(f"worker {worker_id} has been fenced; its writes are refused")
+            if inserts:
+                conn.executemany(
+                    f"INSERT INTO runs ({_RUN_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    inserts,
+                )
+            if entries:
+                conn.executemany(
+                    "INSERT INTO journal (run_id, seq, phase, kind, payload, workspace, ts,"
+                    " result, result_ts) VALUES (?,?,?,?,?,?,?,?,?)",
+                    entries,
+                )
+            if updates:
+                conn.executemany(
+                    "UPDATE runs SET status=?, output=?, error=?, waiting_on=?, updated_at=?,"
+                    " owner=CASE WHEN ? THEN NULL ELSE owner END WHERE id=?",
+                    updates,
+                )
+            if audits:
+                audit_sql.append(conn, audits)
 
-        await self._write(apply)
+        await self._transact(apply)
 
     # --- runs -------------------------------------------------------------------
     async def get_run(self, workspace: str, run_id: str) -> RunRecord | None:
@@ -405,41 +402,35 @@ class SQLiteStore:
 
     async def request_cancel(self, workspace: str, run_id: str) -> list[str]:
         def apply(conn: sqlite3.Connection) -> list[str]:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                ids = [
-                    r[0]
-                    for r in conn.execute(
-                        "WITH RECURSIVE tree(id) AS (SELECT id FROM runs WHERE id=? AND workspace=?"
-                        " UNION SELECT runs.id FROM runs JOIN tree ON runs.parent_id=tree.id)"
-                        f" SELECT runs.id FROM runs JOIN tree USING(id)"
-                        f" WHERE runs.status NOT IN {_TERMINAL_SQL}",
-                        (run_id, workspace),
-                    )
-                ]
-                now = time.time()
-                for rid in ids:
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    "WITH RECURSIVE tree(id) AS (SELECT id FROM runs WHERE id=? AND workspace=?"
+                    " UNION SELECT runs.id FROM runs JOIN tree ON runs.parent_id=tree.id)"
+                    f" SELECT runs.id FROM runs JOIN tree USING(id)"
+                    f" WHERE runs.status NOT IN {_TERMINAL_SQL}",
+                    (run_id, workspace),
+                )
+            ]
+            now = time.time()
+            for rid in ids:
+                conn.execute(
+                    "UPDATE runs SET cancel_requested=1, updated_at=? WHERE id=?", (now, rid)
+                )
+                cur = conn.execute(
+                    "UPDATE runs SET status='cancelled', owner=NULL, error='cancelled'"
+                    " WHERE id=? AND status IN ('queued','waiting')",
+                    (rid,),
+                )
+                if cur.rowcount:
                     conn.execute(
-                        "UPDATE runs SET cancel_requested=1, updated_at=? WHERE id=?", (now, rid)
+                        "INSERT INTO journal (run_id, seq, phase, kind, payload, workspace, ts)"
+                        " VALUES (?, -1, 'status', 'cancelled', NULL, ?, ?)",
+                        (rid, workspace, now),
                     )
-                    cur = conn.execute(
-                        "UPDATE runs SET status='cancelled', owner=NULL, error='cancelled'"
-                        " WHERE id=? AND status IN ('queued','waiting')",
-                        (rid,),
-                    )
-                    if cur.rowcount:
-                        conn.execute(
-                            "INSERT INTO journal (run_id, seq, phase, kind, payload, workspace, ts)"
-                            " VALUES (?, -1, 'status', 'cancelled', NULL, ?, ?)",
-                            (rid, workspace, now),
-                        )
-                conn.execute("COMMIT")
-                return ids
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            return ids
 
-        return await self._write(apply)
+        return await self._transact(apply)
 
     async def cancel_requests(self, worker_id: str) -> list[str]:
         rows = self._read().execute(
@@ -491,30 +482,18 @@ class SQLiteStore:
             return False
 
         def apply(conn: sqlite3.Connection) -> bool:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                woke = self._wake(conn, run_id, ended)
-                conn.execute("COMMIT")
-                return woke
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            woke = self._wake(conn, run_id, ended)
+            return woke
 
-        return await self._write(apply)
+        return await self._transact(apply)
 
     async def wake_all_ready(self) -> int:
         def apply(conn: sqlite3.Connection) -> int:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                ids = [r[0] for r in conn.execute("SELECT id FROM runs WHERE status='waiting'")]
-                n = sum(1 for rid in ids if self._wake(conn, rid))
-                conn.execute("COMMIT")
-                return n
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            ids = [r[0] for r in conn.execute("SELECT id FROM runs WHERE status='waiting'")]
+            n = sum(1 for rid in ids if self._wake(conn, rid))
+            return n
 
-        return await self._write(apply)
+        return await self._transact(apply)
 
     async def requeue(self, workspace: str, run_id: str) -> bool:
         def apply(conn: sqlite3.Connection) -> bool:
@@ -549,20 +528,14 @@ class SQLiteStore:
 
     async def remove_worker(self, worker_id: str) -> None:
         def apply(conn: sqlite3.Connection) -> None:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.execute(
-                    "UPDATE runs SET owner=NULL, status=CASE WHEN status='running' THEN 'queued'"
-                    f" ELSE status END WHERE owner=? AND status NOT IN {_TERMINAL_SQL}",
-                    (worker_id,),
-                )
-                conn.execute("DELETE FROM workers WHERE id=?", (worker_id,))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            conn.execute(
+                "UPDATE runs SET owner=NULL, status=CASE WHEN status='running' THEN 'queued'"
+                f" ELSE status END WHERE owner=? AND status NOT IN {_TERMINAL_SQL}",
+                (worker_id,),
+            )
+            conn.execute("DELETE FROM workers WHERE id=?", (worker_id,))
 
-        await self._write(apply)
+        await self._transact(apply)
 
     async def list_workers(self) -> list[WorkerInfo]:
         rows = self._read().execute("SELECT id, host, pid, lease_until, fenced FROM workers")
@@ -583,71 +556,54 @@ class SQLiteStore:
         args = [] if roots is None else list(roots)
 
         def apply(conn: sqlite3.Connection) -> list[RunRecord]:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                me = conn.execute("SELECT fenced FROM workers WHERE id=?", (worker_id,)).fetchone()
-                if me is None or me[0]:
-                    raise FencedOut(f"worker {worker_id} has been fenced")
-                conn.execute(
-                    "UPDATE workers SET fenced=1 WHERE lease_until < ? AND fenced=0", (now,)
+            me = conn.execute("SELECT fenced FROM workers WHERE id=?", (worker_id,)).fetchone()
+            if me is None or me[0]:
+                raise FencedOut(f"worker {worker_id} has been fenced")
+            conn.execute("UPDATE workers SET fenced=1 WHERE lease_until < ? AND fenced=0", (now,))
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM runs WHERE status IN ('queued','running') AND"
+                    " (owner IS NULL OR owner NOT IN (SELECT id FROM workers WHERE fenced=0))"
+                    f"{only} ORDER BY priority DESC, created_at LIMIT ?",
+                    (*args, limit),
                 )
-                ids = [
-                    r[0]
-                    for r in conn.execute(
-                        "SELECT id FROM runs WHERE status IN ('queued','running') AND"
-                        " (owner IS NULL OR owner NOT IN (SELECT id FROM workers WHERE fenced=0))"
-                        f"{only} ORDER BY priority DESC, created_at LIMIT ?",
-                        (*args, limit),
-                    )
-                ]
-                records: list[RunRecord] = []
-                for rid in ids:
-                    conn.execute(
-                        "UPDATE runs SET owner=?, fence=fence+1, status='running', updated_at=?"
-                        " WHERE id=?",
-                        (worker_id, now, rid),
-                    )
-                    row = conn.execute(
-                        f"SELECT {_RUN_COLS} FROM runs WHERE id=?", (rid,)
-                    ).fetchone()
-                    records.append(_run_from_row(row))
-                conn.execute("COMMIT")
-                return records
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            ]
+            records: list[RunRecord] = []
+            for rid in ids:
+                conn.execute(
+                    "UPDATE runs SET owner=?, fence=fence+1, status='running', updated_at=?"
+                    " WHERE id=?",
+                    (worker_id, now, rid),
+                )
+                row = conn.execute(f"SELECT {_RUN_COLS} FROM runs WHERE id=?", (rid,)).fetchone()
+                records.append(_run_from_row(row))
+            return records
 
-        return await self._write(apply)
+        return await self._transact(apply)
 
     # --- agents -----------------------------------------------------------------
     async def put_agent_version(
         self, workspace: str, name: str, digest: str, spec: dict[str, Any]
     ) -> AgentVersion:
         def apply(conn: sqlite3.Connection) -> AgentVersion:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                row = conn.execute(
-                    "SELECT version, digest, spec, created_at FROM agents"
-                    " WHERE workspace=? AND name=? ORDER BY version DESC LIMIT 1",
-                    (workspace, name),
-                ).fetchone()
-                if row is not None and row[1] == digest:
-                    conn.execute("COMMIT")
-                    return AgentVersion(workspace, name, row[0], row[1], _loads(row[2]), row[3])
-                version = 1 if row is None else row[0] + 1
-                now = time.time()
-                conn.execute(
-                    "INSERT INTO agents (workspace, name, version, digest, spec, created_at)"
-                    " VALUES (?,?,?,?,?,?)",
-                    (workspace, name, version, digest, _dumps(spec), now),
-                )
-                conn.execute("COMMIT")
-                return AgentVersion(workspace, name, version, digest, spec, now)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+            row = conn.execute(
+                "SELECT version, digest, spec, created_at FROM agents"
+                " WHERE workspace=? AND name=? ORDER BY version DESC LIMIT 1",
+                (workspace, name),
+            ).fetchone()
+            if row is not None and row[1] == digest:
+                return AgentVersion(workspace, name, row[0], row[1], _loads(row[2]), row[3])
+            version = 1 if row is None else row[0] + 1
+            now = time.time()
+            conn.execute(
+                "INSERT INTO agents (workspace, name, version, digest, spec, created_at)"
+                " VALUES (?,?,?,?,?,?)",
+                (workspace, name, version, digest, _dumps(spec), now),
+            )
+            return AgentVersion(workspace, name, version, digest, spec, now)
 
-        return await self._write(apply)
+        return await self._transact(apply)
 
     async def get_agent_version(
         self, workspace: str, name: str, version: int | None = None
