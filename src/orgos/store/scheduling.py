@@ -11,14 +11,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
-from orgos.errors import FencedOut
 from orgos.store.base import RunRecord, Store
-from orgos.store.sqlite import _RUN_COLS, SQLiteStore, _run_from_row
-
-_CLAIMABLE = (
-    "status IN ('queued','running') AND"
-    " (owner IS NULL OR owner NOT IN (SELECT id FROM workers WHERE fenced=0))"
-)
+from orgos.store.sqlite import CLAIMABLE, SQLiteStore, start_claim, take_runs
 
 
 @dataclass(slots=True, frozen=True)
@@ -50,7 +44,7 @@ class SQLiteClaims:
         rows = (
             self._store._read()
             .execute(
-                f"SELECT id, kind, target, priority, created_at FROM runs WHERE {_CLAIMABLE}"
+                f"SELECT id, kind, target, priority, created_at FROM runs WHERE {CLAIMABLE}"
                 f"{only} ORDER BY priority DESC, created_at LIMIT ?",
                 (*args, limit),
             )
@@ -60,23 +54,8 @@ class SQLiteClaims:
 
     async def claim(self, worker_id: str, run_ids: list[str], now: float) -> list[RunRecord]:
         def apply(conn: sqlite3.Connection) -> list[RunRecord]:
-            me = conn.execute("SELECT fenced FROM workers WHERE id=?", (worker_id,)).fetchone()
-            if me is None or me[0]:
-                raise FencedOut(f"worker {worker_id} has been fenced")
-            conn.execute("UPDATE workers SET fenced=1 WHERE lease_until < ? AND fenced=0", (now,))
-            out: list[RunRecord] = []
-            for rid in run_ids:  # still claimable? another worker may have been quicker
-                cur = conn.execute(
-                    "UPDATE runs SET owner=?, fence=fence+1, status='running', updated_at=?"
-                    f" WHERE id=? AND {_CLAIMABLE}",
-                    (worker_id, now, rid),
-                )
-                if cur.rowcount:
-                    row = conn.execute(
-                        f"SELECT {_RUN_COLS} FROM runs WHERE id=?", (rid,)
-                    ).fetchone()
-                    out.append(_run_from_row(row))
-            return out
+            start_claim(conn, worker_id, now)
+            return take_runs(conn, worker_id, now, run_ids)
 
         return await self._store._transact(apply)
 

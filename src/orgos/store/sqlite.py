@@ -146,6 +146,41 @@ def _audit_rows(ops: list[Op], entries: list[tuple[Any, ...]], now: float) -> li
     return out
 
 
+#: A run another worker may take: queued and unowned, or unfinished and owned
+#: by a worker that is fenced.
+CLAIMABLE = (
+    "status IN ('queued','running') AND"
+    " (owner IS NULL OR owner NOT IN (SELECT id FROM workers WHERE fenced=0))"
+)
+
+
+def start_claim(conn: sqlite3.Connection, worker_id: str, now: float) -> None:
+    """Inside a claim's transaction: refuse a fenced worker, and fence the
+    workers whose lease ran out (their runs become claimable)."""
+    me = conn.execute("SELECT fenced FROM workers WHERE id=?", (worker_id,)).fetchone()
+    if me is None or me[0]:
+        raise FencedOut(f"worker {worker_id} has been fenced")
+    conn.execute("UPDATE workers SET fenced=1 WHERE lease_until < ? AND fenced=0", (now,))
+
+
+def take_runs(
+    conn: sqlite3.Connection, worker_id: str, now: float, ids: list[str]
+) -> list[RunRecord]:
+    """Claim those of ``ids`` still claimable (another worker may have been
+    quicker), bumping each one's fence token."""
+    out: list[RunRecord] = []
+    for rid in ids:
+        cur = conn.execute(
+            "UPDATE runs SET owner=?, fence=fence+1, status='running', updated_at=?"
+            f" WHERE id=? AND {CLAIMABLE}",
+            (worker_id, now, rid),
+        )
+        if cur.rowcount:
+            row = conn.execute(f"SELECT {_RUN_COLS} FROM runs WHERE id=?", (rid,)).fetchone()
+            out.append(_run_from_row(row))
+    return out
+
+
 class SQLiteStore:
     """A Store on one SQLite file. Several processes may share the file."""
 
@@ -556,29 +591,16 @@ class SQLiteStore:
         args = [] if roots is None else list(roots)
 
         def apply(conn: sqlite3.Connection) -> list[RunRecord]:
-            me = conn.execute("SELECT fenced FROM workers WHERE id=?", (worker_id,)).fetchone()
-            if me is None or me[0]:
-                raise FencedOut(f"worker {worker_id} has been fenced")
-            conn.execute("UPDATE workers SET fenced=1 WHERE lease_until < ? AND fenced=0", (now,))
+            start_claim(conn, worker_id, now)
             ids = [
                 r[0]
                 for r in conn.execute(
-                    "SELECT id FROM runs WHERE status IN ('queued','running') AND"
-                    " (owner IS NULL OR owner NOT IN (SELECT id FROM workers WHERE fenced=0))"
-                    f"{only} ORDER BY priority DESC, created_at LIMIT ?",
+                    f"SELECT id FROM runs WHERE {CLAIMABLE}{only}"
+                    " ORDER BY priority DESC, created_at LIMIT ?",
                     (*args, limit),
                 )
             ]
-            records: list[RunRecord] = []
-            for rid in ids:
-                conn.execute(
-                    "UPDATE runs SET owner=?, fence=fence+1, status='running', updated_at=?"
-                    " WHERE id=?",
-                    (worker_id, now, rid),
-                )
-                row = conn.execute(f"SELECT {_RUN_COLS} FROM runs WHERE id=?", (rid,)).fetchone()
-                records.append(_run_from_row(row))
-            return records
+            return take_runs(conn, worker_id, now, ids)
 
         return await self._transact(apply)
 
