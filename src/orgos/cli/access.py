@@ -29,17 +29,18 @@ def _store_file(root: Path) -> tuple[Path | None, str]:
     return path, spec.workspace
 
 
-def whoami(state: State, action: str) -> str:
-    """The person taking ``action``; raises Denied if they may not."""
+def identify(state: State, action: str) -> tuple[str, str | None]:
+    """The person taking ``action`` and their role (None before the project
+    has people: the local user); raises Denied if they may not."""
     from orgos.errors import ConfigError
     from orgos.policy.identity import LOCAL, allowed, token_hash
 
     try:
         path, workspace = _store_file(state.root())
     except (ConfigError, CliError):
-        return LOCAL  # no (valid) project: the command reports that itself
+        return LOCAL, None  # no (valid) project: the command reports that itself
     if path is None or not path.is_file():
-        return LOCAL
+        return LOCAL, None
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     try:
         try:
@@ -47,9 +48,9 @@ def whoami(state: State, action: str) -> str:
                 conn.execute("SELECT name, role FROM people WHERE workspace=?", (workspace,))
             )
         except sqlite3.OperationalError:  # a store from before governance
-            return LOCAL
+            return LOCAL, None
         if not people:
-            return LOCAL
+            return LOCAL, None
         token = os.environ.get(TOKEN_ENV, "")
         if not token:
             raise Denied(f"this project has people: set {TOKEN_ENV} to your token")
@@ -65,37 +66,27 @@ def whoami(state: State, action: str) -> str:
         raise Denied(f"{person} has no role in workspace {workspace!r}")
     if not allowed(role, action):
         raise Denied(f"permission denied: {person} ({role}) may not {action.replace('.', ' ')}")
-    return person
+    return person, role
 
 
-def role_of(state: State, person: str) -> str | None:
-    """The person's role in the project's workspace (None: not a person of it)."""
-    try:
-        path, workspace = _store_file(state.root())
-    except CliError:
-        return None
-    if path is None or not path.is_file():
-        return None
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-    try:
-        row = conn.execute(
-            "SELECT role FROM people WHERE workspace=? AND name=?", (workspace, person)
-        ).fetchone()
-    except sqlite3.OperationalError:
-        return None
-    finally:
-        conn.close()
-    return None if row is None else str(row[0])
+def whoami(state: State, action: str) -> str:
+    """The person taking ``action``; raises Denied if they may not."""
+    return identify(state, action)[0]
 
 
 def require(state: State, action: str) -> str:
     """``whoami``, reporting a denial in red with exit code 4."""
+    return require_identity(state, action)[0]
+
+
+def require_identity(state: State, action: str) -> tuple[str, str | None]:
+    """``identify``, reporting a denial in red with exit code 4."""
     import typer
 
     from orgos.cli.common import console, redact
 
     try:
-        return whoami(state, action)
+        return identify(state, action)
     except Denied as exc:
         from rich.markup import escape
 

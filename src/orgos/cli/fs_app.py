@@ -7,11 +7,14 @@ orgos.cli.fs_commands, imported when a command runs."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from orgos.cli.common import State, run_async
+
+if TYPE_CHECKING:
+    from orgos.cli.fs_commands import Actor
 
 fs_app = typer.Typer(
     name="fs",
@@ -29,24 +32,23 @@ AsPerson = Annotated[
 ]  # fmt: skip
 
 
-def _allow(ctx: typer.Context, action: str, person: str) -> str:
+def _allow(ctx: typer.Context, action: str, person: str) -> Actor:
     """Who acts. The command needs a role (ORGOS_TOKEN, as every command
-    does); once the project has people, that signed-in person is who acts:
-    ``--as`` may only repeat their name. Before, ``--as`` names a person of
-    people.yaml. Which paths they may touch is their grant."""
-    from orgos.cli.access import EXIT_DENIED, require
+    does); once the project has people, that signed-in person is who acts,
+    with their role: ``--as`` may only repeat their name. Before, ``--as``
+    names a person of people.yaml. Which paths they may touch is their grant."""
+    from orgos.cli.access import EXIT_DENIED, require_identity
     from orgos.cli.common import console
-    from orgos.policy.identity import LOCAL
 
-    me = require(_state(ctx), action)
-    if me == LOCAL:
-        return person
+    me, role = require_identity(_state(ctx), action)
+    if role is None:
+        return person, None
     if person and person != me:
         console(stderr=True).print(
             f"[bold red]error:[/] you are signed in as {me}; --as {person} is someone else"
         )
         raise typer.Exit(EXIT_DENIED)
-    return me
+    return me, role
 
 
 def _state(ctx: typer.Context) -> State:
@@ -61,10 +63,10 @@ def ls(
     person: AsPerson = "",
 ) -> None:
     """List the files you may read: path, version, size, author, time."""
-    person = _allow(ctx, "fs.read", person)
+    actor = _allow(ctx, "fs.read", person)
     from orgos.cli import fs_commands
 
-    raise typer.Exit(run_async(lambda: fs_commands.ls(_state(ctx), person, prefix)))
+    raise typer.Exit(run_async(lambda: fs_commands.ls(_state(ctx), actor, prefix)))
 
 
 @fs_app.command("cat")
@@ -75,10 +77,10 @@ def cat(
     person: AsPerson = "",
 ) -> None:
     """Print a file (the latest version, or --version N)."""
-    person = _allow(ctx, "fs.read", person)
+    actor = _allow(ctx, "fs.read", person)
     from orgos.cli import fs_commands
 
-    raise typer.Exit(run_async(lambda: fs_commands.cat(_state(ctx), person, path, version)))
+    raise typer.Exit(run_async(lambda: fs_commands.cat(_state(ctx), actor, path, version)))
 
 
 @fs_app.command("put")
@@ -89,10 +91,10 @@ def put(
     person: AsPerson = "",
 ) -> None:
     """Write a file into the workspace: a new version, authored by you."""
-    person = _allow(ctx, "fs.write", person)
+    actor = _allow(ctx, "fs.write", person)
     from orgos.cli import fs_commands
 
-    raise typer.Exit(run_async(lambda: fs_commands.put(_state(ctx), person, local, path)))
+    raise typer.Exit(run_async(lambda: fs_commands.put(_state(ctx), actor, local, path)))
 
 
 @fs_app.command("log")
@@ -102,10 +104,10 @@ def log(
     person: AsPerson = "",
 ) -> None:
     """Every version of a file: author, run, time, and what that run had read."""
-    person = _allow(ctx, "fs.read", person)
+    actor = _allow(ctx, "fs.read", person)
     from orgos.cli import fs_commands
 
-    raise typer.Exit(run_async(lambda: fs_commands.log(_state(ctx), person, path)))
+    raise typer.Exit(run_async(lambda: fs_commands.log(_state(ctx), actor, path)))
 
 
 @fs_app.command("diff")
@@ -117,7 +119,7 @@ def diff(
     person: AsPerson = "",
 ) -> None:
     """The differences between two versions of a file (unified diff)."""
-    person = _allow(ctx, "fs.read", person)
+    actor = _allow(ctx, "fs.read", person)
     from orgos.cli import fs_commands
 
-    raise typer.Exit(run_async(lambda: fs_commands.diff(_state(ctx), person, path, old, new)))
+    raise typer.Exit(run_async(lambda: fs_commands.diff(_state(ctx), actor, path, old, new)))

@@ -15,16 +15,18 @@ from rich.text import Text
 from orgos.cli.common import EXIT_OK, CliError, State, console, open_runtime
 from orgos.runtime import Runtime
 
+#: Who acts, and their governance role when they signed in (ORGOS_TOKEN).
+Actor = tuple[str, str | None]
 
-def _open(state: State, person: str = "") -> Runtime:
+
+def _open(state: State, actor: Actor) -> Runtime:
     # this process runs nothing: no model, no claiming of runs
-    from orgos.cli.access import role_of
     from orgos.fs.people import GovernedRoles, StaticRoles
 
     extra: dict[str, Any] = {}
-    role = role_of(state, person) if person else None
+    name, role = actor
     if role is not None:  # signed in: governance's role is theirs
-        extra["people"] = GovernedRoles(StaticRoles.from_project(state.root()), {person: role})  # type: ignore[dict-item]
+        extra["people"] = GovernedRoles(StaticRoles.from_project(state.root()), {name: role})
     return open_runtime(state, models_needed=False, max_active=0, recover=False, **extra)
 
 
@@ -46,9 +48,9 @@ def _who(person: str) -> str:
     return person
 
 
-async def ls(state: State, person: str, prefix: str) -> int:
-    async with _open(state, person) as rt:
-        found = rt.files.list_as(_who(person), prefix)
+async def ls(state: State, actor: Actor, prefix: str) -> int:
+    async with _open(state, actor) as rt:
+        found = rt.files.list_as(_who(actor[0]), prefix)
     table = Table(box=None, pad_edge=False)
     for col in ("path", "version", "size", "author", "written"):
         table.add_column(col, justify="right" if col in ("version", "size") else "left")
@@ -60,15 +62,15 @@ async def ls(state: State, person: str, prefix: str) -> int:
     return EXIT_OK
 
 
-async def cat(state: State, person: str, path: str, version: int | None) -> int:
-    async with _open(state, person) as rt:
-        _, data = await rt.files.read_as(_who(person), path, version)
+async def cat(state: State, actor: Actor, path: str, version: int | None) -> int:
+    async with _open(state, actor) as rt:
+        _, data = await rt.files.read_as(_who(actor[0]), path, version)
     sys.stdout.buffer.write(data)
     sys.stdout.flush()
     return EXIT_OK
 
 
-async def put(state: State, person: str, local: Path, path: str) -> int:
+async def put(state: State, actor: Actor, local: Path, path: str) -> int:
     if str(local) == "-":
         data = sys.stdin.buffer.read()
     else:
@@ -76,16 +78,16 @@ async def put(state: State, person: str, local: Path, path: str) -> int:
             data = await asyncio.to_thread(local.read_bytes)
         except OSError as exc:
             raise CliError(f"{local}: cannot read: {exc.strerror}") from None
-    async with _open(state, person) as rt:
-        v = await rt.files.put_as(_who(person), path, data)
+    async with _open(state, actor) as rt:
+        v = await rt.files.put_as(_who(actor[0]), path, data)
     console().print(Text(f"{v.path} version {v.version} ({_size(v.size)}) by {v.author}"))
     return EXIT_OK
 
 
-async def log(state: State, person: str, path: str) -> int:
+async def log(state: State, actor: Actor, path: str) -> int:
     con = console()
-    async with _open(state, person) as rt:
-        who = _who(person)
+    async with _open(state, actor) as rt:
+        who = _who(actor[0])
         versions = rt.files.log_as(who, path)
         for v in versions:
             what = "deleted" if v.blob is None else _size(v.size)
@@ -100,9 +102,9 @@ async def log(state: State, person: str, path: str) -> int:
     return EXIT_OK
 
 
-async def diff(state: State, person: str, path: str, old: int | None, new: int | None) -> int:
-    async with _open(state, person) as rt:
-        who = _who(person)
+async def diff(state: State, actor: Actor, path: str, old: int | None, new: int | None) -> int:
+    async with _open(state, actor) as rt:
+        who = _who(actor[0])
         versions = rt.files.log_as(who, path)
         new_v = new if new is not None else versions[-1].version
         old_v = old if old is not None else new_v - 1

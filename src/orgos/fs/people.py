@@ -79,7 +79,7 @@ class GovernedRoles:
     """Roles from governance's people (who signed in with a token), teams
     from people.yaml: one source of truth for what a person's role is."""
 
-    def __init__(self, base: StaticRoles, roles: dict[str, Role]) -> None:
+    def __init__(self, base: StaticRoles, roles: dict[str, str]) -> None:
         self.base = base
         self.roles = roles
 
@@ -88,7 +88,7 @@ class GovernedRoles:
         if role is None:
             return self.base.person(name)
         known = self.base.people.get(name)
-        return Person(role=role, teams=list(known.teams) if known else [])
+        return Person.model_validate({"role": role, "teams": known.teams if known else []})
 
 
 def person_grant(name: str, person: Person) -> Grant:
