@@ -231,4 +231,11 @@ MIGRATIONS: list[list[str]] = [
             VALUES ('delete', OLD.id, OLD.text, OLD.tags);
         END""",
     ],
+    # Run lifecycle events are written by the store next to the change
+    # (store/lifecycle.py): with these triggers a run insert cost 4-5x more,
+    # because SQLite then runs the trigger program once per row.
+    [
+        "DROP TRIGGER IF EXISTS bus_run_created",
+        "DROP TRIGGER IF EXISTS bus_run_ended",
+    ],
 ]

@@ -25,6 +25,7 @@ import pydantic_core
 
 from orgos.errors import FencedOut
 from orgos.store import audit as audit_sql
+from orgos.store import lifecycle
 from orgos.store.base import (
     AgentVersion,
     Append,
@@ -308,6 +309,8 @@ class SQLiteStore:
         inserts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
         entries: list[tuple[Any, ...]] = []
+        created: list[tuple[Any, ...]] = []
+        ending: list[tuple[str, str | None, float, str]] = []
         now = time.time()
         # A result whose intent is in this batch is stored in the intent's row:
         # remember where each intent went, and patch that row in one pass.
@@ -328,6 +331,8 @@ class SQLiteStore:
                      e.ts or now, None, None)
                 )  # fmt: skip
             elif type(op) is UpdateRun:
+                if op.status.terminal:
+                    ending.append((op.status.value, op.error, now, op.run_id))
                 updates.append(
                     (
                         op.status.value,
@@ -349,6 +354,7 @@ class SQLiteStore:
                         now, 1 if r.cancel_requested else 0,
                     )
                 )  # fmt: skip
+                created.append(lifecycle.created_row(r, now))
 
         audits = _audit_rows(ops, entries, now)
 
@@ -361,6 +367,7 @@ class SQLiteStore:
                     f"INSERT INTO runs ({_RUN_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     inserts,
                 )
+                lifecycle.record_created(conn, created)
             if entries:
                 conn.executemany(
                     "INSERT INTO journal (run_id, seq, phase, kind, payload, workspace, ts,"
@@ -368,6 +375,8 @@ class SQLiteStore:
                     entries,
                 )
             if updates:
+                if ending:
+                    lifecycle.record_ending(conn, ending)
                 conn.executemany(
                     "UPDATE runs SET status=?, output=?, error=?, waiting_on=?, updated_at=?,"
                     " owner=CASE WHEN ? THEN NULL ELSE owner END WHERE id=?",
@@ -458,6 +467,7 @@ class SQLiteStore:
                     (rid,),
                 )
                 if cur.rowcount:
+                    lifecycle.record_ended(conn, "cancelled", "cancelled", now, rid)
                     conn.execute(
                         "INSERT INTO journal (run_id, seq, phase, kind, payload, workspace, ts)"
                         " VALUES (?, -1, 'status', 'cancelled', NULL, ?, ?)",
