@@ -226,3 +226,32 @@ async def test_cancel_a_running_run(tmp_path: Path) -> None:
         assert await r.cancel(rec.id) == [rec.id]
         done = await r.wait(rec.id, timeout=5)
     assert done.status is RunStatus.CANCELLED
+
+
+async def test_a_slow_call_shows_in_the_journal_while_in_flight(tmp_path: Path) -> None:
+    """A repeatable call's intent is written with its result when that comes
+    soon; a slow call's intent is written on its own after ``defer_delay``,
+    so another process (``orgos show``) sees the call in flight."""
+    called, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(req: ModelRequest) -> ModelResponse:
+        called.set()
+        await release.wait()
+        return ScriptedModel.final("done")
+
+    async with rt(tmp_path, ScriptedModel(slow)) as r:
+        r.kernel.journal.defer_delay = 0.05
+        rec = await r.submit("calc", "wait for it")
+        async with asyncio.timeout(10):
+            await called.wait()
+            while True:  # the intent is written within two ticks
+                journal = await r.store.load_journal(rec.id)
+                if [e for e in journal if e.kind == "llm"]:
+                    break
+                await asyncio.sleep(0.01)
+        assert [(e.phase, e.kind) for e in journal if e.kind == "llm"] == [("intent", "llm")]
+        release.set()
+        done = await r.wait(rec.id, timeout=10)
+        journal = await r.store.load_journal(rec.id)
+    assert done.status is RunStatus.SUCCEEDED
+    assert [e.phase for e in journal if e.kind == "llm"] == ["intent", "result"]

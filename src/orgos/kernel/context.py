@@ -106,19 +106,20 @@ class RunContext:
             self._after(sc, result)
             return result
         ws = self.run.workspace
-        fut = kernel.journal.submit(
-            Append(JournalEntry(self.run.id, seq, "intent", kind, request, ws, time.time())),
-            lazy=idempotent,
-        )
-        if not idempotent:
-            await fut  # the intent must be durable before a non-repeatable effect
+        journal = kernel.journal
+        intent = Append(JournalEntry(self.run.id, seq, "intent", kind, request, ws, time.time()))
+        if idempotent:
+            journal.defer(intent)  # written with the result, unless that is slow
+        else:
+            await journal.submit(intent)  # durable before a non-repeatable effect
         result = await execute(sc)
         for rhook in kernel.pipeline.result:
             rhook(sc, result)
-        await kernel.journal.submit(
-            Append(JournalEntry(self.run.id, seq, "result", kind, result, ws, time.time())),
-            *sc.ops,
-        )
+        done = Append(JournalEntry(self.run.id, seq, "result", kind, result, ws, time.time()))
+        if idempotent and journal.undefer(intent):
+            await journal.submit(intent, done, *sc.ops)
+        else:
+            await journal.submit(done, *sc.ops)
         self._after(sc, result)
         return result
 

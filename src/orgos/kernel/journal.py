@@ -4,6 +4,11 @@ A run submits ops and gets the future of the batch they will be in; it awaits
 that future only when it must (a result before the run sees it, an intent
 before a non-idempotent effect). One writer task drains the buffer: while a
 batch is being written (and, in power-safe mode, fsynced), the next one fills.
+
+The intent of a repeatable syscall need not be durable before its effect, so
+it is held back (``defer``) and written in one row with its result when that
+comes soon; a call that takes longer than ``defer_delay`` has its intent
+written on its own, so a slow call still shows in the journal.
 """
 
 from __future__ import annotations
@@ -26,7 +31,10 @@ class Journal:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._timer: asyncio.TimerHandle | None = None
-        self.lazy_delay = 0.05
+        #: Deferred ops by id: held for less than one tick, and for more.
+        self._young: dict[int, Op] = {}
+        self._old: dict[int, Op] = {}
+        self.defer_delay = 0.5
         self.batches = 0
         self.ops = 0
         #: The first write error, if any; the kernel stops when it is a FencedOut.
@@ -35,13 +43,8 @@ class Journal:
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._writer(), name="orgos-journal")
 
-    def submit(self, *ops: Op, lazy: bool = False) -> asyncio.Future[None]:
-        """Queue ops for the next batch; the future resolves once they are durable.
-
-        ``lazy`` ops do not start a batch of their own: they ride with the next
-        batch someone waits for, or go out after ``lazy_delay`` at the latest.
-        For intents of repeatable syscalls, which need not be durable before
-        the effect, this saves a commit (and in power-safe mode an fsync)."""
+    def submit(self, *ops: Op) -> asyncio.Future[None]:
+        """Queue ops for the next batch; the future resolves once they are durable."""
         if self._closed:
             raise RuntimeError("journal is closed")
         self._buf.extend(ops)
@@ -49,16 +52,32 @@ class Journal:
         if fut is None:
             fut = self._fut = asyncio.get_running_loop().create_future()
             fut.add_done_callback(_retrieve)
-        if not lazy:
-            self._wakeup.set()
-        elif self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self.lazy_delay, self._flush_lazy)
+        self._wakeup.set()
         return fut
 
-    def _flush_lazy(self) -> None:
+    def defer(self, op: Op) -> None:
+        """Hold ``op`` back: the caller takes it back with ``undefer`` and
+        submits it with the op that completes it, unless it has been held
+        ``defer_delay`` (between one and two ticks) and was written already."""
+        if self._closed:
+            raise RuntimeError("journal is closed")
+        self._young[id(op)] = op
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.defer_delay, self._tick)
+
+    def undefer(self, op: Op) -> bool:
+        """Take back a deferred op; False when it was written meanwhile."""
+        key = id(op)
+        return self._young.pop(key, None) is not None or self._old.pop(key, None) is not None
+
+    def _tick(self) -> None:
         self._timer = None
-        if self._buf:
+        if self._old:
+            self._buf.extend(self._old.values())
             self._wakeup.set()
+        self._old, self._young = self._young, {}
+        if self._old:
+            self._timer = asyncio.get_running_loop().call_later(self.defer_delay, self._tick)
 
     async def _writer(self) -> None:
         while True:
@@ -89,6 +108,10 @@ class Journal:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._buf.extend(self._old.values())
+        self._buf.extend(self._young.values())
+        self._old.clear()
+        self._young.clear()
         self._wakeup.set()
         if self._task is not None:
             await self._task

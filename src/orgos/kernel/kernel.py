@@ -307,36 +307,47 @@ class Kernel:
         self._active[rec.id] = asyncio.create_task(self._execute(rec, journal), name=rec.id)
 
     async def _execute(self, run: RunRecord, journal: list[JournalEntry]) -> None:
-        try:
-            await self._run_to_end(run, journal)
-        finally:
-            self._active.pop(run.id, None)
-            self._cancelling.discard(run.id)
+        """Execute the run's program and record how it ended (or left us).
 
-    async def _run_to_end(self, run: RunRecord, journal: list[JournalEntry]) -> None:
-        """Execute the run's program and record how it ended (or left us)."""
+        The program is awaited here, in the task's first frame: every
+        suspension of a run passes through each frame of its await chain."""
         ctx = RunContext(self, run, journal)
         output: Any = None
         error: str | None = None
         waiting: dict[str, Any] | None = None
         try:
-            program = self.programs.get(run.kind)
-            if program is None:
-                raise NotFound(f"no program for runs of kind {run.kind!r}")
-            output = pydantic_core.to_jsonable_python(await program(ctx))
-            status = RunStatus.SUCCEEDED
-        except Park as p:
-            status, error, waiting = RunStatus.WAITING, p.reason, p.waiting_on
-        except asyncio.CancelledError:
-            if run.id not in self._cancelling:
+            try:
+                program = self.programs.get(run.kind)
+                if program is None:
+                    raise NotFound(f"no program for runs of kind {run.kind!r}")
+                output = pydantic_core.to_jsonable_python(await program(ctx))
+                status = RunStatus.SUCCEEDED
+            except Park as p:
+                status, error, waiting = RunStatus.WAITING, p.reason, p.waiting_on
+            except asyncio.CancelledError:
+                if run.id not in self._cancelling:
+                    self._notify(run.id)
+                    raise  # shutdown: the run stays unfinished, for recovery
+                status, error = RunStatus.CANCELLED, "cancelled"
+            except FencedOut:
                 self._notify(run.id)
-                raise  # shutdown: the run stays unfinished, for recovery
-            status, error = RunStatus.CANCELLED, "cancelled"
-        except FencedOut:
-            self._notify(run.id)
-            return
-        except Exception as exc:
-            status, error = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
+                return
+            except Exception as exc:
+                status, error = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
+            await self._record_end(ctx, status, output, error, waiting)
+        finally:
+            self._active.pop(run.id, None)
+            self._cancelling.discard(run.id)
+
+    async def _record_end(
+        self,
+        ctx: RunContext,
+        status: RunStatus,
+        output: Any,
+        error: str | None,
+        waiting: dict[str, Any] | None,
+    ) -> None:
+        run = ctx.run
         try:
             await self.journal.submit(
                 UpdateRun(run.id, status, output, error, waiting,
