@@ -107,17 +107,17 @@ class RunContext:
             return result
         ws = self.run.workspace
         journal = kernel.journal
-        intent = Append(JournalEntry(self.run.id, seq, "intent", kind, request, ws, time.time()))
+        pending = Append(JournalEntry(self.run.id, seq, "intent", kind, request, ws, time.time()))
         if idempotent:
-            journal.defer(intent)  # written with the result, unless that is slow
+            journal.defer(pending)  # written with the result, unless that is slow
         else:
-            await journal.submit(intent)  # durable before a non-repeatable effect
+            await journal.submit(pending)  # durable before a non-repeatable effect
         result = await execute(sc)
         for rhook in kernel.pipeline.result:
             rhook(sc, result)
         done = Append(JournalEntry(self.run.id, seq, "result", kind, result, ws, time.time()))
-        if idempotent and journal.undefer(intent):
-            await journal.submit(intent, done, *sc.ops)
+        if idempotent and journal.undefer(pending):
+            await journal.submit(pending, done, *sc.ops)
         else:
             await journal.submit(done, *sc.ops)
         self._after(sc, result)
