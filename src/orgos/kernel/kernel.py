@@ -263,12 +263,9 @@ class Kernel:
         return rec
 
     def insert_ops(self, rec: RunRecord) -> list[Op]:
-        return [
-            InsertRun(rec),
-            Append(JournalEntry(rec.id, 0, "status", rec.status.value,
-                                {"target": rec.target, "version": rec.target_version},
-                                rec.workspace, rec.created_at)),
-        ]  # fmt: skip
+        # The run's row holds its target, version and start; its journal
+        # begins with its first syscall.
+        return [InsertRun(rec)]
 
     def start_local(self, run_ids: list[str]) -> None:
         """Start runs this worker reserved in ``new_run`` and has committed."""
