@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import pydantic_core
@@ -117,6 +118,19 @@ def report_schema(output: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
+@dataclass(slots=True)
+class _ToolKit:
+    """An agent's tools as its runs see them, built once per spec."""
+
+    spec: AgentSpec
+    all_defs: list[ToolDef]
+    #: The service giving built-in tools, and their names.
+    own: tuple[BuiltinTools, frozenset[str]] | None
+    #: What is offered before any call.
+    first: list[ToolDef]
+    allowed: frozenset[str]
+
+
 #: Who an agent may delegate to, given its spec (the org chart decides when
 #: the spec does not say).
 DelegatesOf = Callable[[AgentSpec], list[str]]
@@ -137,6 +151,7 @@ class AgentProgram:
         self.delegates_of: DelegatesOf = delegates_of or (lambda spec: list(spec.delegates or []))
         #: registry spec -> (spec as run, its validator, its system prompt)
         self._prepared: dict[tuple[Any, ...], tuple[AgentSpec, AgentSpec, Any, str]] = {}
+        self._kits: dict[tuple[int, ...], _ToolKit] = {}
 
     def prepare(self, spec: AgentSpec, report: bool) -> tuple[AgentSpec, Any, str]:
         """The spec as this run uses it (delegates from the org chart, the
@@ -158,6 +173,31 @@ class AgentProgram:
         self._prepared[key] = (original, spec, validator, prompt)
         return spec, validator, prompt
 
+    def _tool_kit(self, ctx: RunContext, spec: AgentSpec) -> _ToolKit:
+        """The tools an agent's runs are offered; built once per spec and
+        set of registered tools, not once per run."""
+        tools_by_name = ctx.kernel.tools
+        builtin: BuiltinTools | None = ctx.kernel.services.get(BUILTIN_TOOLS)
+        key = (id(spec), id(tools_by_name), len(tools_by_name), id(builtin))
+        kit = self._kits.get(key)
+        if kit is not None and kit.spec is spec:
+            return kit
+        all_defs = [
+            ToolDef(t.name, t.description, t.parameters)
+            for name in spec.tools
+            if (t := tools_by_name.get(name)) is not None
+        ]
+        extra = builtin.defs(spec) if builtin is not None else []
+        all_defs += extra
+        own = (builtin, frozenset(d.name for d in extra)) if builtin is not None else None
+        kit = _ToolKit(
+            spec, all_defs, own, offered_tools(spec, all_defs, {}), frozenset(spec.tools)
+        )
+        if len(self._kits) > 1000:
+            self._kits.clear()
+        self._kits[key] = kit
+        return kit
+
     async def resolve_version(self, workspace: str, target: str) -> int:
         return await self.registry.latest_version(workspace, target)
 
@@ -166,23 +206,15 @@ class AgentProgram:
         spec = await self.registry.get(run.workspace, run.target, run.target_version)
         report = isinstance(run.input, dict) and bool(run.input.get("report"))
         spec, validator, system = self.prepare(spec, report)
-        tools_by_name = ctx.kernel.tools
-        all_defs = [
-            ToolDef(t.name, t.description, t.parameters)
-            for name in spec.tools
-            if (t := tools_by_name.get(name)) is not None
-        ]
-        ctx.allowed_tools = frozenset(spec.tools)
-        builtin: BuiltinTools | None = ctx.kernel.services.get(BUILTIN_TOOLS)
-        extra = builtin.defs(spec) if builtin is not None else []
-        all_defs += extra
-        own = (builtin, frozenset(d.name for d in extra)) if builtin is not None else None
+        kit = self._tool_kit(ctx, spec)
+        all_defs, own = kit.all_defs, kit.own
+        ctx.allowed_tools = kit.allowed
         task = render_task(run.input)
         await guard.check_input(ctx, spec, task, self.validators)
         messages = [Message("system", system), Message("user", task)]
         failures = 0
         used: dict[str, int] = {}
-        defs = offered_tools(spec, all_defs, used)
+        defs = kit.first
         for _ in range(spec.max_steps):
             if spec.context_budget is not None:
                 messages = await compact(

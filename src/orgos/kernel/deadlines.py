@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+from asyncio import current_task
 from contextlib import AbstractAsyncContextManager
+from time import monotonic
 from types import TracebackType
 from typing import Any, cast
 
@@ -38,10 +40,18 @@ class _Scope:
         self._seconds = seconds
 
     def __aenter__(self) -> asyncio.Future[None]:
-        task = asyncio.current_task()
+        d = self._d
+        task = current_task()
         assert task is not None
-        self._slot, self._guard = self._d._arm(task, self._seconds)
-        return self._d._done()
+        self._guard = guard = _Guard(task)
+        self._slot = slot = int((monotonic() + self._seconds) / d.resolution) + 1
+        bucket = d._buckets.get(slot)
+        if bucket is None:
+            bucket = d._buckets[slot] = set()
+            if d._ticker is None or d._ticker.done():
+                d._start()
+        bucket.add(guard)
+        return d._done()
 
     def __aexit__(
         self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -73,19 +83,10 @@ class Deadlines:
         if seconds is None or seconds < self.resolution * 20:
             return asyncio.timeout(seconds)
         # typeshed wants coroutines from __aenter__/__aexit__; any awaitable works.
-        return cast(AbstractAsyncContextManager[Any], _Scope(self, seconds))
+        return cast("AbstractAsyncContextManager[Any]", _Scope(self, seconds))
 
-    def _arm(self, task: asyncio.Task[Any], seconds: float) -> tuple[int, _Guard]:
-        loop = asyncio.get_running_loop()
-        guard = _Guard(task)
-        slot = int((loop.time() + seconds) / self.resolution) + 1
-        bucket = self._buckets.get(slot)
-        if bucket is None:
-            bucket = self._buckets[slot] = set()
-        bucket.add(guard)
-        if self._ticker is None or self._ticker.done():
-            self._ticker = loop.create_task(self._tick(), name="orgos-deadlines")
-        return slot, guard
+    def _start(self) -> None:
+        self._ticker = asyncio.get_running_loop().create_task(self._tick(), name="orgos-deadlines")
 
     def _disarm(self, slot: int, guard: _Guard) -> None:
         b = self._buckets.get(slot)
@@ -93,10 +94,9 @@ class Deadlines:
             b.discard(guard)
 
     async def _tick(self) -> None:
-        loop = asyncio.get_running_loop()
         while self._buckets:
             await asyncio.sleep(self.resolution)
-            now_slot = math.floor(loop.time() / self.resolution)
+            now_slot = math.floor(monotonic() / self.resolution)
             for slot in [s for s in self._buckets if s <= now_slot]:
                 for guard in self._buckets.pop(slot):
                     guard.expired = True

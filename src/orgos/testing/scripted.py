@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-import os
+import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -134,7 +134,8 @@ class ScriptedModel:
 
 
 def _call_id() -> str:
-    return "call_" + os.urandom(6).hex()
+    # Unique enough for a test model, and no system call per tool call.
+    return f"call_{random.getrandbits(48):012x}"
 
 
 async def _stream(content: str, chunks: int, on_token: TokenSink) -> None:
