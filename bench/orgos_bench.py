@@ -22,7 +22,7 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-from orgos import Agent, Runtime, tool
+from orgos import Agent, Runtime, aio, tool
 from orgos.llm.base import ModelRequest, ModelResponse
 from orgos.testing.scripted import ScriptedModel
 
@@ -156,7 +156,6 @@ def main() -> None:
     p.add_argument("--latency-ms", type=float)
     p.add_argument("--repeat", type=int, default=7)
     p.add_argument("--db-dir", default=None)
-    p.add_argument("--uvloop", action="store_true")
     p.add_argument("--procs", type=int, default=1, help="worker processes on one store")
     p.add_argument("--child-db", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -165,9 +164,10 @@ def main() -> None:
     args.runs = args.runs or runs
     args.steps = args.steps or steps
     args.latency_ms = lat if args.latency_ms is None else args.latency_ms
-    out: dict[str, Any] = {"system": "orgos", "workload": args.workload}
+    # The loop orgos.aio.run picks (uvloop when installed; ORGOS_LOOP=asyncio for the standard one).
+    out: dict[str, Any] = {"system": "orgos", "workload": args.workload, "loop": aio.loop_name()}
     if args.child_db:
-        out.update(asyncio.run(child(args)))
+        out.update(aio.run(child(args)))
         out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         print(json.dumps(out))
         return
@@ -181,13 +181,7 @@ def main() -> None:
         out.update(durability=args.durability, runs=args.runs, steps=args.steps,
                    latency_ms=args.latency_ms)  # fmt: skip
         with tempfile.TemporaryDirectory(dir=args.db_dir) as tmp:
-            coro = agent_runs(args, Path(tmp) / "bench.db")
-            if args.uvloop:
-                import uvloop
-
-                out.update(uvloop.run(coro))
-            else:
-                out.update(asyncio.run(coro))
+            out.update(aio.run(agent_runs(args, Path(tmp) / "bench.db")))
         out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(json.dumps(out))
 

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 
+from orgos import aio
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -149,7 +151,7 @@ def run_async(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a command's coroutine with error reporting."""
     with reported_errors():
         try:
-            return asyncio.run(make())
+            return aio.run(make())
         except KeyboardInterrupt:  # a second Ctrl-C, while shutting down
             console(stderr=True).print("[yellow]interrupted[/]")
             raise typer.Exit(EXIT_INTERRUPTED) from None
