@@ -269,17 +269,19 @@ class AgentProgram:
         """Run the tool calls in order; delegations start together, in parallel."""
         results: dict[str, ToolResult] = {}
         delegations: list[ToolCall] = []
+        limits = spec.tool_limits
         for call in calls:
-            key = call.name
-            if call.name == DELEGATE:
-                key = f"{DELEGATE}:{call.arguments.get('agent')}"
-            over = _over_limit(spec, used, call.name, key)
-            if over is not None:
-                results[call.id] = ToolResult(False, error=over)
-                continue
-            used[call.name] = used.get(call.name, 0) + 1
-            if key != call.name:
-                used[key] = used.get(key, 0) + 1
+            if limits:
+                key = call.name
+                if call.name == DELEGATE:
+                    key = f"{DELEGATE}:{call.arguments.get('agent')}"
+                over = _over_limit(spec, used, call.name, key)
+                if over is not None:
+                    results[call.id] = ToolResult(False, error=over)
+                    continue
+                used[call.name] = used.get(call.name, 0) + 1
+                if key != call.name:
+                    used[key] = used.get(key, 0) + 1
             if call.arguments_error is not None:
                 results[call.id] = ToolResult(
                     False, error=f"arguments are not valid JSON: {call.arguments_error}"

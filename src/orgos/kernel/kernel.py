@@ -555,7 +555,7 @@ class Kernel:
     ) -> RunRecord:
         """Wait until the run ends, or parks for a person's decision or approval."""
         ws = workspace or self.workspace
-        async with asyncio.timeout(timeout):
+        async with self.deadlines.timeout(timeout):
             while True:
                 if run_id in self._held:  # held here: no query, its end wakes us
                     fut: asyncio.Future[RunRecord | None]
