@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from orgos import Agent, Runtime
+from orgos import Agent, Runtime, aio
 from orgos.config.workflow import WorkflowSpec
 from orgos.kernel.context import RunContext
 from orgos.llm.base import ModelRequest, ModelResponse
@@ -118,7 +118,7 @@ async def one(kind: str, n: int, latency: float, db: Path) -> tuple[float, float
 
 def orgos_once(kind: str, n: int, latency: float) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        return asyncio.run(one(kind, n, latency, Path(tmp) / "b.db"))
+        return aio.run(one(kind, n, latency, Path(tmp) / "b.db"))
 
 
 def langgraph_once(n: int, latency_ms: int) -> dict[str, Any]:

@@ -372,7 +372,9 @@ class Kernel:
             woke = await self.store.wake_if_ready(run.id)
             for waker in self.wakers:
                 woke = woke or await waker(run)
-        elif run.parent_id is not None:
+        elif run.parent_id is not None and run.parent_id not in self._held:
+            # A parent this worker holds is not parked: when it parks, it
+            # looks at its children itself (above), after this end is in.
             woke = await self.store.wake_if_ready(run.parent_id, ended=run.id)
         if woke or (self.scheduler is not None and self.scheduler.backlog):
             self._nudge.set()
