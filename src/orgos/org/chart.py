@@ -22,6 +22,8 @@ class OrgChart:
             self.teams[team.name] = team
         self.agents = dict(agents)
         self._check()
+        #: may_delegate's answers: the chart does not change once built.
+        self._delegates: dict[str, tuple[str, ...]] = {}
 
     def _check(self) -> None:
         for t in self.teams.values():
@@ -102,6 +104,12 @@ class OrgChart:
     def may_delegate(self, agent: str) -> list[str]:
         """Who ``agent`` may hand work to: its spec's ``delegates`` when set,
         else everyone down its line plus what its team may use."""
+        known = self._delegates.get(agent)
+        if known is None:
+            known = self._delegates[agent] = tuple(self._may_delegate(agent))
+        return list(known)
+
+    def _may_delegate(self, agent: str) -> list[str]:
         spec = self.agents.get(agent)
         if spec is None:
             return []
