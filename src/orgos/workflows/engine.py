@@ -22,6 +22,10 @@ from orgos.workflows.expr import ExprError, Exprs
 from orgos.workflows.planner import plan_workflow
 from orgos.workflows.state import SETTLED, Attempt, Retry, StepState, fan_in, step_result
 
+#: Branches started per ``delegate`` syscall: a fan-out over 1,000 items
+#: starts its first branches while the later ones are still being created.
+SPAWN_CHUNK = 50
+
 
 class WorkflowFailed(Exception):
     """The workflow cannot go on: a step failed for good."""
@@ -179,6 +183,11 @@ class Engine:
         self.queued = keep
 
     async def _launch(self, launches: list[Launch]) -> None:
+        # In chunks: the first branches work while the next are created.
+        for i in range(0, len(launches), SPAWN_CHUNK):
+            await self._spawn(launches[i : i + SPAWN_CHUNK])
+
+    async def _spawn(self, launches: list[Launch]) -> None:
         if self.ctx.replaying():  # the children exist: their ids come from the journal
             children = [("agent", ln.agent or "", None) for ln in launches]
         else:
