@@ -1,10 +1,12 @@
 """SQLite backend (WAL). The embedded default: one file, no server.
 
-Kill-safe mode (synchronous=NORMAL) writes inline on the event loop: a commit
-is a write() into the WAL, tens of microseconds, and survives a process kill.
-Power-safe mode (synchronous=FULL) fsyncs on every commit, so writes go to one
-writer thread and the loop keeps running; the journal's group commit shares
-each fsync among every run that wrote meanwhile.
+Writes run inline on the event loop at both durability levels. Kill-safe
+(synchronous=NORMAL): a commit is a write() into the WAL, tens of
+microseconds, and survives a process kill. Power-safe (synchronous=FULL): the
+commit also fsyncs the WAL, shared through the journal's group commit by
+every run that wrote meanwhile. (An fsync here takes 0.2-3 ms; on a writer
+thread each batch waited longer for the thread to get the GIL back, and the
+runs waiting for the commit had nothing else to do.)
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -68,21 +69,6 @@ _BUSY_FIRST, _BUSY_MAX, _BUSY_WAIT = 0.0002, 0.005, 10.0
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return "database is locked" in str(exc)
-
-
-def _retry_busy(fn: Callable[[sqlite3.Connection], T], conn: sqlite3.Connection) -> T:
-    """``fn`` on the writer thread, retried while another process holds the
-    write lock. Every writer begins its transaction first, so a busy error
-    means nothing was done yet."""
-    delay, deadline = _BUSY_FIRST, time.monotonic() + _BUSY_WAIT
-    while True:
-        try:
-            return fn(conn)
-        except sqlite3.OperationalError as exc:
-            if not _is_busy(exc) or time.monotonic() > deadline:
-                raise
-        time.sleep(delay)
-        delay = min(delay * 2, _BUSY_MAX)
 
 
 def _enable_wal(conn: sqlite3.Connection, wait: float = 10.0) -> None:
@@ -190,7 +176,6 @@ class SQLiteStore:
         self.durability = Durability(durability)
         self._w: sqlite3.Connection | None = None
         self._r: sqlite3.Connection | None = None
-        self._executor: ThreadPoolExecutor | None = None
         self._checkpointer: threading.Thread | None = None
         self._stop = threading.Event()
         self.checkpoint_interval = 1.0
@@ -213,13 +198,11 @@ class SQLiteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._w = self._connect()
         self._r = self._connect()
-        if self.durability is Durability.POWER_SAFE:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix="orgos-sqlite-writer")
         await self._write(self._migrate)
         # From now on a writer that finds the lock taken (another process is
         # committing) is told at once and retries in _write, in short steps:
-        # SQLite's own busy handler sleeps in coarse steps (up to 100 ms) and,
-        # in kill-safe mode, would do so on the event loop.
+        # SQLite's own busy handler sleeps in coarse steps (up to 100 ms), and
+        # would do so on the event loop.
         self._w.execute("PRAGMA busy_timeout=0")
         self._stop = threading.Event()
         self._checkpointer = threading.Thread(
@@ -244,9 +227,6 @@ class SQLiteStore:
             self._stop.set()
             await asyncio.to_thread(self._checkpointer.join)
             self._checkpointer = None
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
         if self._w is not None:
             with contextlib.suppress(sqlite3.Error):
                 self._w.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -273,14 +253,11 @@ class SQLiteStore:
         transact(conn, migrate)
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` on the writer connection: inline when commits are cheap
-        (kill-safe), on the writer thread when they fsync (power-safe)."""
+        """Run ``fn`` on the writer connection, retried while another process
+        holds the write lock (awaiting between tries: the loop keeps working)."""
         conn = self._w
         if conn is None:
             raise RuntimeError("store is not open")
-        if self._executor is not None:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, _retry_busy, fn, conn)
         delay, deadline = _BUSY_FIRST, 0.0
         while True:
             try:
