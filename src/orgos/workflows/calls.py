@@ -43,8 +43,14 @@ async def route(
     return list(res["ok"])
 
 
-def child(engine: Engine, ln: Launch) -> tuple[str, str, Any]:
-    """The child run of a launch: (kind, target, input), with its context."""
+def child(engine: Engine, ln: Launch, shared: dict[str, Any] | None = None) -> tuple[str, str, Any]:
+    """The child run of a launch: (kind, target, input), with its context.
+
+    ``shared`` (one dict for launches started together) keeps what they
+    all get alike: the environment of finished steps and their needs'
+    context, built once rather than once per branch."""
+    if shared is None:
+        shared = {}
     st = engine.states[ln.step]
     s = st.spec
     meta = {
@@ -67,15 +73,24 @@ def child(engine: Engine, ln: Launch) -> tuple[str, str, Any]:
     if s.loop is not None:
         extra["loop"] = {"iteration": st.iteration}
         extra["previous"] = st.view() if st.result is not None else None
-    env = engine.env(**extra)
+    base = shared.get("env")
+    if base is None:
+        base = shared["env"] = engine.env()
+    env = {**base, **extra}
     task = str(render(s.task, env, engine.exprs)) if s.task else (s.description or s.id)
     if not s.task and "item" in extra:
         task = f"{task}: {json.dumps(extra['item'], ensure_ascii=False)}"
-    context: dict[str, Any] = {n: engine.states[n].context() for n in s.needs}
+    key = f"context:{s.id}:{'item' in extra}"
+    needs = shared.get(key)
+    if needs is None:
+        needs = {n: engine.states[n].context() for n in s.needs}
+        if "item" in extra:
+            # a branch gets its item, and what its needs found, but not their
+            # data: a thousand branches would each carry the whole list
+            needs = {n: {k: v for k, v in c.items() if k != "data"} for n, c in needs.items()}
+        shared[key] = needs
+    context: dict[str, Any] = dict(needs)
     if "item" in extra:
-        # a branch gets its item, and what its needs found, but not their
-        # data: a thousand branches would each carry the whole list
-        context = {n: {k: v for k, v in c.items() if k != "data"} for n, c in context.items()}
         context["item"] = extra["item"]
     if s.loop is not None and st.result is not None:
         context["previous_iteration"] = st.context()
