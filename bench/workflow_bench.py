@@ -195,7 +195,8 @@ def report(res: dict[str, Any]) -> str:
         " checks whether its parked parent can wake (a query over the 1,000 ids); with"
         " `wait_any` the parent wakes at the first end and gathers whatever ended meanwhile."
         " On top of the kernel the engine renders each branch's task from the spec, spawns"
-        " all branches in one syscall, wakes as branches end (each wake replays the engine"
+        " the branches 50 to a syscall (the first work while the rest are created),"
+        " wakes as branches end (each wake replays the engine"
         " from its journal), and journals the `step` records that `orgos show` draws.",
         "",
         "Not the same work, either: orgos makes each branch a durable run of its own (a"
