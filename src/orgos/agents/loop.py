@@ -16,7 +16,7 @@ import pydantic_core
 
 from orgos.agents import guardrails as guard
 from orgos.agents.registry import AgentRegistry
-from orgos.config.specs import AgentSpec, json_schema_validator
+from orgos.config.specs import AgentSpec, SchemaValidator, json_schema_validator
 from orgos.kernel.context import RunContext
 from orgos.llm.base import Message, ModelRequest, ModelResponse, ToolCall, ToolDef
 from orgos.memory.compact import compact
@@ -120,15 +120,30 @@ def report_schema(output: dict[str, Any] | None) -> dict[str, Any]:
 
 @dataclass(slots=True)
 class _ToolKit:
-    """An agent's tools as its runs see them, built once per spec."""
+    """An agent's tools as its runs see them."""
 
-    spec: AgentSpec
     all_defs: list[ToolDef]
     #: The service giving built-in tools, and their names.
     own: tuple[BuiltinTools, frozenset[str]] | None
     #: What is offered before any call.
     first: list[ToolDef]
     allowed: frozenset[str]
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """An agent spec as its runs use it, built once: delegates from the org
+    chart, the report schema when asked, its validator, its system prompt,
+    and (once a kernel asks) its tools."""
+
+    #: The registry's spec this was made from (the cache is keyed by its id).
+    source: AgentSpec
+    spec: AgentSpec
+    validator: SchemaValidator | None
+    prompt: str
+    tools: _ToolKit | None = None
+    #: Which kernel tools and built-in tools ``tools`` was built from.
+    tools_key: tuple[int, int, int] = (0, 0, 0)
 
 
 #: Who an agent may delegate to, given its spec (the org chart decides when
@@ -149,18 +164,17 @@ class AgentProgram:
         #: Custom guardrail validators by name (the runtime's; it may add more).
         self.validators: dict[str, Validator] = {} if validators is None else validators
         self.delegates_of: DelegatesOf = delegates_of or (lambda spec: list(spec.delegates or []))
-        #: registry spec -> (spec as run, its validator, its system prompt)
-        self._prepared: dict[tuple[Any, ...], tuple[AgentSpec, AgentSpec, Any, str]] = {}
-        self._kits: dict[tuple[int, ...], _ToolKit] = {}
+        #: (registry spec, delegates, report) -> the spec as its runs use it
+        self._prepared: dict[tuple[Any, ...], _Prepared] = {}
 
-    def prepare(self, spec: AgentSpec, report: bool) -> tuple[AgentSpec, Any, str]:
+    def prepare(self, spec: AgentSpec, report: bool) -> _Prepared:
         """The spec as this run uses it (delegates from the org chart, the
         report schema when asked), its validator and system prompt; built once."""
         delegates = self.delegates_of(spec)
         key = (id(spec), tuple(delegates), report)
         hit = self._prepared.get(key)
-        if hit is not None and hit[0] is spec:
-            return hit[1], hit[2], hit[3]
+        if hit is not None and hit.source is spec:
+            return hit
         original = spec
         if delegates != spec.delegates:
             spec = spec.model_copy(update={"delegates": delegates})
@@ -169,19 +183,19 @@ class AgentProgram:
         validator = json_schema_validator(spec.output) if spec.output is not None else None
         if len(self._prepared) > 1000:
             self._prepared.clear()
-        prompt = system_prompt(spec)
-        self._prepared[key] = (original, spec, validator, prompt)
-        return spec, validator, prompt
+        prep = self._prepared[key] = _Prepared(original, spec, validator, system_prompt(spec))
+        return prep
 
-    def _tool_kit(self, ctx: RunContext, spec: AgentSpec) -> _ToolKit:
-        """The tools an agent's runs are offered; built once per spec and
-        set of registered tools, not once per run."""
+    @staticmethod
+    def _tools(ctx: RunContext, prep: _Prepared) -> _ToolKit:
+        """The tools a prepared agent's runs are offered; built once per set
+        of registered tools, not once per run."""
         tools_by_name = ctx.kernel.tools
         builtin: BuiltinTools | None = ctx.kernel.services.get(BUILTIN_TOOLS)
-        key = (id(spec), id(tools_by_name), len(tools_by_name), id(builtin))
-        kit = self._kits.get(key)
-        if kit is not None and kit.spec is spec:
-            return kit
+        key = (id(tools_by_name), len(tools_by_name), id(builtin))
+        if prep.tools is not None and prep.tools_key == key:
+            return prep.tools
+        spec = prep.spec
         all_defs = [
             ToolDef(t.name, t.description, t.parameters)
             for name in spec.tools
@@ -190,12 +204,8 @@ class AgentProgram:
         extra = builtin.defs(spec) if builtin is not None else []
         all_defs += extra
         own = (builtin, frozenset(d.name for d in extra)) if builtin is not None else None
-        kit = _ToolKit(
-            spec, all_defs, own, offered_tools(spec, all_defs, {}), frozenset(spec.tools)
-        )
-        if len(self._kits) > 1000:
-            self._kits.clear()
-        self._kits[key] = kit
+        kit = _ToolKit(all_defs, own, offered_tools(spec, all_defs, {}), frozenset(spec.tools))
+        prep.tools, prep.tools_key = kit, key
         return kit
 
     async def resolve_version(self, workspace: str, target: str) -> int:
@@ -205,8 +215,9 @@ class AgentProgram:
         run = ctx.run
         spec = await self.registry.get(run.workspace, run.target, run.target_version)
         report = isinstance(run.input, dict) and bool(run.input.get("report"))
-        spec, validator, system = self.prepare(spec, report)
-        kit = self._tool_kit(ctx, spec)
+        prep = self.prepare(spec, report)
+        spec, validator, system = prep.spec, prep.validator, prep.prompt
+        kit = self._tools(ctx, prep)
         all_defs, own = kit.all_defs, kit.own
         ctx.allowed_tools = kit.allowed
         task = render_task(run.input)

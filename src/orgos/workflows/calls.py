@@ -5,6 +5,7 @@ person, and the records of the steps' states that ``orgos show`` draws."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from orgos.config.workflow import RouteSpec
@@ -43,14 +44,20 @@ async def route(
     return list(res["ok"])
 
 
-def child(engine: Engine, ln: Launch, shared: dict[str, Any] | None = None) -> tuple[str, str, Any]:
-    """The child run of a launch: (kind, target, input), with its context.
+@dataclass(slots=True)
+class Shared:
+    """What launches started together all get alike, built once rather than
+    once per branch: the environment of the steps so far, and each step's
+    needs' context (with or without their data)."""
 
-    ``shared`` (one dict for launches started together) keeps what they
-    all get alike: the environment of finished steps and their needs'
-    context, built once rather than once per branch."""
+    env: dict[str, Any] | None = None
+    needs: dict[tuple[str, bool], dict[str, Any]] = field(default_factory=dict)
+
+
+def child(engine: Engine, ln: Launch, shared: Shared | None = None) -> tuple[str, str, Any]:
+    """The child run of a launch: (kind, target, input), with its context."""
     if shared is None:
-        shared = {}
+        shared = Shared()
     st = engine.states[ln.step]
     s = st.spec
     meta = {
@@ -73,22 +80,21 @@ def child(engine: Engine, ln: Launch, shared: dict[str, Any] | None = None) -> t
     if s.loop is not None:
         extra["loop"] = {"iteration": st.iteration}
         extra["previous"] = st.view() if st.result is not None else None
-    base = shared.get("env")
-    if base is None:
-        base = shared["env"] = engine.env()
-    env = {**base, **extra}
+    if shared.env is None:
+        shared.env = engine.env()
+    env = {**shared.env, **extra}
     task = str(render(s.task, env, engine.exprs)) if s.task else (s.description or s.id)
     if not s.task and "item" in extra:
         task = f"{task}: {json.dumps(extra['item'], ensure_ascii=False)}"
-    key = f"context:{s.id}:{'item' in extra}"
-    needs = shared.get(key)
+    key = (s.id, "item" in extra)
+    needs = shared.needs.get(key)
     if needs is None:
         needs = {n: engine.states[n].context() for n in s.needs}
         if "item" in extra:
             # a branch gets its item, and what its needs found, but not their
             # data: a thousand branches would each carry the whole list
             needs = {n: {k: v for k, v in c.items() if k != "data"} for n, c in needs.items()}
-        shared[key] = needs
+        shared.needs[key] = needs
     context: dict[str, Any] = dict(needs)
     if "item" in extra:
         context["item"] = extra["item"]

@@ -191,7 +191,7 @@ class Engine:
         if self.ctx.replaying():  # the children exist: their ids come from the journal
             children = [("agent", ln.agent or "", None) for ln in launches]
         else:
-            shared: dict[str, Any] = {}
+            shared = calls.Shared()
             children = [calls.child(self, ln, shared) for ln in launches]
         ids = await self.ctx.spawn(children)
         for rid, ln in zip(ids, launches, strict=True):
