@@ -28,3 +28,8 @@ class NondeterminismError(OrgosError):
 
 class RunFailed(OrgosError):
     """A run ended in failure; raised to whoever waits for its result."""
+
+
+class WorkspaceError(OrgosError):
+    """Something reached outside its workspace: a worker asked to create a
+    run in a workspace it does not serve, or a token used in another one."""

@@ -51,6 +51,7 @@ class Runtime:
         tools: Iterable[Tool] = (),
         models: Model | Mapping[str, Model] | None = None,
         workspace: str = "default",
+        workspaces: Iterable[str] = (),
         durability: Durability | str = Durability.KILL_SAFE,
         max_active: int = 1000,
         model_timeout: float = 120.0,
@@ -79,7 +80,10 @@ class Runtime:
         The shared workspace (``files``, ``memory``, ``bus``): ``org`` gives the
         teams and their grants, ``people`` the roles for ``orgos fs``,
         ``file_limits`` the size limits, ``embedder`` and ``memory_search``
-        how recall searches (keyword unless an embedder is given)."""
+        how recall searches (keyword unless an embedder is given).
+
+        ``workspaces``: more workspaces whose runs this runtime's worker
+        claims (an instance's shared worker); by default it sees only its own."""
         if isinstance(store, str | Path):
             store = open_store(str(store), Durability(durability))
         self.store: Store = store
@@ -104,6 +108,7 @@ class Runtime:
         self.kernel = Kernel(
             self.store,
             workspace=workspace,
+            workspaces=tuple(workspaces),
             models=model_map,
             tools={t.name: t for t in tools},
             programs={"agent": AgentProgram(self.registry, self.validators, self._delegates_of)},

@@ -140,14 +140,15 @@ async def test_claim_takes_each_queued_run_once(store: Store) -> None:
     w2 = await worker(store, "w2")
     await store.write_batch(w1, [InsertRun(run(f"r{i}")) for i in range(10)])
     a, b = await asyncio.gather(
-        store.claim_runs(w1, 6, time.time()), store.claim_runs(w2, 6, time.time())
+        store.claim_runs(w1, 6, time.time(), workspaces=[WS]),
+        store.claim_runs(w2, 6, time.time(), workspaces=[WS]),
     )
     ids_a, ids_b = {r.id for r in a}, {r.id for r in b}
     assert not ids_a & ids_b
     assert len(ids_a | ids_b) == 10
     assert all(r.status is RunStatus.RUNNING and r.owner == w1 for r in a)
     assert all(r.fence == 1 for r in [*a, *b])
-    assert await store.claim_runs(w1, 10, time.time()) == []
+    assert await store.claim_runs(w1, 10, time.time(), workspaces=[WS]) == []
 
 
 async def test_claim_orders_by_priority(store: Store) -> None:
@@ -160,14 +161,17 @@ async def test_claim_orders_by_priority(store: Store) -> None:
             InsertRun(run("mid", priority=1)),
         ],
     )
-    assert [r.id for r in await store.claim_runs(w, 2, time.time())] == ["high", "mid"]
+    assert [r.id for r in await store.claim_runs(w, 2, time.time(), workspaces=[WS])] == [
+        "high",
+        "mid",
+    ]
 
 
 async def test_dead_workers_runs_move_and_it_is_fenced(store: Store) -> None:
     dead = await worker(store, "dead", ttl=0.0)
     live = await worker(store, "live")
     await store.write_batch(dead, [InsertRun(run("r1", status=RunStatus.RUNNING, owner=dead))])
-    claimed = await store.claim_runs(live, 10, time.time() + 1)
+    claimed = await store.claim_runs(live, 10, time.time() + 1, workspaces=[WS])
     assert [r.id for r in claimed] == ["r1"]
     assert claimed[0].owner == live
     assert claimed[0].fence == 1
@@ -181,7 +185,7 @@ async def test_live_workers_runs_are_not_claimed(store: Store) -> None:
     a = await worker(store, "a")
     b = await worker(store, "b")
     await store.write_batch(a, [InsertRun(run("r1", status=RunStatus.RUNNING, owner=a))])
-    assert await store.claim_runs(b, 10, time.time()) == []
+    assert await store.claim_runs(b, 10, time.time(), workspaces=[WS]) == []
 
 
 async def test_remove_worker_releases_its_runs(store: Store) -> None:
@@ -189,7 +193,7 @@ async def test_remove_worker_releases_its_runs(store: Store) -> None:
     b = await worker(store, "b")
     await store.write_batch(a, [InsertRun(run("r1", status=RunStatus.RUNNING, owner=a))])
     await store.remove_worker(a)
-    assert [r.id for r in await store.claim_runs(b, 10, time.time())] == ["r1"]
+    assert [r.id for r in await store.claim_runs(b, 10, time.time(), workspaces=[WS])] == ["r1"]
     assert [w.id for w in await store.list_workers()] == ["b"]
 
 
@@ -202,11 +206,11 @@ async def test_wake_waits_for_every_child(store: Store) -> None:
         w, [UpdateRun("p", RunStatus.WAITING, waiting_on={"runs": ["k1", "k2"]}, release=True)]
     )
     await store.write_batch(w, [UpdateRun("k1", RunStatus.SUCCEEDED)])
-    assert not await store.wake_if_ready("p")
-    assert await store.wake_all_ready() == 0
+    assert not await store.wake_if_ready(WS, "p")
+    assert await store.wake_all_ready([WS]) == 0
     await store.write_batch(w, [UpdateRun("k2", RunStatus.FAILED, error="x")])
-    assert await store.wake_if_ready("p")
-    assert not await store.wake_if_ready("p")  # only once
+    assert await store.wake_if_ready(WS, "p")
+    assert not await store.wake_if_ready(WS, "p")  # only once
     got = await store.get_run(WS, "p")
     assert got is not None and got.status is RunStatus.QUEUED and got.owner is None
 
@@ -222,11 +226,11 @@ async def test_wake_for_any_child_and_the_ended_hint(store: Store) -> None:
     )
     # k2 is not waited for: neither it ending nor a hint naming it wakes p
     await store.write_batch(w, [UpdateRun("k2", RunStatus.SUCCEEDED)])
-    assert not await store.wake_if_ready("p", ended="k2")
-    assert not await store.wake_if_ready("p")
+    assert not await store.wake_if_ready(WS, "p", ended="k2")
+    assert not await store.wake_if_ready(WS, "p")
     await store.write_batch(w, [UpdateRun("k1", RunStatus.SUCCEEDED)])
-    assert await store.wake_if_ready("p", ended="k1")  # one is enough
-    assert not await store.wake_if_ready("p", ended="k1")  # only once
+    assert await store.wake_if_ready(WS, "p", ended="k1")  # one is enough
+    assert not await store.wake_if_ready(WS, "p", ended="k1")  # only once
     got = await store.get_run(WS, "p")
     assert got is not None and got.status is RunStatus.QUEUED
 
@@ -237,7 +241,7 @@ async def test_wake_all_ready_sweeps(store: Store) -> None:
     kid = run("k", parent=parent, status=RunStatus.SUCCEEDED)
     await store.write_batch(w, [InsertRun(parent), InsertRun(kid)])
     await store.write_batch(w, [UpdateRun("p", RunStatus.WAITING, waiting_on={"runs": ["k"]})])
-    assert await store.wake_all_ready() == 1
+    assert await store.wake_all_ready([WS]) == 1
 
 
 async def test_cancel_cascades(store: Store) -> None:
@@ -316,7 +320,26 @@ async def test_claim_can_be_limited_to_run_trees(store: Store) -> None:
     mine, other = run("mine"), run("other")
     kid = run("kid", parent=mine)
     await store.write_batch(w, [InsertRun(mine), InsertRun(other), InsertRun(kid)])
-    assert await store.claim_runs(w, 10, time.time(), roots=[]) == []
-    claimed = await store.claim_runs(w, 10, time.time(), roots=["mine"])
+    assert await store.claim_runs(w, 10, time.time(), roots=[], workspaces=[WS]) == []
+    claimed = await store.claim_runs(w, 10, time.time(), roots=["mine"], workspaces=[WS])
     assert sorted(r.id for r in claimed) == ["kid", "mine"]
-    assert [r.id for r in await store.claim_runs(w, 10, time.time())] == ["other"]
+    assert [r.id for r in await store.claim_runs(w, 10, time.time(), workspaces=[WS])] == ["other"]
+
+
+async def test_claims_and_wakes_see_only_the_workers_workspaces(store: Store) -> None:
+    w = await worker(store, "w")
+    parent = run("p", ws="other")
+    kid = run("k", ws="other", parent=parent, status=RunStatus.SUCCEEDED)
+    await store.write_batch(w, [InsertRun(run("theirs", ws="other")), InsertRun(parent)])
+    await store.write_batch(w, [InsertRun(kid), InsertRun(run("ours"))])
+    await store.write_batch(w, [UpdateRun("p", RunStatus.WAITING, waiting_on={"runs": ["k"]})])
+    assert [r.id for r in await store.claim_runs(w, 10, time.time(), workspaces=[WS])] == ["ours"]
+    assert await store.claim_runs(w, 10, time.time(), roots=["theirs"], workspaces=[WS]) == []
+    assert await store.wake_all_ready([WS]) == 0
+    assert not await store.wake_if_ready(WS, "p")
+    parked = await store.get_run("other", "p")
+    assert parked is not None and parked.status is RunStatus.WAITING
+    both = await store.claim_runs(w, 10, time.time(), workspaces=[WS, "other"])
+    assert [r.id for r in both] == ["theirs"]
+    with pytest.raises(ValueError, match="at least one workspace"):
+        await store.claim_runs(w, 10, time.time(), workspaces=[])

@@ -70,7 +70,7 @@ class Bus:
         """After a run parks: if it waits for an event that came meanwhile, queue it."""
         if "event" not in (run.waiting_on or {}):
             return False
-        return await self.table.wake_if_event(run.id)
+        return await self.table.wake_if_event(run.workspace, run.id)
 
     # --- syscalls (runs) ----------------------------------------------------------------
     async def publish(self, ctx: RunContext, topic: str, data: Any = None) -> int:
@@ -154,7 +154,7 @@ class Bus:
 
     async def sweep(self) -> int:
         """At start: wake parked runs whose event came while no worker ran."""
-        n = await self.table.wake_all()
+        n = await self.table.wake_all(self.workspace)
         if n:
             self.kernel.nudge()
         return n

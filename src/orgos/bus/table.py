@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from orgos.store.sqlite import SQLiteStore, _dumps, _loads
+from orgos.store.rows import _dumps, _loads
+from orgos.store.sqlite import SQLiteStore
 
 
 @dataclass(slots=True, frozen=True)
@@ -183,31 +184,33 @@ class BusTable:
 
         await self.store._write(apply)
 
-    async def wake_if_event(self, run_id: str) -> bool:
+    async def wake_if_event(self, workspace: str, run_id: str) -> bool:
         """A parked run whose topic got an event after its mark: queue it.
         Closes the race between parking and a publish that came meanwhile."""
 
         def apply(conn: sqlite3.Connection) -> bool:
             cur = conn.execute(
                 "UPDATE runs SET status='queued', owner=NULL, updated_at=? WHERE id=? AND"
-                " status='waiting' AND EXISTS (SELECT 1 FROM bus_waits w JOIN bus_events e"
-                " ON e.workspace=w.workspace AND e.topic=w.topic AND e.id>w.after"
-                " WHERE w.run_id=?)",
-                (time.time(), run_id, run_id),
+                " workspace=? AND status='waiting' AND EXISTS (SELECT 1 FROM bus_waits w"
+                " JOIN bus_events e ON e.workspace=w.workspace AND e.topic=w.topic"
+                " AND e.id>w.after WHERE w.run_id=?)",
+                (time.time(), run_id, workspace, run_id),
             )
             return cur.rowcount == 1
 
         return await self.store._write(apply)
 
-    async def wake_all(self) -> int:
-        """Sweep at start: every parked run whose topic has a new event."""
+    async def wake_all(self, workspace: str) -> int:
+        """Sweep at start: every parked run of ``workspace`` whose topic has a
+        new event."""
 
         def apply(conn: sqlite3.Connection) -> int:
             cur = conn.execute(
                 "UPDATE runs SET status='queued', owner=NULL, updated_at=? WHERE"
-                " status='waiting' AND id IN (SELECT w.run_id FROM bus_waits w JOIN bus_events e"
-                " ON e.workspace=w.workspace AND e.topic=w.topic AND e.id>w.after)",
-                (time.time(),),
+                " status='waiting' AND workspace=? AND id IN (SELECT w.run_id FROM bus_waits w"
+                " JOIN bus_events e ON e.workspace=w.workspace AND e.topic=w.topic"
+                " AND e.id>w.after WHERE w.workspace=?)",
+                (time.time(), workspace, workspace),
             )
             return cur.rowcount
 

@@ -16,12 +16,12 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, Protocol
 
 import pydantic_core
 
-from orgos.errors import FencedOut, NotFound, RunFailed
+from orgos.errors import FencedOut, NotFound, RunFailed, WorkspaceError
 from orgos.ids import new_id
 from orgos.kernel.context import RunContext
 from orgos.kernel.deadlines import Deadlines
@@ -90,6 +90,7 @@ class Kernel:
         store: Store,
         *,
         workspace: str = "default",
+        workspaces: Collection[str] = (),
         models: Mapping[str, Model] | None = None,
         tools: Mapping[str, Tool] | None = None,
         programs: Mapping[str, Program] | None = None,
@@ -104,6 +105,9 @@ class Kernel:
     ):
         self.store = store
         self.workspace = workspace
+        #: The workspaces whose runs this worker creates, claims and wakes:
+        #: its own, and more only when configured so (an instance's worker).
+        self.workspaces = frozenset({workspace, *workspaces})
         self.models: dict[str, Model] = dict(models or {})
         self.tools: dict[str, Tool] = dict(tools or {})
         self.programs: dict[str, Program] = dict(programs or {})
@@ -161,8 +165,8 @@ class Kernel:
         self._bg.append(asyncio.create_task(self._housekeeping(), name="orgos-housekeeping"))
         if recover:
             await self.reap_dead_workers()
-            await self.store.wake_all_ready()
-            await self.timers.arm_parked(self.workspace)
+            await self.store.wake_all_ready(self.workspaces)
+            await self.timers.arm_parked(self.workspaces)
             self._bg.append(asyncio.create_task(self._dispatcher(), name="orgos-dispatch"))
 
     async def stop(self) -> None:
@@ -242,7 +246,7 @@ class Kernel:
         program = self.programs.get(kind)
         if program is None:
             raise NotFound(f"no program for runs of kind {kind!r}")
-        ws = workspace or self.workspace
+        ws = self._workspace_of(workspace, parent)
         version = await program.resolve_version(ws, target)
         rid = new_id("r-")
         local = len(self._active) + len(self._reserved) < self.max_active and (
@@ -261,6 +265,20 @@ class Kernel:
             self._reserved[rid] = rec
             self._held[rid] = rec
         return rec
+
+    def _workspace_of(self, workspace: str | None, parent: RunRecord | None) -> str:
+        """Where a new run goes: its parent's workspace, else the one asked
+        for (or this worker's); never one this worker does not serve."""
+        ws = workspace or (parent.workspace if parent else self.workspace)
+        if parent is not None and ws != parent.workspace:
+            raise WorkspaceError(
+                f"a child run stays in its parent's workspace {parent.workspace!r}, not {ws!r}"
+            )
+        if ws not in self.workspaces:
+            raise WorkspaceError(
+                f"this worker serves workspace(s) {', '.join(sorted(self.workspaces))}, not {ws!r}"
+            )
+        return ws
 
     def insert_ops(self, rec: RunRecord) -> list[Op]:
         # The run's row holds its target, version and start; its journal
@@ -368,14 +386,14 @@ class Kernel:
         woke = False
         if status is RunStatus.WAITING:
             if waiting and waiting.get("until") is not None:
-                self.timers.arm(run.id, float(waiting["until"]))
-            woke = await self.store.wake_if_ready(run.id)
+                self.timers.arm(run.workspace, run.id, float(waiting["until"]))
+            woke = await self.store.wake_if_ready(run.workspace, run.id)
             for waker in self.wakers:
                 woke = woke or await waker(run)
         elif run.parent_id is not None and run.parent_id not in self._held:
             # A parent this worker holds is not parked: when it parks, it
             # looks at its children itself (above), after this end is in.
-            woke = await self.store.wake_if_ready(run.parent_id, ended=run.id)
+            woke = await self.store.wake_if_ready(run.workspace, run.parent_id, ended=run.id)
         if woke or (self.scheduler is not None and self.scheduler.backlog):
             self._nudge.set()
 
@@ -427,7 +445,7 @@ class Kernel:
             if time.monotonic() - swept > 3 * self.lease_ttl:  # timers of a dead worker
                 swept = time.monotonic()
                 with contextlib.suppress(Exception):
-                    await self.timers.arm_parked(self.workspace)
+                    await self.timers.arm_parked(self.workspaces)
             free = self.max_active - len(self._active) - len(self._reserved)
             if free <= 0:
                 continue
@@ -436,7 +454,7 @@ class Kernel:
                     claimed = await self.scheduler.claim(self, free)
                 else:
                     claimed = await self.store.claim_runs(
-                        self.worker_id, free, time.time(), self.roots
+                        self.worker_id, free, time.time(), self.roots, workspaces=self.workspaces
                     )
                 for rec in claimed:
                     self._launch(rec, await self.store.load_journal(rec.id))

@@ -82,7 +82,7 @@ class Scheduler:
         if free <= 0:
             return []
         p = self._policy()
-        candidates = await self._source.candidates(free * 20 + 100, kernel.roots)
+        candidates = await self._source.candidates(free * 20 + 100, kernel.roots, kernel.workspaces)
         agents, teams = self._load(kernel)
         chosen: list[str] = []
         by_priority: dict[int, list[Candidate]] = {}
@@ -112,4 +112,4 @@ class Scheduler:
         self.backlog = len(chosen) < len(candidates)
         if not chosen:
             return []
-        return await self._source.claim(kernel.worker_id, chosen, time.time())
+        return await self._source.claim(kernel.worker_id, chosen, time.time(), kernel.workspaces)

@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from orgos.store.base import RunFilter, RunStatus, Store
 
@@ -23,7 +23,7 @@ class WakeTimers:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def arm(self, run_id: str, until: float) -> None:
+    def arm(self, workspace: str, run_id: str, until: float) -> None:
         old = self._timers.pop(run_id, None)
         if old is not None:
             old.cancel()
@@ -31,28 +31,29 @@ class WakeTimers:
 
         def fire() -> None:
             self._timers.pop(run_id, None)
-            task = loop.create_task(self._wake(run_id))
+            task = loop.create_task(self._wake(workspace, run_id))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
         self._timers[run_id] = loop.call_later(max(0.0, until - time.time()) + 0.001, fire)
 
-    async def _wake(self, run_id: str) -> None:
+    async def _wake(self, workspace: str, run_id: str) -> None:
         try:
-            if await self._store.wake_if_ready(run_id):
+            if await self._store.wake_if_ready(workspace, run_id):
                 self._woke()
         except Exception as exc:  # the sweep at the next start wakes it
             log.warning("waking %s failed: %s", run_id, exc)
 
-    async def arm_parked(self, workspace: str) -> None:
-        """Timers for the runs of ``workspace`` parked with a deadline."""
-        parked = await self._store.list_runs(
-            RunFilter(workspace, statuses=[RunStatus.WAITING], limit=1_000_000)
-        )
-        for rec in parked:
-            until = (rec.waiting_on or {}).get("until")
-            if until is not None:
-                self.arm(rec.id, float(until))
+    async def arm_parked(self, workspaces: Collection[str]) -> None:
+        """Timers for the runs of ``workspaces`` parked with a deadline."""
+        for workspace in workspaces:
+            parked = await self._store.list_runs(
+                RunFilter(workspace, statuses=[RunStatus.WAITING], limit=1_000_000)
+            )
+            for rec in parked:
+                until = (rec.waiting_on or {}).get("until")
+                if until is not None:
+                    self.arm(workspace, rec.id, float(until))
 
     async def close(self) -> None:
         for h in self._timers.values():

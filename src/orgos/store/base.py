@@ -188,15 +188,16 @@ class Store(Protocol):
         """Ids of running runs owned by this worker that were asked to stop."""
         ...
 
-    async def wake_if_ready(self, run_id: str, ended: str | None = None) -> bool:
-        """If the run waits on child runs that have all ended (or, waiting for
+    async def wake_if_ready(self, workspace: str, run_id: str, ended: str | None = None) -> bool:
+        """If the run (of ``workspace``) waits on child runs that have all ended (or, waiting for
         any, one has), make it queued (unowned) and return True. ``ended``: a
         child known to have just ended, which spares the search when the run
         waits for any. Safe to call from several places at once."""
         ...
 
-    async def wake_all_ready(self) -> int:
-        """Sweep: wake every waiting run whose children have all ended."""
+    async def wake_all_ready(self, workspaces: Collection[str]) -> int:
+        """Sweep: wake every waiting run of ``workspaces`` whose children have
+        all ended (a worker sweeps only the workspaces it serves)."""
         ...
 
     async def requeue(self, workspace: str, run_id: str) -> bool:
@@ -221,12 +222,18 @@ class Store(Protocol):
         ...
 
     async def claim_runs(
-        self, worker_id: str, limit: int, now: float, roots: Collection[str] | None = None
+        self,
+        worker_id: str,
+        limit: int,
+        now: float,
+        roots: Collection[str] | None = None,
+        *,
+        workspaces: Collection[str],
     ) -> list[RunRecord]:
-        """Take up to ``limit`` runnable runs: queued ones nobody owns, and
-        unfinished ones whose owner's lease expired (that owner is fenced).
-        With ``roots``, only runs of those trees. Each claim increments the
-        run's fence token."""
+        """Take up to ``limit`` runnable runs of ``workspaces`` (never another
+        workspace's): queued ones nobody owns, and unfinished ones whose
+        owner's lease expired (that owner is fenced). With ``roots``, only
+        runs of those trees. Each claim increments the run's fence token."""
         ...
 
     # --- agent versions -------------------------------------------------------

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from orgos.store.base import Store
-from orgos.store.sqlite import _TERMINAL_SQL, SQLiteStore, _loads
+from orgos.store.rows import _TERMINAL_SQL, _loads
+from orgos.store.sqlite import SQLiteStore
 
 
 class EndedSource(Protocol):

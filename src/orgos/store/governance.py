@@ -13,7 +13,8 @@ from typing import Any
 from orgos.errors import ConfigError
 from orgos.store import audit as audit_sql
 from orgos.store.base import Store
-from orgos.store.sqlite import SQLiteStore, _dumps, _loads
+from orgos.store.rows import _dumps, _loads
+from orgos.store.sqlite import SQLiteStore
 
 _APPROVAL_COLS = (
     "id, workspace, run_id, step, agent, kind, request, rule, reason, status, assignee,"

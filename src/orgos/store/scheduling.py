@@ -2,7 +2,8 @@
 
 The same rules as ``claim_runs``: a run is claimable when it is queued and
 unowned, or unfinished and owned by a fenced worker; claiming fences workers
-whose lease ran out, and bumps each claimed run's fence token."""
+whose lease ran out, and bumps each claimed run's fence token. Both name the
+worker's workspaces: it never sees another workspace's runs."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from orgos.store.base import RunRecord, Store
-from orgos.store.sqlite import CLAIMABLE, SQLiteStore, start_claim, take_runs
+from orgos.store.claims import CLAIMABLE, scope, start_claim, take_runs
+from orgos.store.sqlite import SQLiteStore
 
 
 @dataclass(slots=True, frozen=True)
@@ -27,20 +29,25 @@ class Candidate:
 class ClaimSource(Protocol):
     """Where the scheduler finds and claims queued runs (a store backend)."""
 
-    async def candidates(self, limit: int, roots: Collection[str] | None) -> list[Candidate]: ...
+    async def candidates(
+        self, limit: int, roots: Collection[str] | None, workspaces: Collection[str]
+    ) -> list[Candidate]: ...
 
-    async def claim(self, worker_id: str, run_ids: list[str], now: float) -> list[RunRecord]: ...
+    async def claim(
+        self, worker_id: str, run_ids: list[str], now: float, workspaces: Collection[str]
+    ) -> list[RunRecord]: ...
 
 
 class SQLiteClaims:
     def __init__(self, store: SQLiteStore):
         self._store = store
 
-    async def candidates(self, limit: int, roots: Collection[str] | None) -> list[Candidate]:
+    async def candidates(
+        self, limit: int, roots: Collection[str] | None, workspaces: Collection[str]
+    ) -> list[Candidate]:
         if roots is not None and not roots:
             return []
-        only = "" if roots is None else f" AND root_id IN ({','.join('?' * len(roots))})"
-        args = [] if roots is None else list(roots)
+        only, args = scope(workspaces, roots)
         rows = (
             self._store._read()
             .execute(
@@ -52,10 +59,12 @@ class SQLiteClaims:
         )
         return [Candidate(r[0], r[1], r[2], int(r[3]), float(r[4])) for r in rows]
 
-    async def claim(self, worker_id: str, run_ids: list[str], now: float) -> list[RunRecord]:
+    async def claim(
+        self, worker_id: str, run_ids: list[str], now: float, workspaces: Collection[str]
+    ) -> list[RunRecord]:
         def apply(conn: sqlite3.Connection) -> list[RunRecord]:
             start_claim(conn, worker_id, now)
-            return take_runs(conn, worker_id, now, run_ids)
+            return take_runs(conn, worker_id, now, run_ids, workspaces)
 
         return await self._store._transact(apply)
 

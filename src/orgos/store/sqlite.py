@@ -22,8 +22,6 @@ from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pydantic_core
-
 from orgos.errors import FencedOut
 from orgos.store import audit as audit_sql
 from orgos.store import lifecycle
@@ -37,30 +35,16 @@ from orgos.store.base import (
     Op,
     RunFilter,
     RunRecord,
-    RunStatus,
     UpdateRun,
     WorkerInfo,
 )
+from orgos.store.claims import claim
+from orgos.store.rows import _RUN_COLS, _TERMINAL_SQL, _dumps, _loads, _run_from_row
 from orgos.store.schema import MIGRATIONS
 from orgos.store.transaction import transact
 
 T = TypeVar("T")
 log = logging.getLogger("orgos.store")
-
-_RUN_COLS = (
-    "id, workspace, kind, target, target_version, input, parent_id, root_id, status, output,"
-    " error, waiting_on, owner, fence, priority, created_at, updated_at, cancel_requested"
-)
-_TERMINAL_SQL = "('succeeded','failed','cancelled')"
-
-
-def _dumps(value: Any) -> str | None:
-    return None if value is None else pydantic_core.to_json(value).decode()
-
-
-def _loads(text: str | bytes | None) -> Any:
-    return None if text is None else pydantic_core.from_json(text)
-
 
 #: Waiting for another process's write lock: first retry, longest step, and
 #: how long in all before the "database is locked" error is the caller's.
@@ -88,29 +72,6 @@ def _enable_wal(conn: sqlite3.Connection, wait: float = 10.0) -> None:
         delay = min(delay * 2, 0.05)
 
 
-def _run_from_row(r: tuple[Any, ...]) -> RunRecord:
-    return RunRecord(
-        id=r[0],
-        workspace=r[1],
-        kind=r[2],
-        target=r[3],
-        target_version=r[4],
-        input=_loads(r[5]),
-        parent_id=r[6],
-        root_id=r[7],
-        status=RunStatus(r[8]),
-        output=_loads(r[9]),
-        error=r[10],
-        waiting_on=_loads(r[11]),
-        owner=r[12],
-        fence=r[13],
-        priority=r[14],
-        created_at=r[15],
-        updated_at=r[16],
-        cancel_requested=bool(r[17]),
-    )
-
-
 def _audit_rows(ops: list[Op], entries: list[tuple[Any, ...]], now: float) -> list[Any]:
     """Audit records of a batch, bound to the stored bytes of the journal
     entries (intent and result) of the syscall each is about."""
@@ -130,41 +91,6 @@ def _audit_rows(ops: list[Op], entries: list[tuple[Any, ...]], now: float) -> li
             res = audit_sql.digest(stored.get((a.run_id, a.seq, "result")))
         out.append((a.ts or now, a.workspace, a.actor, a.action, a.run_id, a.seq,
                     _dumps(a.data), req, res))  # fmt: skip
-    return out
-
-
-#: A run another worker may take: queued and unowned, or unfinished and owned
-#: by a worker that is fenced.
-CLAIMABLE = (
-    "status IN ('queued','running') AND"
-    " (owner IS NULL OR owner NOT IN (SELECT id FROM workers WHERE fenced=0))"
-)
-
-
-def start_claim(conn: sqlite3.Connection, worker_id: str, now: float) -> None:
-    """Inside a claim's transaction: refuse a fenced worker, and fence the
-    workers whose lease ran out (their runs become claimable)."""
-    me = conn.execute("SELECT fenced FROM workers WHERE id=?", (worker_id,)).fetchone()
-    if me is None or me[0]:
-        raise FencedOut(f"worker {worker_id} has been fenced")
-    conn.execute("UPDATE workers SET fenced=1 WHERE lease_until < ? AND fenced=0", (now,))
-
-
-def take_runs(
-    conn: sqlite3.Connection, worker_id: str, now: float, ids: list[str]
-) -> list[RunRecord]:
-    """Claim those of ``ids`` still claimable (another worker may have been
-    quicker), bumping each one's fence token."""
-    out: list[RunRecord] = []
-    for rid in ids:
-        cur = conn.execute(
-            "UPDATE runs SET owner=?, fence=fence+1, status='running', updated_at=?"
-            f" WHERE id=? AND {CLAIMABLE}",
-            (worker_id, now, rid),
-        )
-        if cur.rowcount:
-            row = conn.execute(f"SELECT {_RUN_COLS} FROM runs WHERE id=?", (rid,)).fetchone()
-            out.append(_run_from_row(row))
     return out
 
 
@@ -462,8 +388,12 @@ class SQLiteStore:
         return [r[0] for r in rows]
 
     @staticmethod
-    def _wake(conn: sqlite3.Connection, run_id: str, ended: str | None = None) -> bool:
-        row = conn.execute("SELECT status, waiting_on FROM runs WHERE id=?", (run_id,)).fetchone()
+    def _wake(
+        conn: sqlite3.Connection, workspace: str, run_id: str, ended: str | None = None
+    ) -> bool:
+        row = conn.execute(
+            "SELECT status, waiting_on FROM runs WHERE id=? AND workspace=?", (run_id, workspace)
+        ).fetchone()
         if row is None or row[0] != "waiting":
             return False
         waiting = _loads(row[1]) or {}
@@ -495,24 +425,33 @@ class SQLiteStore:
         )
         return True
 
-    async def wake_if_ready(self, run_id: str, ended: str | None = None) -> bool:
+    async def wake_if_ready(self, workspace: str, run_id: str, ended: str | None = None) -> bool:
         # Most calls come from a child ending while its parent is not parked:
         # a read says so without a write transaction. (A parent that parks
         # after this read checks its children itself once its status is in.)
-        row = self._read().execute("SELECT status FROM runs WHERE id=?", (run_id,)).fetchone()
+        row = (
+            self._read()
+            .execute("SELECT status FROM runs WHERE id=? AND workspace=?", (run_id, workspace))
+            .fetchone()
+        )
         if row is None or row[0] != "waiting":
             return False
 
         def apply(conn: sqlite3.Connection) -> bool:
-            woke = self._wake(conn, run_id, ended)
+            woke = self._wake(conn, workspace, run_id, ended)
             return woke
 
         return await self._transact(apply)
 
-    async def wake_all_ready(self) -> int:
+    async def wake_all_ready(self, workspaces: Collection[str]) -> int:
+        marks = ",".join("?" * len(workspaces))
+
         def apply(conn: sqlite3.Connection) -> int:
-            ids = [r[0] for r in conn.execute("SELECT id FROM runs WHERE status='waiting'")]
-            n = sum(1 for rid in ids if self._wake(conn, rid))
+            ids = conn.execute(
+                f"SELECT workspace, id FROM runs WHERE status='waiting' AND workspace IN ({marks})",
+                tuple(workspaces),
+            ).fetchall()
+            n = sum(1 for ws, rid in ids if self._wake(conn, ws, rid))
             return n
 
         return await self._transact(apply)
@@ -570,26 +509,19 @@ class SQLiteStore:
         await self._write(apply)
 
     async def claim_runs(
-        self, worker_id: str, limit: int, now: float, roots: Collection[str] | None = None
+        self,
+        worker_id: str,
+        limit: int,
+        now: float,
+        roots: Collection[str] | None = None,
+        *,
+        workspaces: Collection[str],
     ) -> list[RunRecord]:
         if roots is not None and not roots:
             return []
-        only = "" if roots is None else f" AND root_id IN ({','.join('?' * len(roots))})"
-        args = [] if roots is None else list(roots)
-
-        def apply(conn: sqlite3.Connection) -> list[RunRecord]:
-            start_claim(conn, worker_id, now)
-            ids = [
-                r[0]
-                for r in conn.execute(
-                    f"SELECT id FROM runs WHERE {CLAIMABLE}{only}"
-                    " ORDER BY priority DESC, created_at LIMIT ?",
-                    (*args, limit),
-                )
-            ]
-            return take_runs(conn, worker_id, now, ids)
-
-        return await self._transact(apply)
+        return await self._transact(
+            lambda conn: claim(conn, worker_id, limit, now, roots, workspaces)
+        )
 
     # --- agents -----------------------------------------------------------------
     async def put_agent_version(

@@ -1,0 +1,47 @@
+"""How a run row and a JSON column are read and written (SQLite): shared by
+the store and the modules that query runs next to it (claims, children)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic_core
+
+from orgos.store.base import RunRecord, RunStatus
+
+_RUN_COLS = (
+    "id, workspace, kind, target, target_version, input, parent_id, root_id, status, output,"
+    " error, waiting_on, owner, fence, priority, created_at, updated_at, cancel_requested"
+)
+_TERMINAL_SQL = "('succeeded','failed','cancelled')"
+
+
+def _dumps(value: Any) -> str | None:
+    return None if value is None else pydantic_core.to_json(value).decode()
+
+
+def _loads(text: str | bytes | None) -> Any:
+    return None if text is None else pydantic_core.from_json(text)
+
+
+def _run_from_row(r: tuple[Any, ...]) -> RunRecord:
+    return RunRecord(
+        id=r[0],
+        workspace=r[1],
+        kind=r[2],
+        target=r[3],
+        target_version=r[4],
+        input=_loads(r[5]),
+        parent_id=r[6],
+        root_id=r[7],
+        status=RunStatus(r[8]),
+        output=_loads(r[9]),
+        error=r[10],
+        waiting_on=_loads(r[11]),
+        owner=r[12],
+        fence=r[13],
+        priority=r[14],
+        created_at=r[15],
+        updated_at=r[16],
+        cancel_requested=bool(r[17]),
+    )
