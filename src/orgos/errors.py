@@ -26,6 +26,11 @@ class NondeterminismError(OrgosError):
     """Replay asked for a different syscall than the journal recorded."""
 
 
+class PayloadError(OrgosError, ValueError):
+    """A value cannot be stored as JSON (a lone surrogate, NaN, nesting too
+    deep, a type JSON has not). The message says where it sits and why."""
+
+
 class RunFailed(OrgosError):
     """A run ended in failure; raised to whoever waits for its result."""
 

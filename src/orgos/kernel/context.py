@@ -12,17 +12,20 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from orgos.errors import NondeterminismError
+from orgos.errors import NondeterminismError, PayloadError
 from orgos.kernel.events import Event
 from orgos.kernel.syscall import Park, Syscall
 from orgos.llm.base import ModelError, ModelRequest, ModelResponse
-from orgos.store.base import Append, JournalEntry, RunRecord
+from orgos.store.base import Append, Audit, JournalEntry, Op, RunRecord
+from orgos.store.codec import explain, prepare
 from orgos.tools.base import ToolResult
 
 if TYPE_CHECKING:
     from orgos.kernel.kernel import Kernel
 
 Executor = Callable[[Syscall], Awaitable[dict[str, Any]]]
+#: Given a result that cannot be stored, one that can (or None).
+Repair = Callable[[dict[str, Any]], dict[str, Any] | None]
 
 
 class RunContext:
@@ -66,11 +69,14 @@ class RunContext:
         execute: Executor,
         *,
         idempotent: bool = True,
+        repair: Repair | None = None,
     ) -> dict[str, Any]:
         """Run one syscall through the pipeline and return its journaled result.
 
         ``execute`` returns the result payload (``{"ok": ...}`` or
-        ``{"error": ...}``); it must not raise for failures the run should see."""
+        ``{"error": ...}``); it must not raise for failures the run should see.
+        ``repair`` makes a result that cannot be stored into one that can
+        (else it becomes an error saying why)."""
         self._seq += 1
         seq = self._seq
         done = self._results.get(seq)
@@ -97,29 +103,65 @@ class RunContext:
                 continue
             if verdict.action == "park":
                 raise Park(verdict.reason, verdict.waiting_on or {})
-            result: dict[str, Any] = {"error": verdict.reason, "denied": True}
-            await kernel.journal.submit(
-                Append(JournalEntry(self.run.id, seq, "intent", kind, request, self.run.workspace)),
-                Append(JournalEntry(self.run.id, seq, "result", kind, result, self.run.workspace)),
-                *sc.ops,
-            )
-            self._after(sc, result)
-            return result
-        ws = self.run.workspace
+            try:
+                asked = self._intent(sc)
+            except PayloadError as exc:
+                return await self._refuse(sc, exc)
+            return await self._finish(sc, {"error": verdict.reason, "denied": True}, asked)
         journal = kernel.journal
-        pending = Append(JournalEntry(self.run.id, seq, "intent", kind, request, ws, time.time()))
-        if idempotent:
-            journal.defer(pending)  # written with the result, unless that is slow
-        else:
-            await journal.submit(pending)  # durable before a non-repeatable effect
+        try:
+            pending = self._intent(sc)
+            if idempotent:
+                journal.defer(pending)  # written with the result, unless that is slow
+            else:
+                await journal.submit(pending)  # durable before a non-repeatable effect
+        except PayloadError as exc:
+            return await self._refuse(sc, exc)
         result = await execute(sc)
         for rhook in kernel.pipeline.result:
             rhook(sc, result)
-        done = Append(JournalEntry(self.run.id, seq, "result", kind, result, ws, time.time()))
         if idempotent and journal.undefer(pending):
-            await journal.submit(pending, done, *sc.ops)
-        else:
-            await journal.submit(done, *sc.ops)
+            return await self._finish(sc, result, pending, repair=repair)
+        return await self._finish(sc, result, repair=repair)
+
+    def _intent(self, sc: Syscall) -> Append:
+        """The syscall's intent, encoded; PayloadError if its request cannot be stored."""
+        run = self.run
+        op = Append(JournalEntry(run.id, sc.seq, "intent", sc.kind, sc.request, run.workspace,
+                                 time.time()))  # fmt: skip
+        prepare(op)
+        return op
+
+    async def _refuse(self, sc: Syscall, exc: PayloadError) -> dict[str, Any]:
+        """A request that cannot be stored is not executed: the caller gets
+        an error saying why, and the journal a placeholder for the request."""
+        run = self.run
+        why = {"refused": str(exc)}
+        intent = Append(JournalEntry(run.id, sc.seq, "intent", sc.kind, why, run.workspace,
+                                     time.time()))  # fmt: skip
+        sc.ops.clear()
+        return await self._finish(sc, {"error": f"{sc.kind} request refused: {exc}"}, intent)
+
+    async def _finish(
+        self, sc: Syscall, result: dict[str, Any], *head: Append, repair: Repair | None = None
+    ) -> dict[str, Any]:
+        """Journal the result (after ``head``) with the syscall's ops, then
+        the after-hooks. A result that cannot be stored becomes an error
+        naming why, in this run alone; the batch other runs share never sees it."""
+        run = self.run
+        journal = self.kernel.journal
+        done = Append(JournalEntry(run.id, sc.seq, "result", sc.kind, result, run.workspace,
+                                   time.time()))  # fmt: skip
+        try:
+            fut = journal.submit(*head, done, *sc.ops)
+        except PayloadError as exc:
+            fixed = repair(result) if repair is not None else None
+            result = fixed or {"error": f"{sc.kind} result refused: {exc}"}
+            done = Append(JournalEntry(run.id, sc.seq, "result", sc.kind, result, run.workspace,
+                                       time.time()))  # fmt: skip
+            sc.ops[:] = [op for op in sc.ops if type(op) is Audit and _storable(op)]
+            fut = journal.submit(*head, done, *sc.ops)
+        await fut
         self._after(sc, result)
         return result
 
@@ -145,17 +187,21 @@ class RunContext:
             on_token = self._on_token if self._events.active(self.run.root_id) else None
             resp = await kernel.complete(m, request, on_token)
             live.append(resp)
-            return {"ok": resp.to_dict()}
+            sent.append(reply := {"ok": resp.to_dict()})
+            return reply
 
         req = {
             "model": name,
             "messages": len(request.messages),
             "tools": [t.name for t in request.tools],
         }
-        result = await self.syscall("llm", req, execute)
+        sent: list[dict[str, Any]] = []
+        result = await self.syscall("llm", req, execute, repair=_repair_reply)
         if "ok" not in result:
             raise ModelError(str(result.get("error")))
-        return live[0] if live else ModelResponse.from_dict(result["ok"])
+        if live and result is sent[0]:
+            return live[0]
+        return ModelResponse.from_dict(result["ok"])
 
     async def _on_token(self, text: str) -> None:
         self.emit("token", {"text": text})
@@ -198,9 +244,9 @@ class RunContext:
         """Start child runs, each ``(kind, target, input)``; returns their ids.
         The children are created in the same commit as this syscall's result."""
         kernel = self.kernel
+        ids: list[str] = []
 
         async def execute(sc: Syscall) -> dict[str, Any]:
-            ids = []
             for kind, target, inp in children:
                 rec = await kernel.new_run(kind, target, inp, self.run.workspace, parent=self.run)
                 sc.ops.extend(kernel.insert_ops(rec))
@@ -210,8 +256,9 @@ class RunContext:
         req = {"children": [{"kind": k, "target": t, "input": i} for k, t, i in children]}
         result = await self.syscall("delegate", req, execute)
         if "ok" not in result:
+            kernel.unreserve(ids)  # not created: their records were refused
             raise RuntimeError(str(result.get("error")))
-        ids: list[str] = result["ok"]
+        ids = result["ok"]
         kernel.start_local(ids)
         return ids
 
@@ -308,3 +355,26 @@ class RunContext:
             return {"ok": len(run_ids)}
 
         await self.syscall("cancel", {"runs": run_ids}, execute)
+
+
+def _storable(op: Op) -> bool:
+    try:
+        prepare(op)
+    except PayloadError:
+        return False
+    return True
+
+
+def _repair_reply(result: dict[str, Any]) -> dict[str, Any] | None:
+    """A model reply that cannot be stored because of its tool calls'
+    arguments keeps those calls with an ``arguments_error`` instead: the
+    model is told, as for arguments that are not JSON, and may try again."""
+    reply = result.get("ok")
+    if not isinstance(reply, dict) or not reply.get("tool_calls"):
+        return None
+    calls = []
+    for c in reply["tool_calls"]:
+        why = explain(c.get("arguments"))
+        calls.append(c if why is None else {**c, "arguments": {}, "arguments_error": why})
+    fixed = {**reply, "tool_calls": calls}
+    return {"ok": fixed} if explain(fixed) is None else None

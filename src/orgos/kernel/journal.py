@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from typing import Any
 
-from orgos.store.base import Op, Store
+from orgos.store.base import Append, JournalEntry, Op, RunRecord, RunStatus, Store, UpdateRun
+from orgos.store.codec import prepare, safe_text
 
 log = logging.getLogger("orgos.journal")
 
@@ -44,9 +47,16 @@ class Journal:
         self._task = asyncio.get_running_loop().create_task(self._writer(), name="orgos-journal")
 
     def submit(self, *ops: Op) -> asyncio.Future[None]:
-        """Queue ops for the next batch; the future resolves once they are durable."""
+        """Queue ops for the next batch; the future resolves once they are durable.
+
+        Each op is encoded here, so a value that cannot be stored raises
+        PayloadError to this caller alone (nothing is queued) and never fails
+        the batch other runs share; the batch writes the encoded text."""
         if self._closed:
             raise RuntimeError("journal is closed")
+        for op in ops:
+            if op.encoded is None:
+                prepare(op)
         self._buf.extend(ops)
         fut = self._fut
         if fut is None:
@@ -61,6 +71,8 @@ class Journal:
         ``defer_delay`` (between one and two ticks) and was written already."""
         if self._closed:
             raise RuntimeError("journal is closed")
+        if op.encoded is None:
+            prepare(op)  # a PayloadError is the caller's, before its effect
         self._young[id(op)] = op
         if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self.defer_delay, self._tick)
@@ -123,3 +135,25 @@ def _retrieve(fut: asyncio.Future[None]) -> None:
     # error is kept in Journal.error and logged once.
     if not fut.cancelled():
         fut.exception()
+
+
+def end_ops(
+    run: RunRecord,
+    seq: int,
+    status: RunStatus,
+    output: Any,
+    error: str | None,
+    waiting: dict[str, Any] | None,
+) -> tuple[Op, ...]:
+    """The ops that record how a run ended, encoded: PayloadError when its
+    output cannot be stored (the caller records a failure instead)."""
+    if error is not None:
+        error = safe_text(error)
+    ops = (
+        UpdateRun(run.id, status, output, error, waiting, release=status is RunStatus.WAITING),
+        Append(JournalEntry(run.id, seq, "status", status.value,
+                            {"error": error} if error else None, run.workspace, time.time())),
+    )  # fmt: skip
+    for op in ops:
+        prepare(op)
+    return ops

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import socket
@@ -21,12 +20,13 @@ from typing import Any, Protocol
 
 import pydantic_core
 
-from orgos.errors import FencedOut, NotFound, RunFailed, WorkspaceError
+from orgos.errors import FencedOut, NotFound, PayloadError, RunFailed, WorkspaceError
 from orgos.ids import new_id
 from orgos.kernel.context import RunContext
 from orgos.kernel.deadlines import Deadlines
 from orgos.kernel.events import Event, EventHub
-from orgos.kernel.journal import Journal
+from orgos.kernel.host import pid_alive, tune_collector
+from orgos.kernel.journal import Journal, end_ops
 from orgos.kernel.scheduler import Scheduler
 from orgos.kernel.syscall import Park, Pipeline
 from orgos.kernel.timers import WakeTimers
@@ -41,7 +41,6 @@ from orgos.store.base import (
     RunRecord,
     RunStatus,
     Store,
-    UpdateRun,
     WorkerInfo,
 )
 from orgos.store.children import ended_source
@@ -59,29 +58,6 @@ class Program(Protocol):
         ...
 
     async def __call__(self, ctx: RunContext) -> Any: ...
-
-
-#: Collect young objects every 400k allocations instead of 700. Thousands of
-#: runs in flight keep a large, changing live heap; with Python's defaults the
-#: collector walks it so often that 10,000 concurrent runs cost 2-3x the CPU.
-GC_THRESHOLDS = (400_000, 50, 1000)
-
-
-def _tune_gc() -> None:
-    """Raise the collector's thresholds (never lower them)."""
-    current = gc.get_threshold()
-    if current[0] < GC_THRESHOLDS[0]:
-        gc.set_threshold(*GC_THRESHOLDS)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Kernel:
@@ -155,7 +131,7 @@ class Kernel:
     async def start(self, *, recover: bool = True) -> None:
         """Join the store as a worker. With ``recover``, claim unfinished runs."""
         if self.tune_gc:
-            _tune_gc()
+            tune_collector()
         await self.store.register_worker(
             WorkerInfo(self.worker_id, socket.gethostname(), os.getpid(),
                        time.time() + self.lease_ttl)
@@ -199,7 +175,7 @@ class Kernel:
         be resumed at once rather than after their lease runs out."""
         host, n = socket.gethostname(), 0
         for w in await self.store.list_workers():
-            if w.id != self.worker_id and not w.fenced and w.host == host and not _pid_alive(w.pid):
+            if w.id != self.worker_id and not w.fenced and w.host == host and not pid_alive(w.pid):
                 await self.store.fence_worker(w.id)
                 n += 1
         return n
@@ -285,6 +261,12 @@ class Kernel:
         # begins with its first syscall.
         return [InsertRun(rec)]
 
+    def unreserve(self, run_ids: list[str]) -> None:
+        """Forget runs reserved in ``new_run`` that were never committed."""
+        for rid in run_ids:
+            self._reserved.pop(rid, None)
+            self._held.pop(rid, None)
+
     def start_local(self, run_ids: list[str]) -> None:
         """Start runs this worker reserved in ``new_run`` and has committed."""
         for rid in run_ids:
@@ -310,8 +292,7 @@ class Kernel:
         try:
             await self.journal.submit(*self.insert_ops(rec))
         except BaseException:
-            self._reserved.pop(rec.id, None)
-            self._held.pop(rec.id, None)
+            self.unreserve([rec.id])
             raise
         self.start_local([rec.id])
         return rec
@@ -364,13 +345,12 @@ class Kernel:
     ) -> None:
         run = ctx.run
         try:
-            await self.journal.submit(
-                UpdateRun(run.id, status, output, error, waiting,
-                          release=status is RunStatus.WAITING),
-                Append(JournalEntry(run.id, ctx.seq, "status", status.value,
-                                    {"error": error} if error else None, run.workspace,
-                                    time.time())),
-            )  # fmt: skip
+            try:
+                ops = end_ops(run, ctx.seq, status, output, error, waiting)
+            except PayloadError as exc:  # its output cannot be stored: it fails alone
+                status, output, error = RunStatus.FAILED, None, f"output refused: {exc}"
+                ops = end_ops(run, ctx.seq, status, output, error, waiting)
+            await self.journal.submit(*ops)
         except Exception as exc:
             log.error("run %s: could not record status %s: %s", run.id, status, exc)
             self._notify(run.id)

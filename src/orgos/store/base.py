@@ -83,6 +83,9 @@ class JournalEntry:
 @dataclass(slots=True)
 class InsertRun:
     run: RunRecord
+    #: The stored JSON of this op's values, set once by ``codec.prepare``
+    #: (when the op is submitted) and written by the batch as it is.
+    encoded: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(slots=True)
@@ -96,11 +99,17 @@ class UpdateRun:
     error: str | None = None
     waiting_on: dict[str, Any] | None = None
     release: bool = False  # clear the owner, so any worker may claim the run
+    #: The stored JSON of this op's values, set once by ``codec.prepare``
+    #: (when the op is submitted) and written by the batch as it is.
+    encoded: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(slots=True)
 class Append:
     entry: JournalEntry
+    #: The stored JSON of this op's values, set once by ``codec.prepare``
+    #: (when the op is submitted) and written by the batch as it is.
+    encoded: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(slots=True)
@@ -117,6 +126,9 @@ class Audit:
     seq: int | None = None
     data: Any = None
     ts: float = 0.0
+    #: The stored JSON of this op's values, set once by ``codec.prepare``
+    #: (when the op is submitted) and written by the batch as it is.
+    encoded: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
 
 Op = InsertRun | UpdateRun | Append | Audit

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from orgos.errors import FencedOut
 from orgos.store import audit as audit_sql
-from orgos.store import lifecycle
+from orgos.store import codec, lifecycle
 from orgos.store.base import (
     AgentVersion,
     Append,
@@ -89,8 +89,9 @@ def _audit_rows(ops: list[Op], entries: list[tuple[Any, ...]], now: float) -> li
         if a.run_id is not None and a.seq is not None:
             req = audit_sql.digest(stored.get((a.run_id, a.seq, "intent")))
             res = audit_sql.digest(stored.get((a.run_id, a.seq, "result")))
+        data = (a.encoded or codec.prepare(a))[0]
         out.append((a.ts or now, a.workspace, a.actor, a.action, a.run_id, a.seq,
-                    _dumps(a.data), req, res))  # fmt: skip
+                    data, req, res))  # fmt: skip
     return out
 
 
@@ -219,41 +220,34 @@ class SQLiteStore:
         # remember where each intent went, and patch that row in one pass.
         where: dict[tuple[str, int], int] = {}
         for op in ops:
+            enc = op.encoded or codec.prepare(op)
             if type(op) is Append:
                 e = op.entry
                 phase = e.phase
                 if phase == "result":
                     i = where.pop((e.run_id, e.seq), -1)
                     if i >= 0:
-                        entries[i] = (*entries[i][:7], _dumps(e.payload), e.ts or now)
+                        entries[i] = (*entries[i][:7], enc[0], e.ts or now)
                         continue
                 elif phase == "intent":
                     where[(e.run_id, e.seq)] = len(entries)
                 entries.append(
-                    (e.run_id, e.seq, phase, e.kind, _dumps(e.payload), e.workspace,
-                     e.ts or now, None, None)
-                )  # fmt: skip
+                    (e.run_id, e.seq, phase, e.kind, enc[0], e.workspace, e.ts or now, None, None)
+                )
             elif type(op) is UpdateRun:
                 if op.status.terminal:
-                    ending.append((op.status.value, op.error, now, op.run_id))
+                    ending.append((op.status.value, enc[2], now, op.run_id))
                 updates.append(
-                    (
-                        op.status.value,
-                        _dumps(op.output),
-                        op.error,
-                        _dumps(op.waiting_on),
-                        now,
-                        1 if op.release else 0,
-                        op.run_id,
-                    )
-                )
+                    (op.status.value, enc[0], enc[2], enc[1], now, 1 if op.release else 0,
+                     op.run_id)
+                )  # fmt: skip
             elif type(op) is InsertRun:
                 r = op.run
                 inserts.append(
                     (
-                        r.id, r.workspace, r.kind, r.target, r.target_version, _dumps(r.input),
-                        r.parent_id, r.root_id or r.id, r.status.value, _dumps(r.output), r.error,
-                        _dumps(r.waiting_on), r.owner, r.fence, r.priority, r.created_at or now,
+                        r.id, r.workspace, r.kind, r.target, r.target_version, enc[0],
+                        r.parent_id, r.root_id or r.id, r.status.value, enc[1], r.error,
+                        enc[2], r.owner, r.fence, r.priority, r.created_at or now,
                         now, 1 if r.cancel_requested else 0,
                     )
                 )  # fmt: skip

@@ -18,6 +18,7 @@ import pydantic
 import pydantic_core
 
 from orgos.errors import ConfigError
+from orgos.store.codec import explain
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
@@ -176,8 +177,9 @@ class Tool:
             try:
                 value = pydantic_core.to_jsonable_python(value)
             except Exception as exc:
+                why = explain(value) or str(exc)
                 return ToolResult(
-                    False, error=f"{self.name} returned a value that is not JSON: {exc}"
+                    False, error=f"{self.name} returned a value that is not JSON: {why}"
                 )
         return ToolResult(True, value)
 
