@@ -8,6 +8,7 @@ cost, time, taint) run, as precompiled closures.
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import operator
 import re
@@ -220,7 +221,9 @@ class CompiledRule:
         for desc, pred in self.preds:
             try:
                 ok = pred(call)
-            except Exception as exc:  # facts could not be computed: fail closed,
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # facts could not be computed: fail closed,
                 if self.rule.decide != "allow":  # a deny or approve rule applies
                     return None
                 return f"{desc} failed: {type(exc).__name__}: {exc}"

@@ -2,7 +2,9 @@
 
 The schema comes from the type hints (through pydantic), the description from
 the docstring. Arguments from a model are validated before the function runs;
-any failure becomes a ToolResult error the model can read, never a crash.
+any failure becomes a ToolResult error the model can read, never a crash: a
+tool raising ``SystemExit``, ``KeyboardInterrupt`` or any ``BaseException``
+fails its own call, not the worker.
 """
 
 from __future__ import annotations
@@ -171,7 +173,9 @@ class Tool:
                     value = await asyncio.to_thread(self.fn, **kwargs)
         except TimeoutError:
             return ToolResult(False, error=f"{self.name} timed out after {self.timeout:g} s")
-        except Exception as exc:
+        except asyncio.CancelledError:
+            raise  # the run is being stopped: not the tool's failure
+        except BaseException as exc:  # SystemExit and the like too: the call's error
             return ToolResult(False, error=f"{self.name} failed: {type(exc).__name__}: {exc}")
         if type(value) not in _PLAIN:
             try:

@@ -11,6 +11,7 @@ what tools are for)."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, overload
@@ -36,7 +37,9 @@ class Validator:
             out = self.fn(text, **kwargs)
             if self.is_async:
                 out = await out
-        except Exception as exc:
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # SystemExit too: the check fails, not the worker
             return f"validator {self.name} failed: {type(exc).__name__}: {exc}"
         if out is None or out is True:
             return None
