@@ -179,3 +179,21 @@ def test_detach_runs_in_a_background_worker(project: Path, cli: Cli, model_file:
     reaper.join(timeout=60)  # the worker leaves once no run is left
     assert not reaper.is_alive()
     assert "no unfinished runs left" in Path(doc["log"]).read_text()
+
+
+def test_show_keeps_the_tool_call_of_an_approved_step_and_counts_it(
+    project: Path, cli: Cli, model_file: ModelFile
+) -> None:
+    (project / "policy.yaml").write_text(
+        "rules:\n  - name: counts\n    when: {tool: word_count}\n    decide: approve\n"
+        "    reason: every count is checked\n"
+    )
+    result = cli("-p", project, "run", "assistant", "How many words?", "--auto-approve",
+                 model=model_file(WORD_COUNT))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    shown = cli("-p", project, "show", run_id_of(result.output)).output
+    step = shown[shown.index("#2 ") : shown.index("#3 ")]
+    assert 'tool word_count(text="to be or not to be")' in step
+    assert "decided: approved by local" in step and "auto-approved from the command line" in step
+    assert "→ 6" in step
+    assert "total: 1 run(s), 2 model call(s), 1 tool call(s)" in shown

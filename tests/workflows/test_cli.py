@@ -144,3 +144,17 @@ def test_org_prints_the_chart_as_a_tree(project: Path) -> None:
     assert "may use: helper" in out
     assert "helper" in out.split("no team")[1]  # agents outside any team
     assert re.search(r"chief .*may delegate to: lister, worker, helper", out)
+
+
+def test_show_full_draws_every_run_of_a_workflow(project: Path) -> None:
+    result = orgos(project, "run", "flow", '{"topic": "fruit"}', "--json")
+    run_id = json.loads(result.output)["id"]
+    shown = orgos(project, "show", run_id, "--full")
+    assert shown.exit_code == 0, shown.output
+    out = shown.output
+    assert f"flow@1 {run_id} ✓ succeeded" in out
+    for agent in ("lister", "worker", "boss"):
+        assert re.search(rf"{agent}@1 r-\w+ ✓ succeeded", out), agent
+    assert out.count("worker@1 ") == 3  # a run per branch of the fan-out
+    assert "wait for any of 3 run(s)" in out and "steps list succeeded, each running" in out
+    assert "total: 6 run(s)" in out

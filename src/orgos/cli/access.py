@@ -83,12 +83,10 @@ def require_identity(state: State, action: str) -> tuple[str, str | None]:
     """``identify``, reporting a denial in red with exit code 4."""
     import typer
 
-    from orgos.cli.common import console, redact
+    from orgos.cli.common import console, error_line
 
     try:
         return identify(state, action)
     except Denied as exc:
-        from rich.markup import escape
-
-        console(stderr=True).print(f"[bold red]error:[/] {escape(redact(str(exc)))}")
+        console(stderr=True).print(error_line(str(exc)))
         raise typer.Exit(EXIT_DENIED) from None

@@ -72,11 +72,13 @@ def init(
 
     with reported_errors():
         files = scaffold(folder)
+    from orgos.cli.safe import inert
+
     con = console()
-    con.print(f"Created an orgos project in {folder.resolve()}:")
+    con.print(inert(f"Created an orgos project in {folder.resolve()}:"))
     for f in files:
-        con.print(f"  {f.relative_to(folder)}")
-    cd = "" if folder.resolve() == Path.cwd().resolve() else f"cd {folder} && "
+        con.print(inert(f"  {f.relative_to(folder)}"))
+    cd = "" if folder.resolve() == Path.cwd().resolve() else inert(f"cd {folder} && ")
     con.print("Next:")
     con.print(f"  {cd}orgos run assistant \"How many words are in 'to be or not to be'?\"")
     con.print("  orgos runs                 # the runs so far")

@@ -3,6 +3,7 @@ answer, and answering it in place (a prompt, or --auto-approve)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from typing import TYPE_CHECKING, Any
@@ -10,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 
 from orgos.cli.common import State, short
+from orgos.cli.prompt import LineReader, ask
+from orgos.cli.safe import inert, safe
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -17,35 +20,45 @@ if TYPE_CHECKING:
     from orgos.runtime import Runtime
     from orgos.store.base import RunRecord
 
+#: approve?, edited arguments, note
+_Answer = tuple[bool, Any, str | None]
+
 
 def _call_text(req: dict[str, Any]) -> str:
     if "answer" in req:  # a review: an answer that failed its guardrails
         return f"accept the answer {short(req['answer'], 300)}"
     if "tool" in req:
-        args = json.dumps(req.get("arguments"), ensure_ascii=False)
-        return f"{req['tool']}({args})"
+        args = json.dumps(req.get("arguments"), ensure_ascii=False, default=str)
+        return short(f"{req['tool']}({args})", None)
     return short(req, None)
 
 
 def approval_help(con: Console, run: RunRecord) -> None:
     a = (run.waiting_on or {}).get("approval") or {}
-    con.print(
-        Text(f"? {run.target} {run.id} waits for approval {a.get('id')}", style="bold yellow")
-    )
+    aid = inert(str(a.get("id")))
+    con.print(safe(f"? {run.target} {run.id} waits for approval {aid}", "bold yellow"))
     con.print(Text(f"  call: {_call_text(a.get('request') or {})}"))
-    con.print(Text(f"  why: {a.get('reason')}"))
-    con.print(Text(f"  asked: {a.get('assignee')}"))
-    con.print(Text(f"    orgos approvals approve {a.get('id')}              # let it run"))
-    con.print(
-        Text(f"    orgos approvals approve {a.get('id')} --args JSON  # with other arguments")
-    )
-    con.print(Text(f"    orgos approvals deny {a.get('id')} --note WHY     # the agent is told"))
+    con.print(Text(f"  why: {short(a.get('reason'), None)}"))
+    con.print(Text(f"  asked: {short(a.get('assignee'), None)}"))
+    con.print(Text(f"    orgos approvals approve {aid}              # let it run"))
+    con.print(Text(f"    orgos approvals approve {aid} --args JSON  # with other arguments"))
+    con.print(Text(f"    orgos approvals deny {aid} --note WHY     # the agent is told"))
 
 
 async def answer_approval(
-    state: State, rt: Runtime, con: Console, run: RunRecord, *, auto: bool, quiet: bool
+    state: State,
+    rt: Runtime,
+    con: Console,
+    run: RunRecord,
+    *,
+    auto: bool,
+    quiet: bool,
+    stop: asyncio.Event | None = None,
+    reader: LineReader | None = None,
 ) -> bool:
-    """Decide a parked approval here, if we may; True if decided."""
+    """Decide a parked approval here, if we may; True if it is decided. The
+    question is asked without stopping the event loop: the other runs of
+    this process go on while the person thinks (orgos.cli.prompt)."""
     from orgos.cli.access import Denied, whoami
 
     a = (run.waiting_on or {}).get("approval")
@@ -55,31 +68,47 @@ async def answer_approval(
     try:
         person = whoami(state, "approvals.decide")
     except Denied as exc:
-        con.print(Text(f"  you may not answer it: {exc}", style="yellow"))
+        con.print(Text(f"  you may not answer it: {short(str(exc), None)}", style="yellow"))
         return False
-    approve, edited = True, None
-    note: str | None = "auto-approved from the command line"
+    answer: _Answer | None = (True, None, "auto-approved from the command line")
     if not auto:
         approval_help(con, run)
-        while True:
-            answer = con.input("  approve? [y]es / [n]o / [e]dit arguments: ").strip().lower()
-            if answer in ("y", "yes"):
-                note = None
-                break
-            if answer in ("n", "no"):
-                approve, note = False, con.input("  why (the agent reads it): ") or None
-                break
-            if answer in ("e", "edit"):
-                try:
-                    edited = json.loads(con.input("  arguments (JSON): "))
-                except json.JSONDecodeError as exc:
-                    con.print(Text(f"  not JSON: {exc.msg}", style="red"))
-                    continue
-                note = "approved with edited arguments"
-                break
-    await gov.decide(str(a["id"]), approve=approve, by=person, note=note, arguments=edited)
+        answer = await _ask(con, reader or LineReader(), stop)
+    if answer is None:  # Ctrl-C or end of input: it stays parked
+        return False
+    approve, edited, note = answer
+    try:
+        await gov.decide(str(a["id"]), approve=approve, by=person, note=note, arguments=edited)
+    except ValueError as exc:  # decided meanwhile, elsewhere (orgos approvals)
+        con.print(Text(f"  {short(str(exc), None)}", style="yellow"))
+        return True
     if not quiet:
         verb = "approved" if approve else "denied"
-        con.print(Text(f"✔ {a['id']} {verb} by {person}: {_call_text(a.get('request') or {})}",
+        line = f"✔ {inert(str(a['id']))} {verb} by {inert(person)}: "
+        con.print(Text(line + _call_text(a.get("request") or {}),
                        style="green" if approve else "yellow"))  # fmt: skip
     return True
+
+
+async def _ask(con: Console, reader: LineReader, stop: asyncio.Event | None) -> _Answer | None:
+    """The person's answer: approve, deny (and why) or edit the arguments."""
+    while True:
+        reply = await ask(con, "  approve? [y]es / [n]o / [e]dit arguments: ", reader, stop)
+        if reply is None:
+            return None
+        reply = reply.strip().lower()
+        if reply in ("y", "yes"):
+            return True, None, None
+        if reply in ("n", "no"):
+            why = await ask(con, "  why (the agent reads it): ", reader, stop)
+            return (False, None, why or None) if why is not None else None
+        if reply in ("e", "edit"):
+            text = await ask(con, "  arguments (JSON): ", reader, stop)
+            if text is None:
+                return None
+            try:
+                edited = json.loads(text)
+            except json.JSONDecodeError as exc:
+                con.print(Text(f"  not JSON: {exc.msg}", style="red"))
+                continue
+            return True, edited, "approved with edited arguments"

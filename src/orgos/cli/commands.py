@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +10,18 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 
 from orgos.cli import common
-from orgos.cli.common import CliError, State, console, fmt_seconds, fmt_tokens, open_runtime
+from orgos.cli.common import (
+    CliError,
+    State,
+    console,
+    fmt_seconds,
+    fmt_tokens,
+    open_runtime,
+    short,
+)
 from orgos.cli.follow import Outcome, Progress, drain, follow, live_area, unfinished
 from orgos.cli.render import decision_help, print_output, render_tree, runs_table, status_text
+from orgos.cli.safe import safe, safe_json
 from orgos.cli.tree import load_tree, run_seconds, tree_json
 
 if TYPE_CHECKING:
@@ -34,6 +42,7 @@ async def run(
     auto_approve: bool = False,
 ) -> int:
     from orgos.cli.approve import answer_approval
+    from orgos.cli.prompt import LineReader
 
     rt = open_runtime(state, adopt=False)  # its own run tree only; `resume` recovers others
     con = console()
@@ -43,6 +52,7 @@ async def run(
             rec = await _submit(rt, agent, task)
             progress = Progress(rt, _quiet() if as_json else con)
             progress.start(rec.id, agent, 0, rec.input)
+            reader = LineReader() if not auto_approve and sys.stdin.isatty() else None
             while True:
                 with live_area(progress, con.is_terminal and not as_json):
                     outcome, end = await follow(
@@ -51,7 +61,7 @@ async def run(
                 if outcome not in ("decision", "ended") or end is None:
                     break
                 if not await answer_approval(state, rt, con, end, auto=auto_approve,
-                                             quiet=as_json):  # fmt: skip
+                                             quiet=as_json, stop=stop, reader=reader):  # fmt: skip
                     break
                 progress.decision = None
         return await report(rt, con, rec.id, outcome, end, as_json=as_json, timeout=timeout)
@@ -114,10 +124,10 @@ def detach(state: State, agent: str, task: str, *, as_json: bool) -> int:
     con = console()
     if as_json:
         doc = {"id": run_id, "status": "queued", "worker_pid": worker.pid, "log": str(log_path)}
-        con.print(Text(json.dumps(doc, indent=2)))
+        con.print(safe_json(doc))
         return common.EXIT_OK
-    con.print(Text(f"▶ {run_id} ({agent}) runs in the background: worker pid {worker.pid}"))
-    con.print(Text(f"  log: {log_path}"))
+    con.print(safe(f"▶ {run_id} ({agent}) runs in the background: worker pid {worker.pid}"))
+    con.print(safe(f"  log: {log_path}"))
     con.print(Text(f"  see it: orgos show {run_id}    stop it: orgos cancel {run_id}"))
     return common.EXIT_OK
 
@@ -157,7 +167,7 @@ async def report(
             "waiting_run": parked.id if parked else None,
             "tokens": {"input": i, "output": o}, "seconds": round(tree.seconds, 3),
         }  # fmt: skip
-        con.print(Text(json.dumps(doc, indent=2, ensure_ascii=False)), soft_wrap=True)
+        con.print(safe_json(doc), soft_wrap=True)
     else:
         con.print(render_tree(tree))
         con.print()
@@ -166,11 +176,11 @@ async def report(
             decision_help(con, parked)
         return common.EXIT_DECISION
     if not as_json:
-        line = Text(f"{root.target} {root.id} ")
+        line = safe(f"{root.target} {root.id} ")
         line.append_text(status_text(root.status.value))
         line.append(f" in {fmt_seconds(tree.seconds)}")
         if root.error:
-            line.append(f": {root.error}", style="red")
+            line.append(f": {short(root.error, None)}", style="red")
         con.print(line)
         if root.status.value == "succeeded":
             print_output(con, root.output)
@@ -256,10 +266,7 @@ async def show(state: State, run_id: str, *, full: bool, as_json: bool) -> int:
         await rt.store.close()
     con = console()
     if as_json:
-        con.print(
-            Text(json.dumps(tree_json(tree), indent=2, ensure_ascii=False, default=str)),
-            soft_wrap=True,
-        )
+        con.print(safe_json(tree_json(tree)), soft_wrap=True)
     else:
         con.print(render_tree(tree, full=full))
         if _parked_for_person(tree.run):
@@ -284,7 +291,7 @@ async def runs(state: State, *, all_runs: bool, limit: int, status: str | None) 
         await rt.store.close()
     con = console()
     if not rows:
-        con.print("no runs yet" if not status else f"no {status} runs")
+        con.print(Text("no runs yet" if not status else f"no {status} runs"))
         return common.EXIT_OK
     con.print(runs_table(rows))
     total = sum(t for _, t in rows)
@@ -311,12 +318,12 @@ async def cancel(state: State, run_id: str) -> int:
         rec = await rt.get_run(run_id)
         con = console()
         if rec.status.terminal:
-            con.print(Text(f"run {rec.id} already {rec.status.value}; nothing to cancel"))
+            con.print(safe(f"run {rec.id} already {rec.status.value}; nothing to cancel"))
             return common.EXIT_OK
         ids = await rt.cancel(rec.id)
         for rid in ids:
             now = await rt.store.get_run(rt.workspace, rid)
-            line = Text(f"{rid} ")
+            line = safe(f"{rid} ")
             if now is not None and now.status.value == "cancelled":
                 line.append_text(status_text("cancelled"))
             else:

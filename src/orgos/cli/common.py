@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import typer
 
 from orgos import aio
+from orgos.cli.safe import inert
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.text import Text
 
     from orgos.llm.base import Model
     from orgos.runtime import Runtime
@@ -86,26 +88,35 @@ def redact(text: str, secrets: list[str] | None = None) -> str:
 
 # --- output -------------------------------------------------------------------------
 def console(*, stderr: bool = False) -> Console:
-    """A console; when output is not a terminal, lines are not wrapped at 80."""
+    """A console; when output is not a terminal, lines are not wrapped at 80.
+    Markup and emoji codes are off: a string printed is shown as it is (a
+    model's ``[green]✔ approved[/]`` stays brackets); styles come from Text."""
     from rich.console import Console
 
-    c = Console(stderr=stderr, highlight=False)
+    opts: dict[str, Any] = {"stderr": stderr, "highlight": False, "markup": False, "emoji": False}
+    c = Console(**opts)
     if not c.is_terminal and "COLUMNS" not in os.environ:
-        c = Console(stderr=stderr, highlight=False, width=160)
+        c = Console(**opts, width=160)
     return c
+
+
+def error_line(message: str) -> Text:
+    """``error: message`` in red, the message inert and its secrets redacted."""
+    from rich.text import Text
+
+    return Text("error:", style="bold red").append(" " + inert(redact(message)))
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
     """Report an error in red, without a traceback, and exit."""
-    from rich.markup import escape
-
-    console(stderr=True).print(f"[bold red]error:[/] {escape(redact(message))}")
+    console(stderr=True).print(error_line(message))
     raise typer.Exit(code)
 
 
 def short(value: Any, limit: int | None = 160) -> str:
     """A value on one line: strings as they are, the rest as compact JSON;
-    cut at ``limit`` characters (None: never); secrets redacted."""
+    cut at ``limit`` characters (None: never); secrets redacted; inert for
+    the terminal (orgos.cli.safe)."""
     if isinstance(value, str):
         text = value
     else:
@@ -113,7 +124,7 @@ def short(value: Any, limit: int | None = 160) -> str:
             text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
         except (TypeError, ValueError):
             text = repr(value)
-    text = redact(" ".join(text.split()))
+    text = inert(redact(" ".join(text.split())))
     if limit is not None and len(text) > limit:
         text = text[: max(1, limit - 1)] + "…"
     return text
@@ -153,7 +164,9 @@ def run_async(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
         try:
             return aio.run(make())
         except KeyboardInterrupt:  # a second Ctrl-C, while shutting down
-            console(stderr=True).print("[yellow]interrupted[/]")
+            from rich.text import Text
+
+            console(stderr=True).print(Text("interrupted", style="yellow"))
             raise typer.Exit(EXIT_INTERRUPTED) from None
 
 

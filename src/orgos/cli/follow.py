@@ -17,6 +17,8 @@ from rich.text import Text
 
 from orgos.cli.common import fmt_seconds, short
 from orgos.cli.render import call_text, status_text, tokens_text
+from orgos.cli.safe import inert
+from orgos.cli.tree import outcome
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -51,7 +53,7 @@ class Progress:
     def start(self, run_id: str, agent: str, depth: int, task: Any, note: str = "") -> None:
         self.runs[run_id] = Watched(agent, depth, time.monotonic())
         line = self._prefix(run_id, "▶ ")
-        line.append(f"{run_id}{note}", style="dim")
+        line.append(inert(f"{run_id}{note}"), style="dim")
         text = task.get("task") if isinstance(task, dict) else task
         if text:
             line.append(": " + short(text, self.width))
@@ -82,7 +84,7 @@ class Progress:
     def _prefix(self, run_id: str, mark: str = "") -> Text:
         w = self.runs[run_id]
         t = Text("  " * w.depth + mark)
-        t.append(w.agent, style="bold")
+        t.append(inert(w.agent), style="bold")
         t.append(" ")
         return t
 
@@ -102,13 +104,14 @@ class Progress:
     def _syscall(self, ev: Event, elapsed: float) -> None:
         d = ev.data
         kind, req, res = str(d.get("kind")), d.get("request") or {}, d.get("result") or {}
+        ok_, value, error = outcome(res)
         line = self._prefix(ev.run_id)
         lim = self.width
         if kind == "llm":
-            ok = res.get("ok")
+            ok = value if ok_ and isinstance(value, dict) else None
             line.append("model", style="magenta")
             if ok is None:
-                line.append(f" ✗ {short(res.get('error'), lim)}", style="red")
+                line.append(f" ✗ {short(error, lim)}", style="red")
             else:
                 u = ok.get("usage") or {}
                 line.append(
@@ -126,17 +129,17 @@ class Progress:
         elif kind == "tool":
             line.append("tool ", style="blue")
             line.append(call_text(str(req.get("tool")), req.get("arguments"), lim))
-            if res.get("ok"):
-                line.append(f" → {short(res.get('value'), lim)}", style="green")
+            if ok_:
+                line.append(f" → {short(value, lim)}", style="green")
             else:
-                line.append(f" ✗ {short(res.get('error'), lim)}", style="red")
+                line.append(f" ✗ {short(error, lim)}", style="red")
         elif kind == "delegate":
             kids = req.get("children") or []
             line.append("delegates to ", style="blue")
-            line.append(", ".join(str(c.get("target")) for c in kids))
-            ids = res.get("ok")
-            if not isinstance(ids, list):
-                line.append(f" ✗ {short(res.get('error'), lim)}", style="red")
+            line.append(short(", ".join(str(c.get("target")) for c in kids), None))
+            ids = value if ok_ and isinstance(value, list) else None
+            if ids is None:
+                line.append(f" ✗ {short(error, lim)}", style="red")
             self.con.print(line, soft_wrap=True)
             depth = self.runs[ev.run_id].depth + 1
             for cid, kid in zip(ids or [], kids, strict=False):
@@ -145,12 +148,12 @@ class Progress:
         elif kind == "step":
             states = req.get("states") or {}
             line.append("steps ", style="blue")
-            line.append(", ".join(f"{sid} {state}" for sid, state in states.items()))
+            line.append(short(", ".join(f"{sid} {state}" for sid, state in states.items()), None))
         elif kind == "route":
             line.append("routes ", style="blue")
-            line.append(f"{req.get('step')} → {short(res.get('ok') or res.get('error'), lim)}")
+            line.append(short(f"{req.get('step')} → {short(value if ok_ else error, lim)}", None))
         else:
-            line.append(kind, style="blue")
+            line.append(inert(kind), style="blue")
             line.append(f" {short(req, lim)} → {short(res, lim)}")
         self.con.print(line, soft_wrap=True)
 
@@ -188,10 +191,10 @@ class Progress:
                 continue
             if w.spinner is None:
                 w.spinner = Spinner("dots", style="cyan")
-            tail = " ".join(w.stream.split())[-self.width :] if w.stream else "thinking…"
+            tail = short(w.stream, None)[-self.width :] if w.stream else "thinking…"
             w.spinner.text = (
                 Text("  " * w.depth)
-                .append(w.agent, style="bold")
+                .append(inert(w.agent), style="bold")
                 .append(f" {fmt_seconds(now - w.since)} {tail}", style="dim")
             )
             rows.append(w.spinner)

@@ -38,14 +38,14 @@ def _allow(ctx: typer.Context, action: str, person: str) -> Actor:
     with their role: ``--as`` may only repeat their name. Before, ``--as``
     names a person of people.yaml. Which paths they may touch is their grant."""
     from orgos.cli.access import EXIT_DENIED, require_identity
-    from orgos.cli.common import console
+    from orgos.cli.common import console, error_line
 
     me, role = require_identity(_state(ctx), action)
     if role is None:
         return person, None
     if person and person != me:
         console(stderr=True).print(
-            f"[bold red]error:[/] you are signed in as {me}; --as {person} is someone else"
+            error_line(f"you are signed in as {me}; --as {person} is someone else")
         )
         raise typer.Exit(EXIT_DENIED)
     return me, role

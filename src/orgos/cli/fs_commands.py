@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from orgos.cli.common import EXIT_OK, CliError, State, console, open_runtime
+from orgos.cli.safe import inert, safe
 from orgos.runtime import Runtime
 
 #: Who acts, and their governance role when they signed in (ORGOS_TOKEN).
@@ -55,8 +56,8 @@ async def ls(state: State, actor: Actor, prefix: str) -> int:
     for col in ("path", "version", "size", "author", "written"):
         table.add_column(col, justify="right" if col in ("version", "size") else "left")
     for v in found:
-        table.add_row(Text(v.path), str(v.version), _size(v.size),
-                      Text(f"{v.author} ({v.author_kind})"), _when(v.ts))  # fmt: skip
+        table.add_row(safe(v.path), str(v.version), _size(v.size),
+                      safe(f"{v.author} ({v.author_kind})"), _when(v.ts))  # fmt: skip
     con = console()
     con.print(table if found else Text("no files"))
     return EXIT_OK
@@ -65,9 +66,19 @@ async def ls(state: State, actor: Actor, prefix: str) -> int:
 async def cat(state: State, actor: Actor, path: str, version: int | None) -> int:
     async with _open(state, actor) as rt:
         _, data = await rt.files.read_as(_who(actor[0]), path, version)
-    sys.stdout.buffer.write(data)
-    sys.stdout.flush()
+    _write_out(data)
     return EXIT_OK
+
+
+def _write_out(data: bytes) -> None:
+    """Into a pipe or a file, the bytes as they are; on a terminal, the text
+    with its escapes made inert (newlines and tabs kept): a file an agent
+    wrote must not drive the terminal."""
+    if sys.stdout.isatty():
+        sys.stdout.write(inert(data.decode("utf-8", errors="replace"), lines=True))
+    else:
+        sys.stdout.buffer.write(data)
+    sys.stdout.flush()
 
 
 async def put(state: State, actor: Actor, local: Path, path: str) -> int:
@@ -80,7 +91,7 @@ async def put(state: State, actor: Actor, local: Path, path: str) -> int:
             raise CliError(f"{local}: cannot read: {exc.strerror}") from None
     async with _open(state, actor) as rt:
         v = await rt.files.put_as(_who(actor[0]), path, data)
-    console().print(Text(f"{v.path} version {v.version} ({_size(v.size)}) by {v.author}"))
+    console().print(safe(f"{v.path} version {v.version} ({_size(v.size)}) by {v.author}"))
     return EXIT_OK
 
 
@@ -91,14 +102,14 @@ async def log(state: State, actor: Actor, path: str) -> int:
         versions = rt.files.log_as(who, path)
         for v in versions:
             what = "deleted" if v.blob is None else _size(v.size)
-            line = Text(f"v{v.version}  {_when(v.ts)}  {v.author} ({v.author_kind})  {what}")
+            line = safe(f"v{v.version}  {_when(v.ts)}  {v.author} ({v.author_kind})  {what}")
             if v.run_id:
-                line.append(f"  run {v.run_id}", style="cyan")
+                line.append(inert(f"  run {v.run_id}"), style="cyan")
             con.print(line)
             if v.run_id:
                 lin = rt.files.lineage_as(who, path, v.version)
                 for r in lin["read"]:
-                    con.print(Text(f"      read {r['path']} v{r['version']}", style="dim"))
+                    con.print(safe(f"      read {r['path']} v{r['version']}", "dim"))
     return EXIT_OK
 
 
@@ -117,6 +128,5 @@ async def diff(state: State, actor: Actor, path: str, old: int | None, new: int 
         b.decode("utf-8", errors="replace").splitlines(keepends=True),
         fromfile=f"{path}@v{old_v}", tofile=f"{path}@v{new_v}",
     )  # fmt: skip
-    sys.stdout.write("".join(lines))
-    sys.stdout.flush()
+    _write_out("".join(lines).encode())
     return EXIT_OK

@@ -3,7 +3,6 @@ secrets, people. Each checks the caller's role first (orgos.cli.access)."""
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -12,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from orgos.cli.access import require
-from orgos.cli.common import EXIT_FAILED, EXIT_OK, CliError, State, fail, run_async
+from orgos.cli.common import EXIT_FAILED, EXIT_OK, CliError, State, fail, run_async, short
 
 if TYPE_CHECKING:
     from orgos.policy.governance import Governance
@@ -49,11 +48,18 @@ async def _open(state: State, fn: Callable[[Runtime, Governance], Awaitable[T]])
 
 
 def _print(text: str = "") -> None:
-    from rich.text import Text
-
+    """One line; whatever it holds from runs, tools or people is inert."""
     from orgos.cli.common import console
+    from orgos.cli.safe import safe
 
-    console().print(Text(text))
+    console().print(safe(text))
+
+
+def _print_json(doc: Any) -> None:
+    from orgos.cli.common import console
+    from orgos.cli.safe import safe_json
+
+    console().print(safe_json(doc), soft_wrap=True)
 
 
 # --- audit --------------------------------------------------------------------------------
@@ -72,7 +78,7 @@ def audit_verify(
         v = gov.gstore.verify_audit()
         if as_json:
             doc = {"ok": v.ok, "records": v.records, "head": v.head, "problems": v.problems}
-            _print(json.dumps(doc, indent=2))
+            _print_json(doc)
         elif v.ok:
             _print(f"audit chain intact: {v.records} record(s), head {v.head}")
         else:
@@ -175,7 +181,7 @@ def approvals_list(
         await gov.escalate_due()
         items = gov.gstore.approvals(rt.workspace, status=None if all_ else "pending")
         if as_json:
-            _print(json.dumps([_approval_doc(a) for a in items], indent=2, ensure_ascii=False))
+            _print_json([_approval_doc(a) for a in items])
             return EXIT_OK
         if not items:
             _print("no pending approvals" if not all_ else "no approvals")
@@ -183,7 +189,7 @@ def approvals_list(
         for a in items:
             call = (a.request or {}).get("call") or {}
             what = call.get("tool") or a.kind
-            arguments = json.dumps(call.get("arguments", call), ensure_ascii=False)
+            arguments = short(call.get("arguments", call), None)
             age = time.time() - a.created_at
             _print(f"{a.id}  {a.status:<8} {a.agent} → {what}({arguments})")
             _print(f"    run {a.run_id} step {a.step}; {a.reason}")

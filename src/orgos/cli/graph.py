@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from orgos.cli.common import fmt_seconds, short
+from orgos.cli.safe import inert, safe
 from orgos.cli.tree import RunNode, run_seconds
 
 if TYPE_CHECKING:
@@ -137,10 +138,10 @@ def summary_of(v: StepView) -> str:
 def render_workflow(node: RunNode, *, full: bool = False) -> RenderableType:
     r = node.run
     head = Text()
-    head.append(f"workflow {r.target}@{r.target_version}", style="bold")
-    head.append(f" {r.id} ", style="dim")
+    head.append(inert(f"workflow {r.target}@{r.target_version}"), style="bold")
+    head.append(f" {inert(r.id)} ", style="dim")
     mark, style = STATE_STYLE.get(r.status.value, ("", ""))
-    head.append(f"{r.status.value}", style=style or _run_style(r.status.value))
+    head.append(inert(r.status.value), style=style or _run_style(r.status.value))
     head.append(f"  {fmt_seconds(run_seconds(r))}", style="dim")
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold dim")
     for col in ("", "step", "state", "by", "needs", "runs", "time", "summary"):
@@ -150,22 +151,22 @@ def render_workflow(node: RunNode, *, full: bool = False) -> RenderableType:
         mark, style = STATE_STYLE.get(v.state, ("?", "white"))
         agents = ", ".join(v.agents[:3]) + ("…" if len(v.agents) > 3 else "")
         by = v.doer if not agents or agents == v.doer else f"{v.doer} → {agents}"
-        table.add_row(
+        table.add_row(  # every cell a Text: a step's summary is the model's words
             f"{v.layer}" if v.layer != last else "",
-            v.id,
-            Text(f"{mark} {v.state}", style=style),
-            by,
-            "← " + ", ".join(v.needs) if v.needs else "",
-            runs_text(v),
+            safe(v.id),
+            safe(f"{mark} {v.state}", style),
+            safe(by),
+            safe("← " + ", ".join(v.needs) if v.needs else ""),
+            safe(runs_text(v)),
             fmt_seconds(v.seconds),
-            short(summary_of(v), None if full else 60),
+            Text(short(summary_of(v), None if full else 60)),
         )
         last = v.layer
     parts: list[RenderableType] = [head, table]
     if r.status.value == "succeeded":
         parts.append(Text("output: ", style="green") + Text(short(r.output, None if full else 300)))
     elif r.error:
-        parts.append(Text(f"{r.status.value}: {short(r.error, None)}",
+        parts.append(Text(f"{inert(r.status.value)}: {short(r.error, None)}",
                           style="yellow" if r.status.value == "waiting" else "red"))  # fmt: skip
     return Group(*parts)
 

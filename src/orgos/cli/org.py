@@ -7,25 +7,26 @@ from rich.text import Text
 from rich.tree import Tree
 
 from orgos.cli.common import State, console
+from orgos.cli.safe import inert, safe
 from orgos.org.chart import OrgChart
 
 
 def org_tree(chart: OrgChart) -> Tree:
-    root = Tree(Text(chart.spec.name, style="bold"), guide_style="dim")
+    root = Tree(safe(chart.spec.name, "bold"), guide_style="dim")
     children: dict[str | None, list[str]] = {}
     for t in chart.teams.values():
         children.setdefault(t.parent, []).append(t.name)
 
     def add_team(parent: Tree, name: str) -> None:
         t = chart.teams[name]
-        label = Text(name, style="bold cyan")
+        label = safe(name, "bold cyan")
         if t.description:
-            label.append(f" — {t.description}")
+            label.append(inert(f" — {t.description}"))
         for key, value in (("owner", t.owner), ("lead", t.lead)):
             if value:
-                label.append(f" · {key} {value}", style="dim")
+                label.append(inert(f" · {key} {value}"), style="dim")
         if t.may_use:
-            label.append(f" · may use: {', '.join(t.may_use)}", style="dim")
+            label.append(inert(f" · may use: {', '.join(t.may_use)}"), style="dim")
         branch = parent.add(label)
         for member in chart.members(name):
             branch.add(agent_label(chart, member))
@@ -44,20 +45,20 @@ def org_tree(chart: OrgChart) -> Tree:
 
 def agent_label(chart: OrgChart, name: str) -> Text:
     spec = chart.agents[name]
-    label = Text(name, style="bold")
+    label = safe(name, "bold")
     if spec.role:
-        label.append(f" ({spec.role})")
+        label.append(inert(f" ({spec.role})"))
     boss = chart.supervisor(name)
     if boss:
-        label.append(f" · reports to {boss}", style="dim")
+        label.append(inert(f" · reports to {boss}"), style="dim")
     if spec.capabilities:
-        label.append(f" · capabilities: {', '.join(spec.capabilities)}", style="dim")
+        label.append(inert(f" · capabilities: {', '.join(spec.capabilities)}"), style="dim")
     if spec.owner:
-        label.append(f" · owner {spec.owner}", style="dim")
+        label.append(inert(f" · owner {spec.owner}"), style="dim")
     may = chart.may_delegate(name)
     if may:
         how = "" if spec.delegates is None else " (set on the agent)"
-        label.append(f" · may delegate to: {', '.join(may)}{how}", style="dim")
+        label.append(inert(f" · may delegate to: {', '.join(may)}{how}"), style="dim")
     return label
 
 

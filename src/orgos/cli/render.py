@@ -11,8 +11,9 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from orgos.cli.common import fmt_seconds, fmt_tokens, short
-from orgos.cli.tree import RunNode, Step, run_seconds
+from orgos.cli.common import fmt_seconds, fmt_tokens, redact, short
+from orgos.cli.safe import inert, inert_json, safe
+from orgos.cli.tree import RunNode, Step, outcome, run_seconds
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -31,11 +32,11 @@ STATUS_STYLE = {
 
 def status_text(status: str) -> Text:
     mark, style = STATUS_STYLE.get(status, ("?", "white"))
-    return Text(f"{mark} {status}", style=style)
+    return Text(f"{mark} {inert(status)}", style=style)
 
 
 def call_text(name: str, args: Any, limit: int | None) -> str:
-    """``name(key=value, ...)`` with JSON values."""
+    """``name(key=value, ...)`` with JSON values; inert (``short``)."""
     if isinstance(args, dict):
         inner = ", ".join(
             f"{k}={short(json.dumps(v, ensure_ascii=False), None)}" for k, v in args.items()
@@ -49,12 +50,33 @@ def tokens_text(i: int, o: int) -> str:
     return f"{fmt_tokens(i)} in / {fmt_tokens(o)} out tok"
 
 
+def decision_text(decision: Any) -> str:
+    """A person's answer about a step: an approval, or an in-doubt call's fate."""
+    if not isinstance(decision, dict):
+        return short(decision, None)
+    d = decision
+    by = f" by {d['by']}" if d.get("by") else ""
+    if "approval" in d:
+        text = f"{d.get('decision')}{by} ({d.get('approval')})"
+        if d.get("edited_arguments") is not None:
+            text += f" with arguments {short(d['edited_arguments'], None)}"
+    elif "action" in d:
+        text = f"decided {d['action']}{by}"
+        if "value" in d:
+            text += f", result {short(d['value'], None)}"
+    else:
+        return short(d, None)
+    if d.get("note"):
+        text += f": {d['note']}"
+    return short(text, None)
+
+
 # --- the tree ---------------------------------------------------------------------------
 def run_label(node: RunNode, *, full: bool) -> Text:
     r = node.run
     label = Text()
-    label.append(f"{r.target}@{r.target_version}", style="bold")
-    label.append(f" {r.id} ", style="dim")
+    label.append(inert(f"{r.target}@{r.target_version}"), style="bold")
+    label.append(f" {inert(r.id)} ", style="dim")
     label.append_text(status_text(r.status.value))
     i, o = node.own_tokens
     label.append(f"  {fmt_seconds(node.seconds)}  {tokens_text(i, o)}", style="dim")
@@ -65,28 +87,39 @@ def run_label(node: RunNode, *, full: bool) -> Text:
     return label
 
 
+def _count(value: Any) -> int:
+    """How many runs a wait names: a list of ids, or their number."""
+    if isinstance(value, list):
+        return len(value)
+    return value if isinstance(value, int) else 0
+
+
 def step_label(node: RunNode, step: Step, *, full: bool) -> Text:
     lim = None if full else 160
     t = Text()
     t.append(f"#{step.seq} ", style="dim")
     req = step.request if isinstance(step.request, dict) else {}
-    res = step.result if isinstance(step.result, dict) else {}
+    _, value, _ = outcome(step.result)
     if step.kind == "llm":
-        ok = res.get("ok") or {}
+        model = value.get("model") if isinstance(value, dict) else None
         t.append("model", style="magenta")
-        t.append(f" {ok.get('model') or req.get('model', '')}")
+        t.append(" " + short(model or req.get("model", ""), None))
     elif step.kind == "tool":
         t.append("tool ", style="blue")
         t.append(call_text(str(req.get("tool", "?")), req.get("arguments", {}), lim))
     elif step.kind == "delegate":
         kids = req.get("children") or []
         t.append("delegate", style="blue")
-        t.append(" → " + ", ".join(str(c.get("target")) for c in kids))
+        t.append(" → " + short(", ".join(str(c.get("target")) for c in kids), None))
     elif step.kind == "wait":
         t.append("wait", style="blue")
-        t.append(f" for {len(req.get('runs') or [])} run(s)")
+        which = "any of " if req.get("any") else ""
+        t.append(f" for {which}{_count(req.get('runs'))} run(s)")
+    elif step.kind == "step" and isinstance(req.get("states"), dict):  # a workflow's steps
+        t.append("steps ", style="blue")
+        t.append(short(", ".join(f"{k} {v}" for k, v in req["states"].items()), lim))
     else:
-        t.append(step.kind, style="blue")
+        t.append(short(step.kind, None), style="blue")
         t.append(" " + short(step.request, lim))
     extra = [fmt_seconds(step.seconds)] if step.seconds is not None else []
     if step.kind == "llm" and step.done:
@@ -99,38 +132,34 @@ def step_label(node: RunNode, step: Step, *, full: bool) -> Text:
 
 def _append_result(t: Text, node: RunNode, step: Step, *, full: bool) -> None:
     lim = None if full else 300
+    if step.decision is not None:
+        t.append(f"\ndecided: {decision_text(step.decision)}", style="yellow")
     if not step.done:
         if node.in_doubt == step.seq:
             t.append("\n? in doubt: it may or may not have taken effect", style="bold yellow")
         else:
             t.append("\n… in flight", style="yellow")
         return
-    res = step.result if isinstance(step.result, dict) else {}
-    if step.decision is not None:
-        t.append(f"\ndecided: {short(step.decision, None)}", style="yellow")
-    if step.kind == "llm":
-        if "ok" not in res:
-            t.append(f"\n✗ {short(res.get('error'), lim)}", style="red")
-            return
-        ok = res["ok"]
-        if ok.get("content"):
-            t.append("\n" + short(ok["content"], lim), style="italic")
-        for c in ok.get("tool_calls") or []:
+    ok, value, error = outcome(step.result)
+    if not ok:
+        t.append(f"\n✗ {short(error, lim)}", style="red")
+    elif step.kind == "llm":
+        value = value if isinstance(value, dict) else {}
+        if value.get("content"):
+            t.append("\n" + short(value["content"], lim), style="italic")
+        for c in value.get("tool_calls") or []:
             t.append("\n→ ", style="dim")
             t.append(call_text(str(c.get("name")), c.get("arguments"), lim), style="cyan")
     elif step.kind == "tool":
-        if res.get("ok"):
-            t.append(f"\n→ {short(res.get('value'), lim)}", style="green")
-        else:
-            t.append(f"\n✗ {short(res.get('error'), lim)}", style="red")
+        t.append(f"\n→ {short(value, lim)}", style="green")
     elif step.kind == "wait":
-        for out in res.get("ok") or []:
+        ended = value.get("ended") if isinstance(value, dict) else value  # any of / all of
+        for out in ended if isinstance(ended, list) else []:
             t.append("\n")
             t.append_text(status_text(str(out.get("status"))))
-            t.append(f" {out.get('target')} {out.get('run_id')}", style="dim")
-    elif step.kind != "delegate" or "ok" not in res:
-        key = "ok" if "ok" in res else "error"
-        t.append(f"\n{short(res.get(key), lim)}", style="green" if key == "ok" else "red")
+            t.append(" " + short(f"{out.get('target')} {out.get('run_id')}", None), style="dim")
+    elif step.kind not in ("delegate", "step"):
+        t.append(f"\n{short(value, lim)}", style="green")
 
 
 def add_run(tree: Tree, node: RunNode, *, full: bool) -> Tree:
@@ -151,7 +180,7 @@ def fill_run(branch: Tree, node: RunNode, *, full: bool) -> None:
         branch.add(Text("output: ", style="green") + Text(short(r.output, None if full else 300)))
     elif r.error:
         style = "yellow" if r.status.value == "waiting" else "red"
-        branch.add(Text(f"{r.status.value}: {short(r.error, None)}", style=style))
+        branch.add(Text(f"{inert(r.status.value)}: {short(r.error, None)}", style=style))
 
 
 def render_tree(node: RunNode, *, full: bool = False) -> RenderableType:
@@ -186,8 +215,8 @@ def runs_table(rows: list[tuple[RunRecord, int]]) -> Table:
     for r, tokens in rows:
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.created_at))
         table.add_row(
-            r.id,
-            f"{r.target}@{r.target_version}",
+            safe(r.id),
+            safe(f"{r.target}@{r.target_version}"),
             status_text(r.status.value),
             created,
             fmt_seconds(run_seconds(r)),
@@ -197,10 +226,13 @@ def runs_table(rows: list[tuple[RunRecord, int]]) -> Table:
 
 
 def print_output(con: Console, output: Any) -> None:
+    """A run's output, whole, inert, each line indented: nothing it holds
+    can pass for a line orgos printed (a fake ``✔ approved``)."""
     if isinstance(output, str):
-        con.print(Text(output))
+        text = inert(redact(output), lines=True)
     else:
-        con.print(Text(json.dumps(output, indent=2, ensure_ascii=False)))
+        text = inert_json(redact(json.dumps(output, indent=2, ensure_ascii=False, default=str)))
+    con.print(Text("\n".join("  " + line for line in text.split("\n"))))
 
 
 def decision_help(con: Console, run: RunRecord) -> None:
@@ -217,13 +249,12 @@ def decision_help(con: Console, run: RunRecord) -> None:
         if d.get("kind") == "tool"
         else f"{d.get('kind')} {short(req, None)}"
     )
-    con.print(Text(f"? {run.target} {run.id} waits for a decision", style="bold yellow"))
+    rid = inert(run.id)
+    con.print(safe(f"? {run.target} {rid} waits for a decision", "bold yellow"))
     if run.error:
-        con.print(Text(f"  {run.error}"))
-    con.print(Text(f"  in doubt: step #{d.get('seq')}: {what}"))
+        con.print(Text(f"  {short(run.error, None)}"))
+    con.print(safe(f"  in doubt: step #{d.get('seq')}: {what}"))
     con.print(Text("  decide with one of:"))
-    con.print(Text(f"    orgos resume {run.id} --decide retry      # run the call again"))
-    con.print(
-        Text(f"    orgos resume {run.id} --decide done --value JSON  # it happened; its result")
-    )
-    con.print(Text(f"    orgos resume {run.id} --decide not-done   # it did not happen"))
+    con.print(Text(f"    orgos resume {rid} --decide retry      # run the call again"))
+    con.print(Text(f"    orgos resume {rid} --decide done --value JSON  # it happened; its result"))
+    con.print(Text(f"    orgos resume {rid} --decide not-done   # it did not happen"))

@@ -35,9 +35,12 @@ class Step:
 
     @property
     def tokens(self) -> tuple[int, int]:
-        if self.kind != "llm" or not isinstance(self.result, dict):
+        if self.kind != "llm":
             return 0, 0
-        usage = (self.result.get("ok") or {}).get("usage") or {}
+        _, value, _ = outcome(self.result)
+        usage = value.get("usage") if isinstance(value, dict) else None
+        if not isinstance(usage, dict):
+            return 0, 0
         return int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
 
 
@@ -97,6 +100,8 @@ def steps_of(journal: list[JournalEntry]) -> list[Step]:
         step = steps.get(e.seq)
         if step is None:
             step = steps[e.seq] = Step(e.seq, e.kind)
+        if e.phase in ("intent", "result"):
+            step.kind = e.kind  # a decision (an approval) may come first
         if e.phase == "intent":
             step.request, step.started = e.payload, e.ts or step.started
             step.done, step.result, step.ended = False, None, None  # a retried call
@@ -106,6 +111,21 @@ def steps_of(journal: list[JournalEntry]) -> list[Step]:
         elif e.phase == "decision":
             step.decision = e.payload
     return [steps[k] for k in sorted(steps)]
+
+
+def outcome(result: Any) -> tuple[bool, Any, Any]:
+    """``(ok, value, error)`` of a journaled result: ``{"ok": value}`` or
+    ``{"error": text}``; tools once wrote ``{"ok": true, "value": v}`` and
+    ``{"ok": false, "error": text}``."""
+    if not isinstance(result, dict):
+        return True, result, None
+    if "error" in result and "ok" not in result:
+        return False, None, result["error"]
+    if "value" in result or (result.get("ok") is False and "error" in result):
+        if result.get("ok") is False:
+            return False, None, result.get("error")
+        return True, result.get("value"), None
+    return True, result.get("ok"), None
 
 
 def child_ids(step: Step) -> list[str]:

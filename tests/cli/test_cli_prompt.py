@@ -1,0 +1,130 @@
+"""The approval prompt of `orgos run`, at a real terminal (a pty): it shows
+its answer letters, and while it waits for the person, the other runs of the
+process keep working."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pty
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from conftest import Cli, ModelFile
+
+from orgos.runtime import Runtime
+from orgos.store.base import RunStatus
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
+
+TWO_CHILDREN = """
+from pathlib import Path
+
+FLAG = Path({flag!r})
+
+async def respond(request):
+    system = request.messages[0].content
+    task = request.messages[1].content
+    done = [m for m in request.messages if m.role == "tool"]
+    if system.startswith("You are boss"):
+        if not done:
+            return ScriptedModel.calls(
+                ("delegate", {{"agent": "assistant", "task": "count what needs a person"}}),
+                ("delegate", {{"agent": "assistant", "task": "go on meanwhile"}}),
+            )
+        return ScriptedModel.final("both done")
+    if "needs a person" in task:
+        if not done:
+            return ScriptedModel.call("word_count", text="needs a person")
+        return ScriptedModel.final("counted")
+    # This run works only once the prompt is open (the test makes the flag).
+    while not FLAG.exists():
+        await asyncio.sleep(0.01)
+    return ScriptedModel.final("went on")
+
+model = ScriptedModel(respond)
+"""
+
+
+class Terminal:
+    """A process on a pty; what it prints, with colours and cursor moves taken out."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env)
+        os.close(slave)
+        self.text = ""
+        self.changed = threading.Condition()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.master, 4096)
+            except OSError:  # the process closed the terminal
+                chunk = b""
+            with self.changed:
+                self.text += ANSI.sub("", chunk.decode("utf-8", errors="replace"))
+                self.changed.notify_all()
+            if not chunk:
+                return
+
+    def wait_for(self, pattern: str, timeout: float = 60) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while (m := re.search(pattern, self.text)) is None:
+                left = deadline - time.monotonic()
+                assert left > 0 and self.proc.poll() is None, f"no {pattern!r} in:\n{self.text}"
+                self.changed.wait(left)
+        return m
+
+    def type(self, text: str) -> None:
+        os.write(self.master, text.encode())
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=30)
+        os.close(self.master)
+
+
+async def wait_for_run(project: Path, run_id: str) -> RunStatus:
+    rt = Runtime.from_project(project, models={}, max_active=0, recover=False)  # only watches
+    async with rt:
+        return (await rt.wait(run_id, timeout=60)).status
+
+
+def test_approval_prompt_leaves_the_other_runs_working(
+    project: Path, cli: Cli, model_file: ModelFile, tmp_path: Path
+) -> None:
+    (project / "agents" / "boss.yaml").write_text(
+        "name: boss\ninstructions: Delegate.\ndelegates: [assistant]\n"
+    )
+    (project / "policy.yaml").write_text(
+        "rules:\n  - name: counts\n    when: {tool: word_count}\n    decide: approve\n"
+        "    reason: every count is checked\n"
+    )
+    flag = tmp_path / "prompt-is-open"
+    model = model_file(TWO_CHILDREN.format(flag=str(flag)))
+    env = {**os.environ, "ORGOS_MODEL_SCRIPT": str(model), "COLUMNS": "200", "NO_COLOR": "1"}
+    env.pop("ORGOS_PROJECT", None)
+    term = Terminal([sys.executable, "-m", "orgos.cli", "-p", str(project), "run", "boss", "go"],
+                    env)  # fmt: skip
+    try:
+        other = term.wait_for(r"▶ assistant (r-\w+): go on meanwhile")[1]
+        term.wait_for(re.escape("approve? [y]es / [n]o / [e]dit arguments: "))
+        flag.touch()
+        # The person has not answered yet; the other run finishes all the same.
+        assert asyncio.run(wait_for_run(project, other)) is RunStatus.SUCCEEDED
+        assert term.proc.poll() is None and "approved by" not in term.text
+        term.type("y\n")
+        term.wait_for(r"boss r-\w+ ✓ succeeded in")
+        assert term.proc.wait(timeout=60) == 0
+    finally:
+        term.close()
+    assert "✔ ap-" in term.text and "both done" in term.text
+    assert "Traceback" not in term.text
