@@ -40,13 +40,16 @@ COMMANDS: dict[str, list[str]] = {
     "people add": ["people", "add", "newcomer", "viewer"],
     "people remove": ["people", "remove", "newcomer"],
     "people token": ["people", "token", "nobody"],
+    "people tokens": ["people", "tokens"],
+    "people revoke": ["people", "revoke", "tk-none"],
 }
 
 READ = {"runs", "show", "org", "fs ls", "fs cat", "fs log", "fs diff", "audit verify", "audit log", "policy check", "approvals", "usage",
         "secrets list", "people list"}  # fmt: skip
 RUN = {"run", "resume", "cancel", "fs put"}
 OPERATE = {"approvals approve", "approvals deny", "pause", "unpause"}
-ADMIN = {"secrets set", "people add", "people remove", "people token", "retention"}
+ADMIN = {"secrets set", "people add", "people remove", "people token", "people tokens",
+         "people revoke", "retention"}  # fmt: skip
 
 #: The design, written out (not derived from the code it checks).
 EXPECTED: dict[str, set[str]] = {

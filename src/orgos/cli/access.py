@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 from orgos.cli.common import CliError, State
@@ -29,11 +30,14 @@ def _store_file(root: Path) -> tuple[Path | None, str]:
     return path, spec.workspace
 
 
-def identify(state: State, action: str) -> tuple[str, str | None]:
+def identify(state: State, action: str, *, now: float | None = None) -> tuple[str, str | None]:
     """The person taking ``action`` and their role (None before the project
-    has people: the local user); raises Denied if they may not."""
+    has people: the local user); raises Denied if they may not. ``now``: the
+    time a token's expiry is checked against (the clock, unless a test says)."""
     from orgos.errors import ConfigError
-    from orgos.policy.identity import LOCAL, allowed, token_hash
+    from orgos.policy.identity import LOCAL, TokenRefused, allowed, authenticate, token_hash
+    from orgos.store.people import read_people, read_token
+    from orgos.store.sqlite import migrate_file
 
     try:
         path, workspace = _store_file(state.root())
@@ -41,29 +45,22 @@ def identify(state: State, action: str) -> tuple[str, str | None]:
         return LOCAL, None  # no (valid) project: the command reports that itself
     if path is None or not path.is_file():
         return LOCAL, None
+    migrate_file(path)  # a token's columns change with the schema
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     try:
-        try:
-            people = dict(
-                conn.execute("SELECT name, role FROM people WHERE workspace=?", (workspace,))
-            )
-        except sqlite3.OperationalError:  # a store from before governance
-            return LOCAL, None
+        people = read_people(conn, workspace)
         if not people:
             return LOCAL, None
         token = os.environ.get(TOKEN_ENV, "")
         if not token:
             raise Denied(f"this project has people: set {TOKEN_ENV} to your token")
-        row = conn.execute("SELECT person FROM tokens WHERE hash=?", (token_hash(token),))
-        found = row.fetchone()
+        found = read_token(conn, token_hash(token))
     finally:
         conn.close()
-    if found is None:
-        raise Denied(f"{TOKEN_ENV} is not a valid token of this project")
-    person = str(found[0])
-    role = people.get(person)
-    if role is None:
-        raise Denied(f"{person} has no role in workspace {workspace!r}")
+    try:
+        person, role = authenticate(found, people, workspace, time.time() if now is None else now)
+    except TokenRefused as exc:
+        raise Denied(f"{TOKEN_ENV}: {exc}") from None
     if not allowed(role, action):
         raise Denied(f"permission denied: {person} ({role}) may not {action.replace('.', ' ')}")
     return person, role

@@ -394,30 +394,70 @@ def people_list(ctx: typer.Context) -> None:
     raise typer.Exit(run_async(lambda: _open(state, go)))
 
 
+#: ``--expires``: how long a new token is valid.
+Expires = Annotated[
+    str | None,
+    typer.Option("--expires", help="Valid for this long (30d, 12h, 2w); unset: until revoked."),
+]
+
+
+def _expiry(expires: str | None) -> float | None:
+    """The time a token made now with ``--expires`` stops being valid."""
+    from orgos.policy.identity import parse_duration
+
+    if expires is None:
+        return None
+    try:
+        return time.time() + parse_duration(expires)
+    except ValueError as exc:
+        fail(str(exc))
+
+
+async def _issue(rt: Runtime, gov: Governance, name: str, actor: str, until: float | None) -> None:
+    """Make a token for ``name``; print its id and expiry, then the token
+    itself on the last line (shown once: only its hash is kept)."""
+    from orgos.policy.identity import new_token, token_hash, when
+
+    token = new_token()
+    rec = await gov.gstore.add_token(token_hash(token), name, rt.workspace, actor, expires_at=until)
+    _print(f"token {rec.id} for {name} in workspace {rt.workspace}, expires: {when(until)}")
+    _print(token)
+
+
+def _person_name(name: str) -> str:
+    from orgos.config.access import check_person_name
+
+    try:
+        return check_person_name(name)
+    except ValueError as exc:
+        fail(str(exc))
+
+
 @people_app.command("add")
 def people_add(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The person.")],
     role: Annotated[str, typer.Argument(help="viewer, builder, operator or admin.")],
+    expires: Expires = None,
 ) -> None:
     """Give a person a role in this workspace (or change it), and print a new
-    API token for them (shown once). The first person added should be an
-    admin: from then on every command needs ORGOS_TOKEN."""
-    from orgos.policy.identity import check_role, new_token, token_hash
+    API token for them (shown once), valid in this workspace only. The first
+    person added should be an admin: from then on every command needs ORGOS_TOKEN."""
+    from orgos.policy.identity import check_role
 
     state = _state(ctx)
     person = require(state, "people.add")
+    _person_name(name)
     try:
         check_role(role)
     except ValueError as exc:
         fail(str(exc))
+    until = _expiry(expires)
 
     async def go(rt: Runtime, gov: Governance) -> int:
         await gov.gstore.set_person(rt.workspace, name, role, person)
-        token = new_token()
-        await gov.gstore.add_token(token_hash(token), name, rt.workspace, person)
-        _print(f"{name} is {role} in workspace {rt.workspace}; their token (shown once):")
-        _print(token)
+        _print(f"{name} is {role} in workspace {rt.workspace}")
+        await _issue(rt, gov, name, person, until)
         return EXIT_OK
 
     raise typer.Exit(run_async(lambda: _open(state, go)))
@@ -425,32 +465,76 @@ def people_add(
 
 @people_app.command("remove")
 def people_remove(ctx: typer.Context, name: Annotated[str, typer.Argument()]) -> None:
-    """Take a person's role away."""
+    """Take a person's role away and revoke all their tokens (for good:
+    adding the name again makes new tokens, the old ones stay dead)."""
     state = _state(ctx)
     person = require(state, "people.remove")
 
     async def go(rt: Runtime, gov: Governance) -> int:
+        if name not in gov.gstore.people(rt.workspace):
+            raise CliError(f"{name} has no role in workspace {rt.workspace}")
         await gov.gstore.set_person(rt.workspace, name, None, person)
-        _print(f"{name} has no role in workspace {rt.workspace} any more")
+        _print(f"{name} has no role in workspace {rt.workspace} any more; their tokens are revoked")
         return EXIT_OK
 
     raise typer.Exit(run_async(lambda: _open(state, go)))
 
 
 @people_app.command("token")
-def people_token(ctx: typer.Context, name: Annotated[str, typer.Argument()]) -> None:
-    """Make an API token for a person; it is shown once, only its hash is kept."""
-    from orgos.policy.identity import new_token, token_hash
-
+def people_token(
+    ctx: typer.Context, name: Annotated[str, typer.Argument()], expires: Expires = None
+) -> None:
+    """Make another API token for a person, valid in this workspace only; it
+    is shown once, only its hash is kept."""
     state = _state(ctx)
     person = require(state, "people.token")
+    until = _expiry(expires)
 
     async def go(rt: Runtime, gov: Governance) -> int:
         if name not in gov.gstore.people(rt.workspace):
             raise CliError(f"{name} has no role here; `orgos people add {name} ROLE` first")
-        token = new_token()
-        await gov.gstore.add_token(token_hash(token), name, rt.workspace, person)
-        _print(token)
+        await _issue(rt, gov, name, person, until)
+        return EXIT_OK
+
+    raise typer.Exit(run_async(lambda: _open(state, go)))
+
+
+@people_app.command("tokens")
+def people_tokens(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(help="Only this person's.")] = None,
+) -> None:
+    """The workspace's tokens: id, person, created, expires, state (never the tokens)."""
+    from orgos.policy.identity import when
+
+    state = _state(ctx)
+    require(state, "people.tokens")
+
+    async def go(rt: Runtime, gov: Governance) -> int:
+        now = time.time()
+        rows = [t for t in gov.gstore.tokens(rt.workspace) if name is None or t.person == name]
+        for t in rows:
+            _print(f"{t.id:<24} {t.person:<24} {when(t.created_at):<21}"
+                   f" {when(t.expires_at):<21} {t.state(now)}")  # fmt: skip
+        if not rows:
+            _print("no tokens")
+        return EXIT_OK
+
+    raise typer.Exit(run_async(lambda: _open(state, go)))
+
+
+@people_app.command("revoke")
+def people_revoke(
+    ctx: typer.Context, token_id: Annotated[str, typer.Argument(help="A token's id (tk-…).")]
+) -> None:
+    """Revoke one token (see `orgos people tokens`); the person's others stay valid."""
+    state = _state(ctx)
+    person = require(state, "people.revoke")
+
+    async def go(rt: Runtime, gov: Governance) -> int:
+        if not await gov.gstore.revoke_token(rt.workspace, token_id, person):
+            raise CliError(f"no unrevoked token {token_id} in workspace {rt.workspace}")
+        _print(f"token {token_id} is revoked")
         return EXIT_OK
 
     raise typer.Exit(run_async(lambda: _open(state, go)))

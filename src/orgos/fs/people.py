@@ -12,18 +12,17 @@ Roles come from ``people.yaml`` in the project folder::
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from orgos.config.access import check_person_name
 from orgos.config.loader import load_file
 from orgos.errors import NotFound
 from orgos.fs.permissions import Grant
 
 Role = Literal["admin", "operator", "builder", "viewer"]
-PERSON_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 PEOPLE_FILE = "people.yaml"
 
 
@@ -43,8 +42,7 @@ class PeopleSpec(BaseModel):
     @classmethod
     def _names(cls, v: dict[str, Person]) -> dict[str, Person]:
         for name in v:  # a name goes into path globs (people/<name>/**)
-            if not PERSON_NAME.match(name):
-                raise ValueError(f"{name!r}: a person's name is letters, digits and . _ @ -")
+            check_person_name(name)
         return v
 
 

@@ -10,8 +10,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from orgos.errors import ConfigError
+from orgos.config.access import check_person_name
+from orgos.errors import ConfigError, NotFound
+from orgos.ids import new_id
 from orgos.store import audit as audit_sql
+from orgos.store import people as people_sql
 from orgos.store.base import Store
 from orgos.store.rows import _dumps, _loads
 from orgos.store.sqlite import SQLiteStore
@@ -230,42 +233,67 @@ class GovernanceStore:
 
         return await self.store._transact(apply)
 
-    # --- people and tokens ------------------------------------------------------------
+    # --- people and tokens (SQL in store/people.py) ----------------------------------
     def people(self, workspace: str) -> dict[str, str]:
-        rows = self.store._read().execute(
-            "SELECT name, role FROM people WHERE workspace=? ORDER BY name", (workspace,)
-        )
-        return {r[0]: r[1] for r in rows}
+        return people_sql.read_people(self.store._read(), workspace)
 
     async def set_person(self, workspace: str, name: str, role: str | None, actor: str) -> None:
-        def apply(conn: sqlite3.Connection) -> None:
-            if role is None:
-                conn.execute("DELETE FROM people WHERE workspace=? AND name=?", (workspace, name))
-            else:
-                conn.execute(
-                    "INSERT OR REPLACE INTO people VALUES (?,?,?)", (workspace, name, role)
-                )
-            data = {"person": name, "role": role}
-            _record(conn, time.time(), workspace, actor, "person.set", None, None, data)
+        """Give a person a role, or (``role`` None) remove them: their tokens
+        are revoked for good, in the same transaction."""
+        check_person_name(name)
 
-        await self.store._transact(apply)
-
-    async def add_token(self, token_hash: str, person: str, workspace: str, actor: str) -> None:
         def apply(conn: sqlite3.Connection) -> None:
             now = time.time()
-            conn.execute("INSERT INTO tokens VALUES (?,?,?)", (token_hash, person, now))
-            data = {"person": person}
-            _record(conn, now, workspace, actor, "token.created", None, None, data)
+            revoked = people_sql.write_person(conn, workspace, name, role, now)
+            data: dict[str, Any] = {"person": name, "role": role}
+            if role is None:
+                data["tokens_revoked"] = revoked
+            _record(conn, now, workspace, actor, "person.set", None, None, data)
 
         await self.store._transact(apply)
 
-    def person_of_token(self, token_hash: str) -> str | None:
-        row = (
-            self.store._read()
-            .execute("SELECT person FROM tokens WHERE hash=?", (token_hash,))
-            .fetchone()
-        )
-        return None if row is None else str(row[0])
+    async def add_token(
+        self,
+        token_hash: str,
+        person: str,
+        workspace: str,
+        actor: str,
+        *,
+        expires_at: float | None = None,
+    ) -> people_sql.Token:
+        """Record a token (by its hash) for a person of ``workspace``, valid
+        there only; NotFound if they have no role in it."""
+
+        def apply(conn: sqlite3.Connection) -> people_sql.Token:
+            if person not in people_sql.read_people(conn, workspace):
+                raise NotFound(f"{person} has no role in workspace {workspace!r}")
+            token = people_sql.Token(new_id("tk-"), workspace, person, time.time(), expires_at)
+            people_sql.insert_token(conn, token_hash, token)
+            data = {"person": person, "token": token.id, "expires_at": expires_at}
+            _record(conn, token.created_at, workspace, actor, "token.created", None, None, data)
+            return token
+
+        return await self.store._transact(apply)
+
+    def token(self, token_hash: str) -> people_sql.Token | None:
+        """The record of a token, by its hash (whichever workspace it is of)."""
+        return people_sql.read_token(self.store._read(), token_hash)
+
+    def tokens(self, workspace: str) -> list[people_sql.Token]:
+        return people_sql.read_tokens(self.store._read(), workspace)
+
+    async def revoke_token(self, workspace: str, token_id: str, actor: str) -> bool:
+        """Revoke one token of ``workspace``; False if it has none by that id
+        still unrevoked."""
+
+        def apply(conn: sqlite3.Connection) -> bool:
+            now = time.time()
+            if not people_sql.revoke(conn, workspace, now, token_id=token_id):
+                return False
+            _record(conn, now, workspace, actor, "token.revoked", None, None, {"token": token_id})
+            return True
+
+        return await self.store._transact(apply)
 
     # --- secrets ----------------------------------------------------------------------
     async def put_secret(self, workspace: str, name: str, ciphertext: bytes, actor: str) -> None:

@@ -238,4 +238,27 @@ MIGRATIONS: list[list[str]] = [
         "DROP TRIGGER IF EXISTS bus_run_created",
         "DROP TRIGGER IF EXISTS bus_run_ended",
     ],
+    # Tokens are records of one workspace: an id to list and revoke them by,
+    # an optional expiry, and a revocation that stays (removing a person
+    # revokes theirs; adding the name again does not bring them back). A
+    # token from before is kept only where its person is in exactly one
+    # workspace (it was valid wherever the name was: no telling which).
+    [
+        """CREATE TABLE tokens_v2 (
+            id TEXT PRIMARY KEY,
+            hash TEXT NOT NULL UNIQUE,
+            workspace TEXT NOT NULL,
+            person TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            expires_at REAL,
+            revoked_at REAL
+        )""",
+        """INSERT INTO tokens_v2 (id, hash, workspace, person, created_at)
+        SELECT 'tk-' || lower(hex(randomblob(8))), t.hash, p.workspace, t.person, t.created_at
+        FROM tokens t JOIN people p ON p.name = t.person
+        WHERE (SELECT COUNT(*) FROM people q WHERE q.name = t.person) = 1""",
+        "DROP TABLE tokens",
+        "ALTER TABLE tokens_v2 RENAME TO tokens",
+        "CREATE INDEX tokens_person ON tokens (workspace, person)",
+    ],
 ]

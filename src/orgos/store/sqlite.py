@@ -95,6 +95,22 @@ def _audit_rows(ops: list[Op], entries: list[tuple[Any, ...]], now: float) -> li
     return out
 
 
+def migrate_file(path: Path) -> None:
+    """Bring a store file's schema up to date without opening a Store (the
+    CLI's sign-in check reads the file directly); a no-op when it is."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10.0)
+    try:
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        conn.close()
+    if current < len(MIGRATIONS):
+        conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+        try:
+            SQLiteStore._migrate(conn)
+        finally:
+            conn.close()
+
+
 class SQLiteStore:
     """A Store on one SQLite file. Several processes may share the file."""
 
