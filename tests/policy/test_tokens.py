@@ -116,6 +116,6 @@ def test_people_add_refuses_names_that_are_not_names(
     a, _, root = two
     result = cli(a, "people", "add", name, "admin", token=root)
     assert result.exit_code != 0
-    assert "not a valid person's name" in result.output
+    assert "not a valid name: a person's name is" in result.output
     assert "\x1b[2J" not in result.output
     assert cli(a, "people", "list", token=root).output.split()[::2] == ["root"]

@@ -18,8 +18,8 @@ def check_person_name(name: str) -> str:
     """``name`` if it is a valid person's name, else ValueError saying why."""
     if not PERSON_NAME.match(name):
         raise ValueError(
-            f"{name!r} is not a valid person's name: use letters, digits and . _ @ -"
-            " (starting with a letter or digit, at most 100 characters)"
+            f"{name!r} is not a valid name: a person's name is letters, digits and . _ @ -,"
+            " starting with a letter or digit, at most 100 characters"
         )
     return name
 
