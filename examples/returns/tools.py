@@ -1,11 +1,17 @@
 """Tools of the customer-return process.
 
 Every tool with a lasting effect (a pickup, a stock movement, a refund, a
-recorded reason) writes to a small SQLite ledger, ``.orgos/returns.db``, and
-takes an ``idempotency_key``: the kernel passes a key unique to the call and
-stable across retries, and the ledger keeps it UNIQUE. So when a worker dies
-after the effect but before its result was journaled, the retried call finds
-its own row and returns it: the customer is never refunded twice.
+recorded reason, a notice) writes to a small SQLite ledger,
+``.orgos/returns.db``, and takes an ``idempotency_key``: the kernel passes a
+key unique to the call and stable across retries, and the ledger keeps it
+UNIQUE. So when a worker dies after the effect but before its result was
+journaled, the retried call finds its own row and returns it.
+
+That key is per run: a second return request for the same order is a new
+run, with new keys. What makes it harmless is the business rule, kept here by
+order id: an order is picked up, restocked, told and categorized once (a
+second request gets the first one's record, marked ``already``), and refunded
+once (a second refund is refused: "already refunded RF-1001").
 """
 
 from __future__ import annotations
@@ -100,6 +106,20 @@ def _ref(prefix: str, key: str) -> str:
     return f"{prefix}-{hashlib.sha256(key.encode()).hexdigest()[:8].upper()}"
 
 
+def _done(db: sqlite3.Connection, select: str, order_id: str, key: str) -> Any:
+    """The row this call already made (a retry: same key), or else the row an
+    earlier request made for the same order; None when there is neither."""
+    return db.execute(
+        f"{select} WHERE idempotency_key=? OR order_id=? ORDER BY idempotency_key=? DESC LIMIT 1",
+        (key, order_id, key),
+    ).fetchone()
+
+
+def _already(made_by: str, key: str, what: str) -> dict[str, Any]:
+    """Marks a record an earlier request made: this call did nothing new."""
+    return {} if made_by == key else {"already": f"{what} by an earlier request"}
+
+
 def find_order(order_id: str) -> dict[str, Any]:
     """The order with this id."""
     orders: list[dict[str, Any]] = json.loads(ORDERS.read_text(encoding="utf-8"))
@@ -120,18 +140,17 @@ def schedule_pickup(order_id: OrderId, idempotency_key: str) -> dict[str, Any]:
     """Schedule a carrier pickup of the returned item at the customer's address."""
     order = find_order(order_id)
     with ledger() as db:
-        row = db.execute(
-            "SELECT pickup_id, pickup_date FROM pickups WHERE idempotency_key=?",
-            (idempotency_key,),
-        ).fetchone()
+        row = _done(db, "SELECT pickup_id, pickup_date, idempotency_key FROM pickups",
+                    order["order_id"], idempotency_key)  # fmt: skip
         if row is None:
             day = dt.date.today() + dt.timedelta(days=2)
-            row = (_ref("PU", idempotency_key), day.isoformat())
+            row = (_ref("PU", idempotency_key), day.isoformat(), idempotency_key)
             db.execute(
                 "INSERT INTO pickups VALUES (?,?,?,?,?,?)",
                 (row[0], idempotency_key, order["order_id"], order["address"], row[1], time.time()),
             )
-    return {"pickup_id": row[0], "pickup_date": row[1], "address": order["address"]}
+    return {"pickup_id": row[0], "pickup_date": row[1], "address": order["address"],
+            **_already(row[2], idempotency_key, "scheduled")}  # fmt: skip
 
 
 @tool
@@ -139,21 +158,37 @@ def restock(order_id: OrderId, idempotency_key: str) -> dict[str, Any]:
     """Book the returned item of an order back into stock."""
     order = find_order(order_id)
     with ledger() as db:
-        db.execute(
-            "INSERT INTO stock_movements VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-            (_ref("SM", idempotency_key), idempotency_key, order["order_id"], order["sku"],
-             order["quantity"], time.time()),
-        )  # fmt: skip
+        row = _done(db, "SELECT movement_id, idempotency_key FROM stock_movements",
+                    order["order_id"], idempotency_key)  # fmt: skip
+        if row is None:
+            row = (_ref("SM", idempotency_key), idempotency_key)
+            db.execute(
+                "INSERT INTO stock_movements VALUES (?,?,?,?,?,?)",
+                (row[0], idempotency_key, order["order_id"], order["sku"], order["quantity"],
+                 time.time()),
+            )  # fmt: skip
         (returned,) = db.execute(
             "SELECT COALESCE(SUM(quantity), 0) FROM stock_movements WHERE sku=?", (order["sku"],)
         ).fetchone()
-    return {"sku": order["sku"], "quantity": order["quantity"], "units_returned_so_far": returned}
+    return {"sku": order["sku"], "quantity": order["quantity"], "units_returned_so_far": returned,
+            **_already(row[1], idempotency_key, "restocked")}  # fmt: skip
 
 
 def refund_facts(order_id: str) -> dict[str, Any]:
-    """What a refund of this order really pays, for the policy to judge."""
+    """What a refund of this order really pays, for the policy to judge (an
+    order refunded before pays nothing: the tool refuses it)."""
     order = find_order(order_id)
-    return {"amount": order["amount"], "currency": order["currency"]}
+    before = False
+    if LEDGER.exists():
+        db = sqlite3.connect(f"file:{LEDGER}?mode=ro", uri=True, timeout=30)
+        try:
+            row = db.execute("SELECT 1 FROM refunds WHERE order_id=?", (order["order_id"],))
+            before = row.fetchone() is not None
+        except sqlite3.OperationalError:  # no refunds table yet
+            pass
+        finally:
+            db.close()
+    return {"amount": order["amount"], "currency": order["currency"], "refunded_before": before}
 
 
 @tool(risk="high", facts=refund_facts)
@@ -167,10 +202,14 @@ def issue_refund(order_id: OrderId, idempotency_key: str) -> dict[str, Any]:
         ).fetchone()
         if row is None:  # not a retry of a call that already took effect
             done = db.execute(
-                "SELECT refund_id FROM refunds WHERE order_id=?", (order["order_id"],)
+                "SELECT refund_id, amount, currency FROM refunds WHERE order_id=?",
+                (order["order_id"],),
             ).fetchone()
-            if done is not None:
-                raise ValueError(f"order {order['order_id']} was already refunded ({done[0]})")
+            if done is not None:  # a second request: nothing is paid again
+                raise ValueError(
+                    f"order {order['order_id']} is already refunded {done[0]}"
+                    f" ({done[1]} {done[2]}); nothing was paid again"
+                )
             # One refund per order, so the order's number names it: a short id
             # a small model copies into its answer without slips.
             row = (f"RF-{order['order_id'].removeprefix('ORD-')}", order["amount"],
@@ -190,14 +229,19 @@ def record_return_reason(
     """Record why the item was returned, and how often that reason came up before."""
     order = find_order(order_id)
     with ledger() as db:
-        db.execute(
-            "INSERT INTO return_reasons VALUES (?,?,?,?) ON CONFLICT DO NOTHING",
-            (idempotency_key, order["order_id"], category, time.time()),
-        )
+        row = _done(db, "SELECT category, idempotency_key FROM return_reasons",
+                    order["order_id"], idempotency_key)  # fmt: skip
+        if row is None:
+            row = (category, idempotency_key)
+            db.execute(
+                "INSERT INTO return_reasons VALUES (?,?,?,?)",
+                (idempotency_key, order["order_id"], category, time.time()),
+            )
         (count,) = db.execute(
-            "SELECT COUNT(*) FROM return_reasons WHERE category=?", (category,)
+            "SELECT COUNT(*) FROM return_reasons WHERE category=?", (row[0],)
         ).fetchone()
-    return {"order_id": order["order_id"], "category": category, "returns_with_this_reason": count}
+    return {"order_id": order["order_id"], "category": row[0], "returns_with_this_reason": count,
+            **_already(row[1], idempotency_key, "recorded")}  # fmt: skip
 
 
 @tool
@@ -209,10 +253,18 @@ def send_pickup_notice(
     """Tell the customer of an order when the returned item will be picked up."""
     order = find_order(order_id)
     text = f"Dear {order['customer']}, your {order['item']} will be picked up on {pickup_date}."
-    notice_id = _ref("NT", idempotency_key)
     with ledger() as db:
-        db.execute(
-            "INSERT INTO notices VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-            (notice_id, idempotency_key, order["order_id"], order["customer"], text, time.time()),
-        )
-    return {"notice_id": notice_id, "order_id": order["order_id"], "text": text}
+        # the same news is told once; a new pickup date is news
+        row = db.execute(
+            "SELECT notice_id, idempotency_key FROM notices WHERE idempotency_key=?"
+            " OR (order_id=? AND text=?) ORDER BY idempotency_key=? DESC LIMIT 1",
+            (idempotency_key, order["order_id"], text, idempotency_key),
+        ).fetchone()
+        if row is None:
+            row = (_ref("NT", idempotency_key), idempotency_key)
+            db.execute(
+                "INSERT INTO notices VALUES (?,?,?,?,?,?)",
+                (row[0], idempotency_key, order["order_id"], order["customer"], text, time.time()),
+            )
+    return {"notice_id": row[0], "order_id": order["order_id"], "text": text,
+            **_already(row[1], idempotency_key, "sent")}  # fmt: skip

@@ -192,7 +192,11 @@ def test_a_big_refund_waits_for_a_person(returns: Path) -> None:
     assert inbox[0]["assignee"] == "finance-lead"
     approved = orgos("-p", returns, "approvals", "approve", inbox[0]["id"], "--note", "ok")
     assert approved.exit_code == 0, approved.output
-    assert len(ledger(returns, "refunds")) == 1
+    (refund,) = ledger(returns, "refunds")
+    tree = json.loads(orgos("-p", returns, "show", inbox[0]["run_id"], "--json").output)
+    workflow = json.loads(orgos("-p", returns, "show", tree["root_id"], "--json").output)
+    assert workflow["status"] == "succeeded"
+    assert workflow["output"]["refund_id"] == refund[0] == "RF-1001"
     audit = orgos("-p", returns, "audit", "verify")
     assert audit.exit_code == 0 and "audit chain intact" in audit.output
 
@@ -202,3 +206,43 @@ def test_a_small_refund_needs_no_one(returns: Path) -> None:
     result = orgos("-p", returns, "run", "returns", task, "--json")
     assert result.exit_code == 0, result.output
     assert ledger(returns, "refunds")[0][2:4] == ("ORD-1003", 58.0)
+
+
+def test_a_denied_refund_is_not_reported_as_a_successful_return(returns: Path) -> None:
+    """The person says no; the model then makes a refund up (RF-1002, 249.0
+    USD, as a small model did). The finance run fails because its required
+    refund was denied, the refund step escalates to the back office, and the
+    workflow is not a success: nothing was refunded."""
+    started = json.loads(orgos("-p", returns, "run", "returns", TASK, "--json").output)
+    (asked,) = json.loads(orgos("-p", returns, "approvals", "--json").output)
+    denied = orgos("-p", returns, "approvals", "deny", asked["id"], "--note", "not this one")
+    assert denied.exit_code == 3, denied.output  # the workflow waits for a person
+    assert ledger(returns, "refunds") == []
+
+    tree = json.loads(orgos("-p", returns, "show", started["id"], "--json").output)
+    assert tree["status"] == "waiting" and tree["output"] is None
+    finance = next(c for c in tree["children"] if c["agent"] == "finance")
+    assert finance["status"] == "failed"
+    assert finance["error"] == (
+        "RequiredEffectFailed: finance's required issue_refund did not succeed:"
+        " local denied this call: not this one"
+    )
+    assert "escalated to accounting@example.com" in str(tree["error"])
+
+
+def test_a_second_request_for_a_returned_order_records_nothing_new(returns: Path) -> None:
+    """``make demo`` twice on one store: the second request finds the first
+    one's pickup, stock movement, notice and reason (nothing is recorded
+    again), and its refund is refused as already made, which the workflow
+    says instead of succeeding."""
+    first = orgos("-p", returns, "run", "returns", TASK, "--json", "--auto-approve")
+    assert first.exit_code == 0, first.output
+    again = orgos("-p", returns, "run", "returns", TASK, "--json", "--auto-approve")
+    assert again.exit_code == 3, again.output  # escalated to a person, not a success
+    outcome = json.loads(again.output)
+    assert outcome["status"] == "waiting" and outcome["output"] is None
+    assert "already refunded RF-1001 (89.9 EUR); nothing was paid again" in outcome["error"]
+    for table in ("refunds", "pickups", "stock_movements", "return_reasons", "notices"):
+        assert len(ledger(returns, table)) == 1, table
+    # no one was asked to approve a refund that could not happen
+    assert json.loads(orgos("-p", returns, "approvals", "--json").output) == []

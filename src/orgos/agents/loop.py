@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import pydantic_core
 
 from orgos.agents import guardrails as guard
+from orgos.agents.effects import Effects
 from orgos.agents.registry import AgentRegistry
 from orgos.config.specs import AgentSpec, SchemaValidator, json_schema_validator
 from orgos.kernel.context import RunContext
@@ -226,6 +227,7 @@ class AgentProgram:
         failures = 0
         used: dict[str, int] = {}
         defs = kit.first
+        effects = Effects.of(spec)
         for _ in range(spec.max_steps):
             if spec.context_budget is not None:
                 messages = await compact(
@@ -238,6 +240,9 @@ class AgentProgram:
             messages.append(Message("assistant", resp.content, list(resp.tool_calls)))
             if resp.tool_calls:
                 results = await self._act(ctx, spec, resp.tool_calls, used, own)
+                if effects is not None:
+                    for call in resp.tool_calls:
+                        effects.record(call.name, results[call.id])
                 if spec.tool_limits:
                     defs = offered_tools(spec, all_defs, used)
                 for call in resp.tool_calls:
@@ -247,6 +252,8 @@ class AgentProgram:
                     )  # fmt: skip
                 continue
             answer, problem = parse_final(resp, validator)
+            if problem is None and effects is not None:
+                problem = effects.problem(answer, report)
             if problem is None:
                 if not guard.needs_review(spec.guardrails):
                     return answer

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from orgos.config.access import (
     FileAccess,
@@ -49,6 +50,13 @@ class AgentSpec(BaseModel):
     delegates: list[str] | None = None
     #: JSON Schema of the final answer (in Python, a pydantic model class).
     output: dict[str, Any] | None = None
+    #: Tools whose effect the run is for: it cannot succeed unless each of
+    #: them succeeded; a denied or failed one fails the run, saying why.
+    requires: list[str] = Field(default_factory=list)
+    #: Answer fields that can only be a value a tool returned in this run:
+    #: ``{"refund_id": "issue_refund.refund_id"}``. An answer with any other
+    #: value is sent back to the model, then fails the run.
+    bind: dict[str, str] = Field(default_factory=dict)
     max_steps: int = Field(default=10, ge=1, le=100_000)
     #: How often each tool may be called in one run: ``{"issue_refund": 1}``.
     #: Keys may also be ``delegate`` or ``delegate:AGENT``. A tool that used
@@ -100,9 +108,50 @@ class AgentSpec(BaseModel):
                 raise ValueError(f"output is not a valid JSON Schema: {exc.message}") from None
         return v
 
+    @field_validator("requires")
+    @classmethod
+    def _required_tools(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        tools = info.data.get("tools")
+        for name in v:
+            if tools is not None and name not in tools:
+                raise ValueError(
+                    f"requires {name!r}, which is not among the agent's tools"
+                    f" ({', '.join(tools) or 'none'})"
+                )
+        return v
+
+    @field_validator("bind")
+    @classmethod
+    def _bindings(cls, v: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        if v and info.data.get("output") is None:
+            raise ValueError("bind needs an output schema: it binds fields of a JSON answer")
+        tools = info.data.get("tools")
+        props = (info.data.get("output") or {}).get("properties")
+        for fld, source in v.items():
+            tool, _, path = source.partition(".")
+            if not _DOTTED.match(fld) or not tool or not _DOTTED.match(path):
+                raise ValueError(
+                    f"bind {fld}: {source!r} is not FIELD: TOOL.FIELD"
+                    " (refund_id: issue_refund.refund_id)"
+                )
+            if tools is not None and tool not in tools:
+                raise ValueError(
+                    f"bind {fld}: {tool!r} is not among the agent's tools"
+                    f" ({', '.join(tools) or 'none'})"
+                )
+            if isinstance(props, dict) and fld.split(".")[0] not in props:
+                raise ValueError(
+                    f"bind {fld}: the output schema has no property {fld.split('.')[0]!r}"
+                )
+        return v
+
     def digest(self) -> str:
         canon = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canon.encode()).hexdigest()[:16]
+
+
+#: A dotted path of names: ``refund_id``, ``refund.id``.
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$")
 
 
 class ProjectSpec(BaseModel):
