@@ -124,8 +124,9 @@ class Runtime:
         self.router = Router(lambda: self._agents, load_source(self.store), self.kernel)
         self.kernel.on_run_end.append(self.router.observe)
         services = RuntimeServices(
-            self.registry, lambda: self._agents, self._workflows, self.router, lambda: self.chart
-        )
+            self.registry, lambda: self._agents, self._workflows, self.router, lambda: self.chart,
+            self.validators,
+        )  # fmt: skip
         self.kernel.programs["workflow"] = WorkflowProgram(services)
         #: Files, memory and bus (on a SQLite store); see orgos.shared.
         self.shared: SharedWorkspace | None = None
@@ -298,7 +299,7 @@ class Runtime:
         from orgos.workflows.loader import raise_problems
 
         for wf in self._workflows.values():
-            raise_problems(wf, self._agents, self._workflows.keys())
+            raise_problems(wf, self._agents, self._workflows.keys(), validators=self.validators)
         if not self.kernel.models:
             from orgos.llm.select import build_model
 
@@ -364,7 +365,9 @@ class Runtime:
         if isinstance(workflow, WorkflowSpec):
             from orgos.workflows.loader import raise_problems
 
-            raise_problems(workflow, self._agents, self._workflows.keys())
+            raise_problems(
+                workflow, self._agents, self._workflows.keys(), validators=self.validators
+            )
             self._workflows.setdefault(workflow.name, workflow)
             spec = workflow
         elif workflow in self._workflows:

@@ -246,3 +246,38 @@ def test_a_second_request_for_a_returned_order_records_nothing_new(returns: Path
         assert len(ledger(returns, table)) == 1, table
     # no one was asked to approve a refund that could not happen
     assert json.loads(orgos("-p", returns, "approvals", "--json").output) == []
+
+
+def test_an_intake_of_another_order_than_the_customer_named_is_sent_back(returns: Path) -> None:
+    """The intake's gate: the order looked up must be the one the customer
+    wrote. A model that looks up ORD-1002 for a request about ORD-1001 is sent
+    back with the reason, and nobody acts on the wrong order."""
+    import runpy
+
+    from orgos.llm.base import ModelRequest, ModelResponse
+    from orgos.testing import ScriptedModel
+
+    respond = runpy.run_path(str(SCRIPT))["respond"]
+
+    def confused(req: ModelRequest) -> ModelResponse:
+        task = next(m.content for m in req.messages if m.role == "user")
+        first_try = "sent back" not in task and not any(m.role == "tool" for m in req.messages)
+        if req.messages[0].content.startswith("You are service") and first_try:
+            return ScriptedModel.call("lookup_order", order_id="ORD-1002")
+        return respond(req)  # type: ignore[no-any-return]
+
+    async def go() -> tuple[Any, list[str]]:
+        rt = Runtime.from_project(returns, models={"default": ScriptedModel(confused)})
+        async with rt:
+            rec = await rt.run_workflow("returns", {"task": TASK}, timeout=60)
+            runs = await rt.tree(rec.id)
+        runs.sort(key=lambda r: r.created_at)
+        return rec, [str(r.input.get("task")) for r in runs if r.target == "service"]
+
+    (returns / "policy.yaml").unlink()  # no approval in the way
+    rec, intakes = asyncio.run(go())
+    assert rec.status is RunStatus.SUCCEEDED, rec.error
+    assert rec.output["order_id"] == "ORD-1001"
+    assert len(intakes) == 2
+    assert "rule 'output.order_id in input.task' does not hold" in intakes[1]
+    assert [r[2] for r in ledger(returns, "refunds")] == ["ORD-1001"]

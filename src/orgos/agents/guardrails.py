@@ -89,14 +89,15 @@ async def review_answer(
         if c.judge is None:
             continue
         resp = await ctx.llm(judge_request(c, task, text), c.model or spec.model)
-        value, problem = _parse_verdict(resp.content)
+        value, problem = parse_verdict(resp.content)
         why = read_verdict(c, value, problem)
         if why is not None:
             problems.append(why)
     return problems
 
 
-def _parse_verdict(text: str) -> tuple[Any, str | None]:
+def parse_verdict(text: str) -> tuple[Any, str | None]:
+    """A judge's verdict from its reply, or why the reply is not one."""
     from orgos.agents.loop import _strip_fence
 
     try:

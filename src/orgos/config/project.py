@@ -94,7 +94,7 @@ def load_project(root: Path) -> Project:
     from orgos.workflows.loader import load_workflows
 
     project.workflows, _ = load_workflows(
-        [root / w for w in project.spec.workflows], project.agents
+        [root / w for w in project.spec.workflows], project.agents, project.validators.keys()
     )
     return project
 

@@ -16,8 +16,9 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from orgos.config.guardrails import Criterion
 from orgos.config.specs import NAME_PATTERN
 
 STEP_ID = r"^[a-z][a-z0-9_]{0,62}$"
@@ -72,6 +73,54 @@ class ActionSpec(BaseModel):
     task: str
 
 
+class GateSpec(BaseModel):
+    """What a step's output must meet before its dependents see it: a JSON
+    Schema, rules (expressions that must hold) and criteria (the agents'
+    guardrail criteria: patterns, validators, statements a judge model
+    decides). A failing output goes back to the step's agent with the
+    reasons, ``retries`` times; then the step's ``on_failure`` applies."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    #: A JSON Schema the step's output (its data) must match.
+    output_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+    #: Expressions that must hold: ``output.amount <= 500``. They read
+    #: ``output``, ``summary``, ``confidence``, ``agent``, ``input``, the
+    #: step's needs (``steps.X``) and, in a fan-out, ``item`` and ``index``.
+    rules: list[str] = Field(default_factory=list)
+    #: Criteria of the output, as in an agent's guardrails.
+    criteria: list[Criterion] = Field(default_factory=list)
+    #: How many times a failing output sends the step back to its agent.
+    retries: int = Field(default=1, ge=0, le=10)
+
+    @field_validator("output_schema")
+    @classmethod
+    def _valid_schema(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        if v is not None:
+            import jsonschema
+
+            try:
+                jsonschema.Draft202012Validator.check_schema(v)
+            except jsonschema.SchemaError as exc:
+                raise ValueError(f"schema is not a valid JSON Schema: {exc.message}") from None
+        return v
+
+    @field_validator("criteria")
+    @classmethod
+    def _unique(cls, v: list[Criterion]) -> list[Criterion]:
+        names = [c.name for c in v]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"criterion {dup[0]!r} is defined twice")
+        return v
+
+    @model_validator(mode="after")
+    def _something(self) -> GateSpec:
+        if self.output_schema is None and not self.rules and not self.criteria:
+            raise ValueError("a gate needs a schema, rules or criteria")
+        return self
+
+
 class StepSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -104,6 +153,8 @@ class StepSpec(BaseModel):
     compensate: ActionSpec | None = None
     #: Who gets an escalation (default: the end of the agent's escalation chain).
     escalate_to: str | None = None
+    #: Checks of the step's output before its dependents see it.
+    gate: GateSpec | None = None
 
     @model_validator(mode="after")
     def _one_doer(self) -> StepSpec:
@@ -178,6 +229,7 @@ class Plan(BaseModel):
 
 __all__ = [
     "ActionSpec",
+    "GateSpec",
     "LoopSpec",
     "OnFailure",
     "Plan",

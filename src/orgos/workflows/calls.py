@@ -86,6 +86,10 @@ def child(engine: Engine, ln: Launch, shared: Shared | None = None) -> tuple[str
     task = str(render(s.task, env, engine.exprs)) if s.task else (s.description or s.id)
     if not s.task and "item" in extra:
         task = f"{task}: {json.dumps(extra['item'], ensure_ascii=False)}"
+    if (rejected := st.feedback.get(ln.branch)) is not None:
+        task = (
+            f"{task}\n\nYour previous answer was sent back: {rejected}. Do it again so it passes."
+        )
     key = (s.id, "item" in extra)
     needs = shared.needs.get(key)
     if needs is None:

@@ -15,6 +15,8 @@ Loc = tuple[str | int, ...]
 
 #: The names an expression may start with.
 ROOTS = {"steps", "input", "item", "index", "loop", "previous", "step"}
+#: And in a gate's rules: what the step answered.
+GATE_ROOTS = ROOTS | {"output", "summary", "confidence", "agent"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +29,10 @@ def check_workflow(
     spec: WorkflowSpec,
     agents: Mapping[str, AgentSpec] | None = None,
     workflows: Collection[str] | None = None,
+    validators: Collection[str] | None = None,
 ) -> list[Problem]:
-    """Every problem of ``spec``; ``agents``/``workflows`` (when given) are the
-    names a step may refer to."""
+    """Every problem of ``spec``; ``agents``/``workflows``/``validators`` (when
+    given) are the names a step may refer to."""
     out: list[Problem] = []
     index: dict[str, int] = {}
     for i, s in enumerate(spec.steps):
@@ -54,6 +57,22 @@ def check_workflow(
     if agents is not None:
         out.extend(_check_doers(spec, agents, workflows))
     out.extend(_check_exprs(spec, index))
+    if validators is not None:
+        out.extend(_check_validators(spec, validators))
+    return out
+
+
+def _check_validators(spec: WorkflowSpec, validators: Collection[str]) -> list[Problem]:
+    out: list[Problem] = []
+    known = ", ".join(sorted(validators)) or "none"
+    for i, s in enumerate(spec.steps):
+        for j, c in enumerate(s.gate.criteria if s.gate is not None else []):
+            if c.validator is not None and c.validator not in validators:
+                out.append(
+                    Problem(("steps", i, "gate", "criteria", j, "validator"),
+                            f"step {s.id!r}: gate criterion {c.name!r} uses unknown validator"
+                            f" {c.validator!r}; known validators: {known}")
+                )  # fmt: skip
     return out
 
 
@@ -157,6 +176,8 @@ def _exprs(s: StepSpec) -> list[tuple[Loc, str, bool]]:
     if s.compensate:
         out.append((("compensate", "task"), s.compensate.task, True))
     out.extend(_data_templates(s.input, ("input",)))
+    if s.gate is not None:
+        out.extend((("gate", "rules", j), rule, False) for j, rule in enumerate(s.gate.rules))
     return out
 
 
@@ -182,8 +203,9 @@ def _check_exprs(spec: WorkflowSpec, index: Mapping[str, int]) -> list[Problem]:
                 out.append(Problem(full, f"step {s.id!r}: {exc}"))
                 continue
             own = loc == ("loop", "until") or loc[0] == "compensate"
+            roots = GATE_ROOTS if loc[0] == "gate" else ROOTS
             for e in exprs:
-                out.extend(_check_paths(spec, s, e, full, before, own=own,
+                out.extend(_check_paths(spec, s, e, full, before, own=own, roots=roots,
                                         is_for_each=loc == ("for_each",)))  # fmt: skip
                 if loc[0] != "compensate" and any(p[0] == "step" for p in e.paths()):
                     out.append(Problem(full, f"step {s.id!r}: 'step' (the step being undone)"
@@ -213,14 +235,15 @@ def _check_paths(
     *,
     own: bool,
     is_for_each: bool,
+    roots: set[str] = ROOTS,
 ) -> list[Problem]:
     out: list[Problem] = []
     for p in e.paths():
         root = p[0]
-        if root not in ROOTS:
+        if root not in roots:
             out.append(
                 Problem(loc, f"step {s.id!r}: {e.source!r} reads {root!r}; an expression"
-                             f" starts with one of {', '.join(sorted(ROOTS))}")
+                             f" starts with one of {', '.join(sorted(roots))}")
             )  # fmt: skip
         elif root == "steps" and len(p) > 1:
             dep = p[1]

@@ -11,13 +11,15 @@ their outcomes come back from the journal.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from orgos.config.specs import AgentSpec
 from orgos.config.workflow import RouteSpec, StepSpec, WorkflowSpec
 from orgos.kernel.context import RunContext
-from orgos.workflows import calls
+from orgos.tools.validators import Validator
+from orgos.workflows import calls, gates
 from orgos.workflows.expr import ExprError, Exprs
 from orgos.workflows.planner import plan_workflow
 from orgos.workflows.state import SETTLED, Attempt, Retry, StepState, fan_in, step_result
@@ -33,6 +35,9 @@ class WorkflowFailed(Exception):
 
 class Services(Protocol):
     """What the engine needs from the runtime around it."""
+
+    #: Custom validators (``@validator``) that gate criteria may name.
+    validators: Mapping[str, Validator]
 
     def workflow(self, name: str) -> WorkflowSpec: ...
 
@@ -247,7 +252,30 @@ class Engine:
             return
         kind = "workflow" if st.spec.workflow or st.spec.planner else "agent"
         result = step_result(outcome, reports=self.spec.reports, kind=kind)
+        if st.spec.gate is not None:
+            problems = await gates.evaluate(self, st, att, result)
+            if problems:
+                await self._gate_failed(st, att, problems)
+                return
+            st.feedback.pop(att.branch, None)
+            st.gate_failures.pop(att.branch, None)
         self._branch_done(st, att.branch, result)
+
+    async def _gate_failed(self, st: StepState, att: Attempt, problems: list[str]) -> None:
+        """Send the step back to its agent with the gate's reasons while the
+        gate's retries last; then the step failed, per its ``on_failure``."""
+        gate = st.spec.gate
+        assert gate is not None
+        if self.failure is not None:
+            return
+        why = "its output failed the gate: " + "; ".join(problems)
+        used = st.gate_failures[att.branch] = st.gate_failures.get(att.branch, 0) + 1
+        if used <= gate.retries:
+            st.feedback[att.branch] = why
+            st.attempts[att.branch] = 0  # a new try, with its own retries
+            self.queued.append(Retry(st.spec.id, att.branch, att.agent, self.now))
+            return
+        await self._give_up(st, att, why)
 
     def _branch_done(self, st: StepState, branch: int, result: dict[str, Any] | None) -> None:
         s = st.spec
@@ -302,6 +330,11 @@ class Engine:
             agent = s.agent if s.route is None else None
             self.queued.append(Retry(s.id, att.branch, agent, self.now + delay))
             return
+        await self._give_up(st, att, error)
+
+    async def _give_up(self, st: StepState, att: Attempt, error: str) -> None:
+        """An attempt failed for good: the step's ``on_failure`` decides."""
+        s = st.spec
         if s.on_failure == "reassign" and await self._reassign(st, att):
             return
         if s.on_failure == "escalate":

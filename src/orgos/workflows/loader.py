@@ -22,8 +22,9 @@ def raise_problems(
     *,
     path: Path | None = None,
     node: yaml.Node | None = None,
+    validators: Collection[str] | None = None,
 ) -> None:
-    problems = check_workflow(spec, agents, workflows)
+    problems = check_workflow(spec, agents, workflows, validators)
     if not problems:
         return
     lines = []
@@ -48,14 +49,17 @@ def load_workflow(
     path: Path,
     agents: Mapping[str, AgentSpec] | None = None,
     workflows: Collection[str] | None = None,
+    validators: Collection[str] | None = None,
 ) -> WorkflowSpec:
     spec, node = read_workflow(path)
-    raise_problems(spec, agents, workflows, path=path, node=node)
+    raise_problems(spec, agents, workflows, path=path, node=node, validators=validators)
     return spec
 
 
 def load_workflows(
-    paths: list[Path], agents: Mapping[str, AgentSpec]
+    paths: list[Path],
+    agents: Mapping[str, AgentSpec],
+    validators: Collection[str] | None = None,
 ) -> tuple[dict[str, WorkflowSpec], dict[str, str]]:
     """Every workflow of these files or folders, checked against the agents and
     each other (a sub-workflow must exist, and may not run its caller)."""
@@ -75,7 +79,7 @@ def load_workflows(
                 )
             read[spec.name] = (spec, node, f)
     for spec, node, f in read.values():
-        raise_problems(spec, agents, read.keys(), path=f, node=node)
+        raise_problems(spec, agents, read.keys(), path=f, node=node, validators=validators)
     specs = {name: s for name, (s, _, _) in read.items()}
     for name, (_, _node, f) in read.items():
         loop = sub_workflow_cycle(specs, name)

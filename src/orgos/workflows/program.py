@@ -17,6 +17,7 @@ from orgos.errors import NotFound
 from orgos.kernel.context import RunContext
 from orgos.org.chart import OrgChart
 from orgos.org.routing import Router
+from orgos.tools.validators import Validator
 from orgos.workflows.engine import Engine
 
 
@@ -30,8 +31,11 @@ class RuntimeServices:
         workflows: Mapping[str, WorkflowSpec],
         router: Router,
         chart: Callable[[], OrgChart | None],
+        validators: Mapping[str, Validator] | None = None,
     ):
         self.registry = registry
+        #: Custom validators gate criteria may name (the runtime's, shared).
+        self.validators: Mapping[str, Validator] = {} if validators is None else validators
         self._agents = agents
         self.workflows = workflows
         self.router = router

@@ -49,6 +49,9 @@ class StepState:
     attempts: dict[int, int] = field(default_factory=dict)
     tried: dict[int, list[str]] = field(default_factory=dict)
     iteration: int = 0
+    #: Per branch: why its gate sent the last output back (the next try is told).
+    feedback: dict[int, str] = field(default_factory=dict)
+    gate_failures: dict[int, int] = field(default_factory=dict)
     result: dict[str, Any] | None = None
     error: str | None = None
 
