@@ -6,6 +6,9 @@ import json
 from pathlib import Path
 
 from conftest import Cli, ModelFile
+from typer.testing import CliRunner
+
+from orgos.cli import app
 
 PEOPLE = """\
 people:
@@ -52,9 +55,24 @@ def test_fs_commands_follow_roles(project: Path, cli: Cli, tmp_path: Path) -> No
     assert code == 2 and "no file" in out
 
 
-def test_fs_needs_a_person(project: Path, cli: Cli) -> None:
+def test_fs_works_in_a_fresh_project_as_the_local_user(project: Path, cli: Cli) -> None:
     r = cli("-p", project, "fs", "ls")
-    assert r.exit_code == 2 and "--as" in r.output
+    assert r.exit_code == 0, r.output
+    assert "no files" in r.output
+    put = CliRunner().invoke(app, ["-p", str(project), "fs", "put", "-", "shared/notes.md"],
+                             input="hello\n")  # fmt: skip
+    assert put.exit_code == 0, put.output
+    assert "shared/notes.md version 1" in put.output and "by local" in put.output
+    r = cli("-p", project, "fs", "ls")
+    assert r.exit_code == 0 and "shared/notes.md" in r.output and "local (person)" in r.output
+    assert cli("-p", project, "fs", "cat", "shared/notes.md").output == "hello\n"
+
+
+def test_fs_without_a_person_names_the_people_to_choose_from(project: Path, cli: Cli) -> None:
+    (project / "people.yaml").write_text(PEOPLE)
+    r = cli("-p", project, "fs", "ls")
+    assert r.exit_code == 2
+    assert "--as PERSON" in r.output and "people.yaml lists ada, bea, vic" in r.output
 
 
 def test_retention_command(project: Path, cli: Cli) -> None:

@@ -26,7 +26,8 @@ AsPerson = Annotated[
     str,
     typer.Option(
         "--as", envvar="ORGOS_PERSON", help="Who you are (a person of people.yaml),"
-        " while the project has no signed-in people (ORGOS_TOKEN) yet.",
+        " while the project has no signed-in people (ORGOS_TOKEN) yet. In a project"
+        " with no people at all, the local user acts as its admin.",
         show_default=False,
     ),
 ]  # fmt: skip
@@ -40,15 +41,34 @@ def _allow(ctx: typer.Context, action: str, person: str) -> Actor:
     from orgos.cli.access import EXIT_DENIED, require_identity
     from orgos.cli.common import console, error_line
 
-    me, role = require_identity(_state(ctx), action)
+    state = _state(ctx)
+    me, role = require_identity(state, action)
     if role is None:
-        return person, None
+        return (person, None) if person else _local(state)
     if person and person != me:
         console(stderr=True).print(
             error_line(f"you are signed in as {me}; --as {person} is someone else")
         )
         raise typer.Exit(EXIT_DENIED)
     return me, role
+
+
+def _local(state: State) -> Actor:
+    """Nobody named: in a project without people yet (no people.yaml, nobody
+    signed in), the local user acts as its admin, as for every command;
+    once people.yaml lists people, one of them must be named."""
+    from orgos.cli.common import fail, reported_errors
+    from orgos.fs.people import PEOPLE_FILE, StaticRoles
+    from orgos.policy.identity import LOCAL
+
+    with reported_errors():
+        people = sorted(StaticRoles.from_project(state.root()).people)
+    if not people:
+        return LOCAL, "admin"
+    fail(
+        f"say who you are: --as PERSON (or set ORGOS_PERSON); {PEOPLE_FILE} lists"
+        f" {', '.join(people)}"
+    )
 
 
 def _state(ctx: typer.Context) -> State:
