@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -54,6 +55,31 @@ def test_init_creates_a_runnable_project(tmp_path: Path, cli: Cli, model_file: M
     assert run.exit_code == 0, run.output
     assert "It has 6 words." in run.output
     assert (folder / ".orgos" / "orgos.db").is_file()
+
+
+def test_init_project_does_not_take_a_tool_call_written_as_text_for_its_answer(
+    project: Path, cli: Cli, model_file: ModelFile
+) -> None:
+    """What the embedded model did once word_count was used up: it wrote one
+    more call as its reply. That is no answer; the agent is told, and answers."""
+    as_text = '{"tool": "word_count", "arguments": {"text": "to be or not to be"}}'
+    model = model_file(f"""
+        model = ScriptedModel([
+            ScriptedModel.call("word_count", text="to be or not to be"),
+            ScriptedModel.final({as_text!r}),
+            ScriptedModel.final("It has 6 words."),
+        ])
+    """)
+    run = cli("-p", project, "run", "assistant", "How many words?", "--json", model=model)
+    assert run.exit_code == 0, run.output
+    assert json.loads(run.output)["output"] == "It has 6 words."
+
+    only_json = model_file(
+        f"model = ScriptedModel(lambda request: ScriptedModel.final({as_text!r}))"
+    )
+    run = cli("-p", project, "run", "assistant", "How many words?", "--json", model=only_json)
+    assert run.exit_code == 1, run.output  # not marked succeeded with tool-call JSON
+    assert json.loads(run.output)["status"] == "failed"
 
 
 def test_init_refuses_to_overwrite(project: Path, cli: Cli) -> None:

@@ -56,15 +56,38 @@ def test_after_a_tool_round_the_model_must_answer() -> None:
         Message("tool", "shipped", tool_call_id="call_0", name="lookup_order"),
     ]
     p = plan(ModelRequest(history, tools=[LOOKUP]), tool_rounds=1)
-    assert p.mode == "text" and p.schema is None and p.stream_prefix == ""
-    assert p.messages[1] == {
+    assert p.mode == "tools" and p.schema is not None
+    assert [o["properties"]["tool"]["const"] for o in p.schema["anyOf"]] == [FINAL_TOOL]
+    assert p.messages[0]["role"] == "system" and "lookup_order(" not in p.messages[0]["content"]
+    assert p.messages[2] == {
         "role": "assistant",
         "content": '{"tool": "lookup_order", "arguments": {"order_id": "A1"}}',
     }
-    assert p.messages[2] == {"role": "user", "content": "Result of lookup_order: shipped"}
+    assert p.messages[3] == {"role": "user", "content": "Result of lookup_order: shipped"}
     assert plan(ModelRequest(history, tools=[LOOKUP]), tool_rounds=2).mode == "tools"
     again = [*history, Message("assistant", "It shipped."), Message("user", "and B2?")]
     assert plan(ModelRequest(again, tools=[LOOKUP])).mode == "tools"
+
+
+def test_with_its_tools_used_up_the_model_can_only_give_its_answer_in_words() -> None:
+    """The scaffolded assistant (tool_limits) on the embedded model: once its
+    tools are withdrawn, its reply is the answer, never more tool-call JSON."""
+    history = [
+        Message("user", "How many words are in 'to be or not to be'?"),
+        Message("assistant", "", [ToolCall("call_0", "word_count", {"text": "to be"})]),
+        Message("tool", "2", tool_call_id="call_0", name="word_count"),
+    ]
+    p = plan(ModelRequest([SYSTEM, *history], tools=[]))  # the agent withdrew word_count
+    assert p.mode == "tools" and p.schema is not None
+    assert [o["properties"]["tool"]["const"] for o in p.schema["anyOf"]] == [FINAL_TOOL]
+    raw = json.dumps({"tool": FINAL_TOOL, "arguments": {"answer": "It has 6 words."}})
+    streamed = AnswerStreamer(p.stream_prefix)
+    streamed.feed(raw)
+    req = ModelRequest([SYSTEM, *history], tools=[])
+    assert interpret(p, req, raw, "stop", streamed) == ("It has 6 words.", [])
+    assert "".join(streamed.text) == "It has 6 words."
+    # with no tool call yet, an agent without tools still answers in free text
+    assert plan(ModelRequest([SYSTEM, history[0]], tools=[])).mode == "text"
 
 
 def test_schema_mode_constrains_to_the_output_schema() -> None:

@@ -375,6 +375,12 @@ def parse_final(resp: ModelResponse, validator: Any) -> tuple[Any, str | None]:
     """The final answer, or why it is not acceptable."""
     text = resp.content.strip()
     if validator is None:
+        name = tool_call_in_text(text)
+        if name is not None:
+            return None, (
+                f"it is a call to {name} written as text, not an answer; answer the user in"
+                " plain words (tools are called through the tool interface)"
+            )
         return text, None
     try:
         value = pydantic_core.from_json(_strip_fence(text))
@@ -386,6 +392,30 @@ def parse_final(resp: ModelResponse, validator: Any) -> tuple[Any, str | None]:
         where = "/".join(str(p) for p in e.path) or "the document"
         return None, f"{where}: {e.message}"
     return value, None
+
+
+def tool_call_in_text(text: str) -> str | None:
+    """The tool named when a reply is a tool call written as JSON text
+    (``{"tool": ..., "arguments": ...}`` and the like), which a model writes
+    when its tools are used up or it loses track: it answers nothing."""
+    body = _strip_fence(text)
+    if not body.startswith(("{", "[")):
+        return None
+    try:
+        value = pydantic_core.from_json(body)
+    except ValueError:
+        return None
+    if isinstance(value, dict) and isinstance(value.get("tool_calls"), list):
+        value = value["tool_calls"]
+    for item in value if isinstance(value, list) else [value]:
+        if not isinstance(item, dict):
+            return None
+        if isinstance(item.get("function"), dict):  # {"type": "function", "function": {...}}
+            item = item["function"]
+        name = item.get("tool") or item.get("name")
+        if isinstance(name, str) and ("arguments" in item or "parameters" in item):
+            return name
+    return None
 
 
 def _strip_fence(text: str) -> str:

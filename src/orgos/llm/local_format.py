@@ -8,8 +8,11 @@ once. Picking a *name* from a list works much better, so the final answer is
 offered as one more tool (``final_answer``) and every reply has the form
 ``{"tool": NAME, "arguments": {...}}``, enforced by a grammar built from the
 JSON Schema ``anyOf`` of all choices. After ``tool_rounds`` tool calls since
-the user last spoke, tools are withdrawn: the model must answer (in free text,
-or in JSON valid against the output schema), which keeps it from looping.
+the user last spoke, tools are withdrawn: the model must answer (with the
+final answer as the only choice, or in JSON valid against the output schema),
+which keeps it from looping. Free text is for a conversation with no tool
+call in it: a small model that has seen its own replies as tool-call JSON
+writes more of it when left free, and that is no answer.
 """
 
 from __future__ import annotations
@@ -52,7 +55,12 @@ def plan(
     tools = [] if capped else request.tools
     allow_final = request.tool_choice != "required"
     out = request.output_schema
-    if tools:
+    # Tools withdrawn (capped, or the agent's tool_limits used up) after the
+    # model called some: its earlier replies read {"tool": ..., "arguments": ...},
+    # and in free text a small model writes one more of those as its "answer".
+    # It is offered the final answer alone instead: its reply is the answer.
+    answer_only = not tools and out is None and allow_final and _called_tools(request.messages)
+    if tools or answer_only:
         mode: Literal["tools", "schema", "text"] = "tools"
         schema = tools_schema(tools, final_tool, out, allow_final=allow_final)
         prefix = (
@@ -74,6 +82,10 @@ def plan(
     messages = [{"role": "system", "content": "\n\n".join(system)}] if system else []
     messages += [_chat_message(m) for m in request.messages if m.role != "system"]
     return Plan(mode, messages, schema, final_tool, prefix)
+
+
+def _called_tools(messages: list[Message]) -> bool:
+    return any(m.role == "assistant" and m.tool_calls for m in messages)
 
 
 def _rounds(messages: list[Message]) -> int:
