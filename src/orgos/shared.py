@@ -80,7 +80,7 @@ class SharedWorkspace:
                              search=memory_search)  # fmt: skip
         self.bus = Bus(BusTable(store), kernel, workspace)
         kernel.pipeline.before.append(self.check)
-        kernel.wakers.append(self.bus.waker)
+        kernel.wakers["event"] = self.bus.waker
         kernel.services[BUILTIN_TOOLS] = AgentTools(self)
         kernel.services[WORKSPACE] = self
 

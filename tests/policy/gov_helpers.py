@@ -77,7 +77,8 @@ def runtime(
     gov = Governance(policy, vault_key=VAULT_KEY, reload_interval=0.0, switch_interval=0.0)
     agents = agents or [Agent(name="clerk", tools=[t.name for t in tools], max_steps=8)]
     kw.setdefault("poll_interval", 0.05)
-    return Runtime(store=tmp_path / "o.db", agents=agents, tools=tools, models=model,
+    kw.setdefault("store", tmp_path / "o.db")
+    return Runtime(agents=agents, tools=tools, models=model,
                    governance=gov, org=org, **kw)  # fmt: skip
 
 

@@ -60,6 +60,16 @@ class Program(Protocol):
     async def __call__(self, ctx: RunContext) -> Any: ...
 
 
+#: Asked after a run's park is committed: has what it waits for come already?
+Waker = Callable[[RunRecord], Awaitable[bool]]
+
+
+async def _answered_after_park(run: RunRecord) -> bool:
+    """A decision about an in-doubt call: ``decide`` refuses a run whose park
+    is not committed, so no answer can come before it; nothing to look for."""
+    return False
+
+
 class Kernel:
     def __init__(
         self,
@@ -93,9 +103,17 @@ class Kernel:
         #: Services plugged in when the runtime is assembled (e.g. the workspace's
         #: agent tools); the kernel itself never looks inside.
         self.services: dict[str, Any] = {}
-        #: Asked, after a run parks, whether what it waits for already came
-        #: (e.g. an event published meanwhile); True: it was made runnable.
-        self.wakers: list[Callable[[RunRecord], Awaitable[bool]]] = []
+        #: The one wake mechanism, check-after-park: a park names what it
+        #: waits for by the keys of its ``waiting_on``; once the park is
+        #: committed, the waker of each key is asked whether that already
+        #: came (True: it made the run runnable). Every wake source changes
+        #: its state first, then queues the run if it is waiting; so a wake
+        #: that lands while the run is parking is seen by one side or the other.
+        self.wakers: dict[str, Waker] = {
+            "runs": self._children_waker,
+            "until": self._children_waker,
+            "decision": _answered_after_park,
+        }
         self.events = EventHub()
         self.deadlines = Deadlines()
         self.max_active = max_active
@@ -359,23 +377,48 @@ class Kernel:
         if self.events.active(run.root_id):
             self.events.publish(Event(run.id, run.root_id, "status",
                                       {"status": status.value, "error": error}))  # fmt: skip
-        self._notify(run.id, run)
+        woke = False
+        if status is RunStatus.WAITING:
+            # No longer held: a child ending from now on wakes it itself.
+            self._held.pop(run.id, None)
+            woke = await self._check_after_park(run, waiting or {})
+            # Woken at once: waiters look again rather than see a stale park.
+            self._notify(run.id, None if woke else run)
+        else:
+            self._notify(run.id, run)
         if status.terminal:
             for hook in self.on_run_end:
                 hook(run)
-        woke = False
-        if status is RunStatus.WAITING:
-            if waiting and waiting.get("until") is not None:
-                self.timers.arm(run.workspace, run.id, float(waiting["until"]))
-            woke = await self.store.wake_if_ready(run.workspace, run.id)
-            for waker in self.wakers:
-                woke = woke or await waker(run)
-        elif run.parent_id is not None and run.parent_id not in self._held:
-            # A parent this worker holds is not parked: when it parks, it
-            # looks at its children itself (above), after this end is in.
-            woke = await self.store.wake_if_ready(run.workspace, run.parent_id, ended=run.id)
+            if run.parent_id is not None and run.parent_id not in self._held:
+                # A parent this worker holds is not parked: when it parks, it
+                # looks at its children itself (above), after this end is in.
+                woke = await self.store.wake_if_ready(run.workspace, run.parent_id, ended=run.id)
         if woke or (self.scheduler is not None and self.scheduler.backlog):
             self._nudge.set()
+
+    async def _check_after_park(self, run: RunRecord, waiting: dict[str, Any]) -> bool:
+        """Ask the waker of each thing the committed park waits for whether
+        it came meanwhile; True if one made the run runnable."""
+        if waiting.get("until") is not None:
+            self.timers.arm(run.workspace, run.id, float(waiting["until"]))
+        asked: list[Waker] = []
+        for key in waiting:
+            waker = self.wakers.get(key)
+            if waker is None or waker in asked:
+                continue
+            asked.append(waker)
+            try:
+                if await waker(run):
+                    return True
+            except Exception as exc:  # the sweep at the next start looks again
+                log.warning("run %s: checking its wake (%s) failed: %s", run.id, key, exc)
+        if not asked:
+            log.error("run %s parked on %s, which nothing wakes", run.id, sorted(waiting))
+        return False
+
+    async def _children_waker(self, run: RunRecord) -> bool:
+        """Child runs that ended, or a deadline that passed, while it parked."""
+        return await self.store.wake_if_ready(run.workspace, run.id)
 
     async def ended_children(self, parent: RunRecord, run_ids: list[str]) -> list[dict[str, Any]]:
         """The outcomes of those of ``run_ids`` (children of ``parent``) that ended."""

@@ -29,7 +29,7 @@ from orgos.policy.redact import Redactor, install_log_redaction
 from orgos.policy.rules import Call, Decision, RuleSet
 from orgos.policy.source import PolicySource
 from orgos.policy.spec import PolicySpec
-from orgos.store.base import Audit, RunRecord, RunStatus
+from orgos.store.base import Audit, RunFilter, RunRecord, RunStatus
 from orgos.store.governance import Approval, GovernanceStore
 
 if TYPE_CHECKING:
@@ -103,6 +103,8 @@ class Governance:
         kernel.pipeline.before.append(self.before)
         kernel.pipeline.result.append(self.on_result)
         kernel.pipeline.after.append(self.after)
+        kernel.wakers["approval"] = self._approval_waker
+        kernel.wakers["paused"] = self._paused_waker
         kernel.secrets = self._secret
         kernel.events.redact = self._redact_event
 
@@ -155,6 +157,7 @@ class Governance:
             (self.workspace, "kernel", "policy.loaded", None, None, {"digest": self.source.digest})
         )
         if background:
+            await self.wake_answered()
             self._loop_task = asyncio.create_task(self._escalation_loop(), name="orgos-approvals")
 
     async def stop(self) -> None:
@@ -323,6 +326,39 @@ class Governance:
         self.kernel._nudge.set()
         return a
 
+    async def _approval_waker(self, run: RunRecord) -> bool:
+        """After a park on an approval: decided meanwhile? Then go on."""
+        ap = (run.waiting_on or {}).get("approval") or {}
+        a = self.gstore.approval_for(run.id, int(ap.get("seq", -1)))
+        if a is None or a.status == "pending":
+            return False
+        return await self.kernel.store.requeue(run.workspace, run.id)
+
+    async def _paused_waker(self, run: RunRecord) -> bool:
+        """After a park on a kill switch: lifted meanwhile (read from the
+        store, not this process's cached view)? Then go on."""
+        scope = (run.waiting_on or {}).get("paused")
+        if scope in self.gstore.switches(run.workspace):
+            return False
+        return await self.kernel.store.requeue(run.workspace, run.id)
+
+    async def wake_answered(self) -> list[str]:
+        """Sweep at start: parked runs whose approval was decided or whose
+        switch was lifted while no worker could look (or a waker failed)."""
+        store = self.kernel.store
+        woke = []
+        for r in await store.list_runs(
+            RunFilter(self.workspace, statuses=[RunStatus.WAITING], limit=1_000_000)
+        ):
+            w = r.waiting_on or {}
+            waker = (self._approval_waker if "approval" in w
+                     else self._paused_waker if "paused" in w else None)  # fmt: skip
+            if waker is not None and await waker(r):
+                woke.append(r.id)
+        if woke:
+            self.kernel.nudge()
+        return woke
+
     async def escalate_due(self, now: float | None = None) -> list[Approval]:
         return await approvals_mod.escalate_due(
             self.gstore, self.workspace, self.spec.approvals.timeout, now
@@ -455,8 +491,6 @@ def check_scope(scope: str) -> str:
 
 
 async def wake_paused(store: Any, workspace: str) -> list[str]:
-    from orgos.store.base import RunFilter
-
     waiting = await store.list_runs(
         RunFilter(workspace, statuses=[RunStatus.WAITING], limit=1_000_000)
     )
