@@ -62,6 +62,7 @@ class Runtime:
         recover: bool = True,
         tune_gc: bool = True,
         adopt: bool = True,
+        drain_timeout: float = 10.0,
         env: Mapping[str, str] | None = None,
         governance: Governance | PolicySpec | bool | None = None,
         org: OrgSpec | None = None,
@@ -74,6 +75,8 @@ class Runtime:
     ):
         """``adopt``: work on any unfinished run of the store (a worker; the
         default), or only on the run trees this runtime starts or follows.
+        ``drain_timeout``: how long a clean stop lets unrepeatable calls in
+        flight finish (so they are not left in doubt).
         ``governance``: policy, approvals, budgets, kill switches, vault and
         audit in the syscall pipeline (True: with the default policy).
 
@@ -119,6 +122,7 @@ class Runtime:
             model_retries=model_retries,
             retry_backoff=retry_backoff,
             tune_gc=tune_gc,
+            drain_timeout=drain_timeout,
             adopt=adopt,
         )
         self.router = Router(lambda: self._agents, load_source(self.store), self.kernel)

@@ -45,7 +45,8 @@ def add_charging_agent(project: Path) -> None:
 async def crash_during_charge(project: Path) -> str:
     """Start a cashier run and stop its worker while `charge` is in flight."""
     model = ScriptedModel([ScriptedModel.call("charge", amount=5)])
-    async with Runtime.from_project(project, models={"default": model}) as rt:
+    # drain_timeout=0: it leaves as if it died, not waiting for the charge to end
+    async with Runtime.from_project(project, models={"default": model}, drain_timeout=0) as rt:
         rec = await rt.submit("cashier", "charge the customer")
         started: asyncio.Event = rt.tools["charge"].fn.__globals__["_started"]
         await asyncio.wait_for(started.wait(), timeout=30)
@@ -212,3 +213,69 @@ def test_ctrl_c_stops_cleanly_and_the_run_stays_resumable(
     result = cli("-p", project, "resume", run_id, model=model_file(WORD_COUNT))
     assert result.exit_code == 0, result.output
     assert "It has 6 words." in result.output
+
+
+REFUND_TOOL = '''
+
+@tool(risk="high")
+def refund(amount: int) -> str:
+    """Refund the customer."""
+    return f"refunded {amount}"
+'''
+
+APPROVE_REFUNDS = """rules:
+  - name: refunds
+    when: {tool: refund}
+    decide: approve
+    reason: a person checks every refund
+"""
+
+
+async def tree_waiting_for_an_approval(project: Path) -> tuple[str, str]:
+    """A boss run waiting for its child, which is parked for an approval."""
+    tools = project / "tools.py"
+    tools.write_text(tools.read_text() + REFUND_TOOL)
+    (project / "agents" / "clerk.yaml").write_text("name: clerk\ntools: [refund]\n")
+    (project / "agents" / "boss.yaml").write_text("name: boss\ndelegates: [clerk]\n")
+    (project / "policy.yaml").write_text(APPROVE_REFUNDS)
+
+    def respond(req: Any) -> Any:
+        if req.messages[0].content.startswith("You are boss"):
+            return ScriptedModel.call("delegate", agent="clerk", task="refund 5")
+        return ScriptedModel.call("refund", amount=5)
+
+    async with Runtime.from_project(project, models={"default": ScriptedModel(respond)}) as rt:
+        assert rt.governance is not None
+        events = rt.kernel.events.subscribe(None)
+        rec = await rt.submit("boss", "refund the customer")
+        a = await asyncio.wait_for(rt.governance.requested.get(), timeout=30)
+        async with asyncio.timeout(30):  # the boss waits for the child, which waits for a person
+            while not ((ev := await events.get()).run_id == rec.id and ev.type == "status"
+                       and ev.data["status"] == "waiting"):  # fmt: skip
+                pass
+    return rec.id, a.run_id
+
+
+def orgos_process(project: Path, model: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ORGOS_MODEL_SCRIPT": str(model), "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "orgos.cli", "-p", str(project), *args],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+
+
+def test_resume_exits_listing_the_runs_waiting_for_a_person(
+    project: Path, model_file: ModelFile
+) -> None:
+    boss, clerk = asyncio.run(tree_waiting_for_an_approval(project))
+    model = model_file(WORD_COUNT)
+
+    worker = orgos_process(project, model, "resume")  # every unfinished run
+    assert worker.returncode == 3, worker.stdout + worker.stderr
+    assert f"clerk {clerk} waits for approval" in worker.stdout
+    assert "1 wait(s) for a decision" in worker.stdout
+
+    one = orgos_process(project, model, "resume", boss)  # the tree that waits
+    assert one.returncode == 3, one.stdout + one.stderr
+    assert f"clerk {clerk} waits for approval" in one.stdout
+    assert asyncio.run(status_of(project, boss)).status is RunStatus.WAITING

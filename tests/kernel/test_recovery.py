@@ -45,13 +45,14 @@ async def refund(amount: int, idempotency_key: str) -> str:
 TOOLS = [step, charge, refund]
 
 
-def runtime(tmp_path: Path, model: Any) -> Runtime:
+def runtime(tmp_path: Path, model: Any, drain_timeout: float = 10.0) -> Runtime:
     return Runtime(
         store=tmp_path / "o.db",
         agents=[Agent(name="a", tools=TOOLS, max_steps=20)],
         tools=TOOLS,
         models=model,
         lease_ttl=30,
+        drain_timeout=drain_timeout,
     )
 
 
@@ -76,9 +77,10 @@ def arm(name: str) -> None:
 
 
 async def die_during(tmp_path: Path, tool_name: str, plan: Any, task: str) -> str:
-    """Start a run whose worker stops while ``tool_name`` is in flight."""
+    """Start a run whose worker stops while ``tool_name`` is in flight, as
+    if it died (``drain_timeout=0``: it does not wait for the call to end)."""
     arm(tool_name)
-    r1 = runtime(tmp_path, ScriptedModel(plan))
+    r1 = runtime(tmp_path, ScriptedModel(plan), drain_timeout=0)
     await r1.start()
     rec = await r1.submit("a", task)
     await entered_tool(tool_name)

@@ -155,9 +155,11 @@ async def report(
         return common.EXIT_INTERRUPTED if outcome == "interrupted" else common.EXIT_TIMEOUT
     tree = await load_tree(rt, run_id)
     root = tree.run
-    parked = end if outcome == "decision" else None
-    if parked is None and _parked_for_person(root):
-        parked = root
+    # What waits for a person: the run that just parked, or whatever holds
+    # the whole tree up (a workflow waiting on a child parked for approval).
+    people = [end] if outcome == "decision" and end is not None else []
+    people = people or await rt.kernel.waits_for_person(root)
+    parked = people[0] if people else None
     if as_json:
         i, o = tree.tokens
         doc: dict[str, Any] = {
@@ -165,6 +167,7 @@ async def report(
             "output": root.output, "error": root.error,
             "waiting_on": parked.waiting_on if parked else root.waiting_on,
             "waiting_run": parked.id if parked else None,
+            "waiting_runs": [p.id for p in people],
             "tokens": {"input": i, "output": o}, "seconds": round(tree.seconds, 3),
         }  # fmt: skip
         con.print(safe_json(doc), soft_wrap=True)
@@ -173,7 +176,8 @@ async def report(
         con.print()
     if parked is not None:
         if not as_json:
-            decision_help(con, parked)
+            for p in people:
+                decision_help(con, p)
         return common.EXIT_DECISION
     if not as_json:
         line = safe(f"{root.target} {root.id} ")

@@ -172,25 +172,29 @@ def run_async(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 @contextmanager
 def interrupt_event() -> Iterator[asyncio.Event]:
-    """An event set by the first Ctrl-C (the second one interrupts for real),
-    so a command can stop following a run and shut down cleanly."""
+    """An event set by the first Ctrl-C or SIGTERM (a second Ctrl-C
+    interrupts for real), so a command can stop following a run and shut
+    down cleanly: a stop, not a crash (see ``Kernel.stop``)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
 
-    def on_sigint() -> None:
-        loop.remove_signal_handler(signal.SIGINT)
+    def on_signal(sig: signal.Signals) -> None:
+        loop.remove_signal_handler(sig)
         stop.set()
 
-    try:
-        loop.add_signal_handler(signal.SIGINT, on_sigint)
-        installed = True
-    except (RuntimeError, NotImplementedError, ValueError):  # not the main thread
-        installed = False
+    installed = []
+    for sig in signals:
+        try:
+            loop.add_signal_handler(sig, on_signal, sig)
+            installed.append(sig)
+        except (RuntimeError, NotImplementedError, ValueError):  # not the main thread
+            break
     try:
         yield stop
     finally:
-        if installed:
-            loop.remove_signal_handler(signal.SIGINT)
+        for sig in installed:
+            loop.remove_signal_handler(sig)
 
 
 # --- the runtime --------------------------------------------------------------------------

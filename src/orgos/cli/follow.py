@@ -259,8 +259,9 @@ async def follow(
 
 
 async def unfinished(rt: Runtime) -> list[RunRecord]:
-    """Runs a worker can still move on: queued, running, or waiting for
-    child runs (not those parked until a person decides)."""
+    """Runs a worker can still move on: queued, running, or waiting for a
+    deadline or for child runs that can move on themselves (not those parked
+    until a person decides, nor a parent waiting on only those)."""
     from orgos.store.base import RunFilter, RunStatus
 
     flt = RunFilter(
@@ -268,13 +269,13 @@ async def unfinished(rt: Runtime) -> list[RunRecord]:
         statuses=[RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING],
         limit=100_000,
     )
-    return [
-        r
-        for r in await rt.store.list_runs(flt)
-        if r.status is not RunStatus.WAITING
-        or (r.waiting_on or {}).get("runs")
-        or (r.waiting_on or {}).get("until") is not None
-    ]
+    out = []
+    for r in await rt.store.list_runs(flt):
+        w = r.waiting_on or {}
+        moves = r.status is not RunStatus.WAITING or w.get("until") is not None
+        if moves or (w.get("runs") and not await rt.kernel.waits_for_person(r)):
+            out.append(r)
+    return out
 
 
 async def drain(

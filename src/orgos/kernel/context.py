@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from orgos.errors import NondeterminismError, PayloadError
 from orgos.kernel.events import Event
-from orgos.kernel.syscall import Park, Syscall
+from orgos.kernel.syscall import Park, Stopping, Syscall
 from orgos.llm.base import ModelError, ModelRequest, ModelResponse
 from orgos.store.base import Append, Audit, JournalEntry, Op, RunRecord
 from orgos.store.codec import explain, prepare
@@ -35,10 +35,19 @@ class RunContext:
         self._seq = 0
         self._intents: dict[int, JournalEntry] = {}
         self._results: dict[int, Any] = {}
+        #: Steps a person said to retry: each decision covers the one attempt
+        #: before it, so an intent journaled after it (the retried attempt)
+        #: takes the permission back; in doubt again, it asks again.
         self._retry: set[int] = set()
+        #: Intents journaled per step, where more than one (retried attempts).
+        self._attempts: dict[int, int] = {}
         for e in journal:
             if e.phase == "intent":
-                self._intents[e.seq] = e
+                seq = e.seq
+                if seq in self._intents:
+                    self._attempts[seq] = self._attempts.get(seq, 1) + 1
+                    self._retry.discard(seq)
+                self._intents[seq] = e
             elif e.phase == "result":
                 self._results[e.seq] = e.payload
             elif e.phase == "decision" and (e.payload or {}).get("action") == "retry":
@@ -94,9 +103,18 @@ class RunContext:
             raise Park(
                 f"{kind} call at step {seq} was in flight when the worker died;"
                 " it may or may not have taken effect",
-                {"decision": {"seq": seq, "kind": kind, "request": request}},
+                {
+                    "decision": {
+                        "seq": seq,
+                        "kind": kind,
+                        "request": request,
+                        "attempt": self._attempts.get(seq, 1),
+                    }
+                },
             )
         kernel = self.kernel
+        if kernel.stopping:
+            raise Stopping(f"worker {kernel.worker_id} is stopping")
         for hook in kernel.pipeline.before:
             verdict = await hook(sc)
             if verdict is None:
@@ -111,13 +129,13 @@ class RunContext:
         journal = kernel.journal
         try:
             pending = self._intent(sc)
-            if idempotent:
-                journal.defer(pending)  # written with the result, unless that is slow
-            else:
-                await journal.submit(pending)  # durable before a non-repeatable effect
         except PayloadError as exc:
             return await self._refuse(sc, exc)
-        result = await execute(sc)
+        if idempotent:
+            journal.defer(pending)  # written with the result, unless that is slow
+            result = await execute(sc)
+        else:
+            result = await self._unrepeatable(pending, execute, sc)
         for rhook in kernel.pipeline.result:
             rhook(sc, result)
         if idempotent and journal.undefer(pending):
@@ -164,6 +182,20 @@ class RunContext:
         await fut
         self._after(sc, result)
         return result
+
+    async def _unrepeatable(
+        self, pending: Append, execute: Executor, sc: Syscall
+    ) -> dict[str, Any]:
+        """The intent, durable before the effect; then the effect. A worker
+        that stops cleanly meanwhile lets it finish rather than leave it in
+        doubt (``Kernel.stop``)."""
+        kernel = self.kernel
+        kernel.in_effect.add(self.run.id)
+        try:
+            await kernel.journal.submit(pending)
+            return await execute(sc)
+        finally:
+            kernel.in_effect.discard(self.run.id)
 
     def _after(self, sc: Syscall, result: dict[str, Any]) -> None:
         for hook in self.kernel.pipeline.after:

@@ -28,7 +28,7 @@ from orgos.kernel.events import Event, EventHub
 from orgos.kernel.host import pid_alive, tune_collector
 from orgos.kernel.journal import Journal, end_ops
 from orgos.kernel.scheduler import Scheduler
-from orgos.kernel.syscall import Park, Pipeline
+from orgos.kernel.syscall import Park, Pipeline, Stopping
 from orgos.kernel.timers import WakeTimers
 from orgos.llm.base import Model, ModelError, ModelRequest, ModelResponse, TokenSink
 from orgos.llm.retry import complete_with_retry
@@ -88,6 +88,7 @@ class Kernel:
         retry_backoff: float = 0.5,
         tune_gc: bool = True,
         adopt: bool = True,
+        drain_timeout: float = 10.0,
     ):
         self.store = store
         self.workspace = workspace
@@ -124,6 +125,13 @@ class Kernel:
         self.retry_backoff = retry_backoff
         self.worker_id = new_id("w-")
         self.journal = Journal(store, self.worker_id)
+        #: A clean stop waits this long for unrepeatable calls in flight.
+        self.drain_timeout = drain_timeout
+        #: Set when the worker starts to stop: runs stop at their next syscall.
+        self.stopping = False
+        self.draining = asyncio.Event()
+        #: Runs inside a call that must not be cut short (not repeatable).
+        self.in_effect: set[str] = set()
         self._active: dict[str, asyncio.Task[None]] = {}
         self._reserved: dict[str, RunRecord] = {}
         self._cancelling: set[str] = set()
@@ -156,6 +164,8 @@ class Kernel:
         )  # fmt: skip
         self.journal.start()
         self._started = True
+        self.stopping = False
+        self.draining.clear()
         self._bg.append(asyncio.create_task(self._housekeeping(), name="orgos-housekeeping"))
         if recover:
             await self.reap_dead_workers()
@@ -164,13 +174,25 @@ class Kernel:
             self._bg.append(asyncio.create_task(self._dispatcher(), name="orgos-dispatch"))
 
     async def stop(self) -> None:
-        """Leave cleanly: unfinished runs go back to the queue for any worker."""
+        """Leave cleanly: unfinished runs go back to the queue for any worker.
+
+        A stop is not a crash: a run inside an unrepeatable call (one that
+        would be in doubt at restart) finishes it and journals its result,
+        for up to ``drain_timeout`` seconds, then stops at its next syscall;
+        the others stop at once (what they were doing is safe to redo)."""
         if not self._started:
             return
         self._started = False
+        self.stopping = True
+        self.draining.set()
         for t in self._bg:
             t.cancel()
         await self.timers.close()
+        busy = []
+        for rid, t in list(self._active.items()):
+            (busy.append(t) if rid in self.in_effect else t.cancel())
+        if busy:
+            await asyncio.wait(busy, timeout=self.drain_timeout)
         tasks = list(self._active.values())
         for t in tasks:
             t.cancel()
@@ -343,8 +365,8 @@ class Kernel:
                     self._notify(run.id)
                     raise  # shutdown: the run stays unfinished, for recovery
                 status, error = RunStatus.CANCELLED, "cancelled"
-            except FencedOut:
-                self._notify(run.id)
+            except (FencedOut, Stopping):
+                self._notify(run.id)  # unfinished, for a worker to resume
                 return
             except Exception as exc:
                 status, error = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
@@ -566,11 +588,16 @@ class Kernel:
         action: str,
         value: Any = None,
         workspace: str | None = None,
+        *,
+        attempt: int | None = None,
     ) -> None:
         """Answer for a syscall that was in flight at a crash.
 
-        ``retry``: run it again. ``done``: it took effect; ``value`` is its
-        result. ``not-done``: it did not happen; the run sees an error."""
+        ``retry``: run it again (this attempt only: if the retried attempt is
+        in doubt too, the run asks again). ``done``: it took effect; ``value``
+        is its result. ``not-done``: it did not happen; the run sees an error.
+        ``attempt``: the attempt the answer is about (refused if another one
+        is in doubt now)."""
         ws = workspace or self.workspace
         rec = await self.store.get_run(ws, run_id)
         if rec is None:
@@ -579,8 +606,13 @@ class Kernel:
         if rec.status is not RunStatus.WAITING or not decision:
             raise ValueError(f"run {run_id} is not waiting for a decision")
         seq, kind = int(decision["seq"]), str(decision["kind"])
+        now = int(decision.get("attempt") or 1)
+        if attempt is not None and attempt != now:
+            raise ValueError(f"run {run_id}: attempt {now} of step {seq} is in doubt now,"
+                             f" not attempt {attempt}; look again")  # fmt: skip
         if action == "retry":
-            op = Append(JournalEntry(run_id, seq, "decision", kind, {"action": "retry"}, ws))
+            payload = {"action": "retry", "attempt": now}
+            op = Append(JournalEntry(run_id, seq, "decision", kind, payload, ws))
         elif action == "done":
             result = {"ok": True, "value": value} if kind == "tool" else {"ok": value}
             op = Append(JournalEntry(run_id, seq, "result", kind, result, ws))
@@ -596,7 +628,8 @@ class Kernel:
     async def wait(
         self, run_id: str, *, timeout: float | None = None, workspace: str | None = None
     ) -> RunRecord:
-        """Wait until the run ends, or parks for a person's decision or approval."""
+        """Wait until the run ends, or parks for a person's decision or
+        approval, or waits on children that all do (``waits_for_person``)."""
         ws = workspace or self.workspace
         async with self.deadlines.timeout(timeout):
             while True:
@@ -611,7 +644,7 @@ class Kernel:
                 rec = await self.store.get_run(ws, run_id)
                 if rec is None:
                     raise NotFound(f"run {run_id} not found")
-                if self._done(rec):
+                if self._done(rec) or await self.waits_for_person(rec):
                     return rec
                 fut = asyncio.get_running_loop().create_future()
                 self._waiters.setdefault(run_id, []).append(fut)
@@ -623,6 +656,32 @@ class Kernel:
                     lst = self._waiters.get(run_id)
                     if lst and fut in lst:
                         lst.remove(fut)
+
+    async def waits_for_person(self, rec: RunRecord) -> list[RunRecord]:
+        """The runs of ``rec``'s tree parked until a person answers (an
+        approval, a decision) when nothing else can move ``rec`` on: a run
+        waiting on children all of whose unfinished ones wait for people.
+        Empty while any part of it can still move on by itself."""
+        w = rec.waiting_on or {}
+        if rec.status is not RunStatus.WAITING:
+            return []
+        if "decision" in w or "approval" in w:
+            return [rec]
+        kids: list[str] = w.get("runs") or []
+        if not kids or w.get("until") is not None:
+            return []
+        held: list[RunRecord] = []
+        for rid in kids:
+            kid = await self.store.get_run(rec.workspace, rid)
+            if kid is None or kid.status.terminal:
+                if w.get("any"):
+                    return []  # one ended: it is woken
+                continue
+            mine = await self.waits_for_person(kid)
+            if not mine:
+                return []
+            held.extend(mine)
+        return held  # empty if all ended: it is woken
 
     @staticmethod
     def _done(rec: RunRecord) -> bool:

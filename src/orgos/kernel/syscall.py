@@ -72,3 +72,8 @@ class Park(BaseException):
         super().__init__(reason)
         self.reason = reason
         self.waiting_on = waiting_on
+
+
+class Stopping(BaseException):
+    """Unwinds a run at its next syscall while its worker stops cleanly: the
+    run is left unfinished, its journal complete, for any worker to resume."""
