@@ -20,6 +20,7 @@ from orgos.errors import ConfigError, NotFound
 from orgos.kernel.kernel import Kernel
 from orgos.kernel.scheduler import Policy, Scheduler
 from orgos.llm.base import Model
+from orgos.llm.fallback import ModelOptions
 from orgos.org.chart import OrgChart
 from orgos.org.routing import Router
 from orgos.policy.spec import PolicySpec
@@ -50,6 +51,7 @@ class Runtime:
         agents: Iterable[AgentSpec] = (),
         tools: Iterable[Tool] = (),
         models: Model | Mapping[str, Model] | None = None,
+        model_options: Mapping[str, ModelOptions] | None = None,
         workspace: str = "default",
         workspaces: Iterable[str] = (),
         durability: Durability | str = Durability.KILL_SAFE,
@@ -79,6 +81,8 @@ class Runtime:
         flight finish (so they are not left in doubt).
         ``governance``: policy, approvals, budgets, kill switches, vault and
         audit in the syscall pipeline (True: with the default policy).
+        ``model_options``: per model key, its retries and fallback chain
+        (what ``orgos.yaml``'s ``models`` say).
 
         The shared workspace (``files``, ``memory``, ``bus``): ``org`` gives the
         teams and their grants, ``people`` the roles for ``orgos fs``,
@@ -93,6 +97,7 @@ class Runtime:
         self.workspace = workspace
         self.recover = recover
         self._env = dict(os.environ if env is None else env)
+        self._open = False
         self._agents: dict[str, AgentSpec] = {}
         for spec in agents:
             self.add_agent(spec)
@@ -113,6 +118,7 @@ class Runtime:
             workspace=workspace,
             workspaces=tuple(workspaces),
             models=model_map,
+            model_options=model_options,
             tools={t.name: t for t in tools},
             programs={"agent": AgentProgram(self.registry, self.validators, self._delegates_of)},
             max_active=max_active,
@@ -144,7 +150,6 @@ class Runtime:
                 teams={t.name: t for t in self.org.teams}, people=people, limits=file_limits,
                 embedder=embedder, memory_search=memory_search,
             )  # fmt: skip
-        self._open = False
         self.governance: Governance | None = None
         if governance is not None and governance is not False:
             from orgos.org.chart import OrgChart
@@ -163,16 +168,19 @@ class Runtime:
     def from_project(cls, root: str | Path = ".", **overrides: Any) -> Runtime:
         """A runtime for a project folder (orgos.yaml, agents/, tools.py)."""
         from orgos.config.project import load_project
-        from orgos.llm.select import build_model
+        from orgos.llm.fallback import check_fallbacks
+        from orgos.llm.select import build_model, model_options
 
         project = load_project(Path(root))
         env = overrides.pop("env", None)
         env_map = dict(os.environ if env is None else env)
         models = overrides.pop("models", None)
+        configs = project.spec.models
         if models is None:
-            models = {
-                key: build_model(entry, env_map) for key, entry in project.spec.models.items()
-            }
+            check_fallbacks(configs, {k: ModelOptions(fallback=tuple(c.fallback))
+                                      for k, c in configs.items()})  # fmt: skip
+            models = {key: build_model(entry, env_map) for key, entry in configs.items()}
+        present = models if isinstance(models, Mapping) else {"default": models}
         from orgos.fs.people import StaticRoles
         from orgos.fs.service import FileLimits
 
@@ -197,6 +205,7 @@ class Runtime:
             "tools": project.tools.values(),
             "validators": project.validators.values(),
             "models": models,
+            "model_options": model_options(configs, present),
             "workspace": project.spec.workspace,
             "durability": project.spec.durability,
             "max_active": project.spec.max_active_runs,
@@ -235,6 +244,14 @@ class Runtime:
 
     # --- assembly ------------------------------------------------------------------
     def add_agent(self, spec: AgentSpec) -> None:
+        """Add an agent before the runtime starts (its start registers it,
+        builds the org chart and checks the workspace boundary)."""
+        if self._open:
+            raise ConfigError(
+                f"cannot add agent {spec.name!r} to a started runtime: add agents before"
+                " start() (or build a new Runtime); a running runtime's agents, org chart"
+                " and boundary check are fixed at start"
+            )
         self._agents[spec.name] = spec
 
     def add_tool(self, tool: Tool) -> None:
@@ -296,6 +313,8 @@ class Runtime:
                     f" registered: {', '.join(sorted(self.validators)) or 'none'}"
                 )
         self.chart = OrgChart(self.org, self._agents)
+        if self.governance is not None:
+            self.governance.adopt(self.chart, self._agents)
         if self.kernel.scheduler is None and (
             self.org.teams or any(a.max_concurrent for a in self._agents.values())
         ):
@@ -308,6 +327,9 @@ class Runtime:
             from orgos.llm.select import build_model
 
             self.kernel.models["default"] = build_model(None, self._env)
+        from orgos.llm.fallback import check_fallbacks
+
+        check_fallbacks(self.kernel.models, self.kernel.model_options)
         await self.store.open()
         for spec in self._agents.values():
             await self.registry.register(self.workspace, spec)

@@ -131,6 +131,24 @@ async def test_tool_limits_remove_used_up_tools(tmp_path: Path) -> None:
     assert "at most 1 time" in tool_messages(model.requests[2])[1]
 
 
+async def test_malformed_tool_calls_do_not_use_up_tool_limits(tmp_path: Path) -> None:
+    calls.clear()
+    bad_json = ModelResponse(
+        tool_calls=[ToolCall("c1", "add", {}, arguments_error="Expecting value")]
+    )
+    model = ScriptedModel(
+        [bad_json, ScriptedModel.call("add", a="one", b=1), ScriptedModel.call("ghost", a=1),
+         ScriptedModel.call("add", a=2, b=3), ScriptedModel.call("add", a=4, b=5),
+         ScriptedModel.final("done")]
+    )  # fmt: skip
+    agent = Agent(name="calc", tools=[add, explode], tool_limits={"add": 1})
+    async with rt(tmp_path, model, agent) as r:
+        rec = await r.run("calc", "x", timeout=10)
+    assert rec.status is RunStatus.SUCCEEDED, rec.error
+    assert calls == [(2, 3)]  # three bad calls cost nothing; the good one ran, once
+    assert "at most 1 time" in tool_messages(model.requests[5])[-1]
+
+
 async def test_model_failures_retry_then_fail_clearly(tmp_path: Path) -> None:
     model = ScriptedModel(
         [ModelError("rate limited", retryable=True, retry_after=0.0), ScriptedModel.final("ok"),

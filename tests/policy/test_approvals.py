@@ -200,3 +200,75 @@ def test_a_parked_run_survives_kill_9_and_continues_once_approved(tmp_path: Path
         < actions.index("approval.approved")
         < actions.index("tool.allow")
     )
+
+
+# --- edited arguments go through the whole pipeline again -------------------------------
+TIERS = {"rules": [
+    {"name": "no-huge-refunds", "when": {"tool": "refund", "args": {"amount": {"gt": 10_000}}},
+     "decide": "deny", "reason": "no refund above 10000"},
+    {"name": "finance-refunds", "when": {"tool": "refund", "args": {"amount": {"gt": 1000}}},
+     "decide": "approve", "approver": "finance-lead"},
+    {"name": "support-refunds", "when": {"tool": "refund", "args": {"amount": {"gt": 100}}},
+     "decide": "approve", "approver": "support-lead"},
+]}  # fmt: skip
+
+
+async def test_an_edited_call_that_a_rule_denies_is_denied(tmp_path: Path) -> None:
+    ledger = Ledger()
+    async with runtime(tmp_path, TIERS, refund_model(200.0), ledger.tools()) as rt:
+        rec = await rt.submit("clerk", "refund A-1")
+        a = await next_approval(rt)
+        await rt.approve(a.id, by="olga", arguments={"order_id": "A-1", "amount": 50_000.0})
+        done = await rt.wait(rec.id, timeout=10)
+        journal = await rt.journal(rec.id)
+    assert ledger.refunds == []  # the edit did not get past "deny above 10000"
+    assert done.output.startswith("ERROR: the call as edited by olga is refused")
+    assert "no refund above 10000" in done.output
+    result = next(e for e in journal if e.phase == "result" and e.kind == "tool")
+    assert result.payload.get("denied") is True
+
+
+async def test_an_edited_call_under_a_stricter_rule_needs_a_second_approval(
+    tmp_path: Path,
+) -> None:
+    ledger = Ledger()
+    async with runtime(tmp_path, TIERS, refund_model(200.0), ledger.tools()) as rt:
+        rec = await rt.submit("clerk", "refund A-1")
+        first = await next_approval(rt)
+        assert (first.rule, first.assignee) == ("support-refunds", "support-lead")
+        await rt.approve(first.id, by="sam", arguments={"order_id": "A-1", "amount": 5000.0})
+        second = await next_approval(rt)
+        parked = await rt.wait(rec.id, timeout=10)
+        assert ledger.refunds == []  # support may not approve what finance must
+        assert parked.status.value == "waiting"
+        assert (second.rule, second.assignee) == ("finance-refunds", "finance-lead")
+        assert second.request["call"]["arguments"]["amount"] == 5000.0
+        assert second.request["approved"][0]["by"] == "sam"
+        await rt.approve(second.id, by="fiona")
+        done = await rt.wait(rec.id, timeout=10)
+    assert done.status.value == "succeeded"
+    assert ledger.refunds == [{"order_id": "A-1", "amount": 5000.0}]
+
+
+async def test_edited_arguments_that_are_not_valid_are_refused(tmp_path: Path) -> None:
+    ledger = Ledger()
+    async with runtime(tmp_path, POLICY, refund_model(), ledger.tools()) as rt:
+        rec = await rt.submit("clerk", "refund A-1")
+        a = await next_approval(rt)
+        await rt.approve(a.id, by="olga", arguments={"order_id": "A-1", "amount": "lots"})
+        done = await rt.wait(rec.id, timeout=10)
+    assert ledger.refunds == []
+    assert "the edited arguments are not valid" in done.output
+
+
+async def test_invalid_arguments_never_ask_for_an_approval(tmp_path: Path) -> None:
+    ledger = Ledger()
+    every_refund = {"rules": [{"name": "all", "when": {"tool": "refund"}, "decide": "approve"}]}
+    model = plan(("refund", {"order_id": "A-1", "amount": "lots"}), final=lambda r: r[0])
+    async with runtime(tmp_path, every_refund, model, ledger.tools()) as rt:
+        rec = await rt.run("clerk", "refund A-1", timeout=10)
+        assert rt.governance is not None
+        assert rt.governance.requested.empty()
+        assert rt.governance.gstore.approvals(rt.workspace, status=None) == []
+    assert rec.status.value == "succeeded"
+    assert rec.output.startswith("ERROR: invalid arguments for refund: amount")

@@ -8,10 +8,14 @@ import asyncio
 import time
 from pathlib import Path
 
-from gov_helpers import Ledger, plan, runtime
+import pytest
+from gov_helpers import VAULT_KEY, Ledger, plan, runtime
 
-from orgos import Agent
+from orgos import Agent, Runtime
 from orgos.config.org import OrgSpec, TeamSpec
+from orgos.errors import ConfigError, NotFound
+from orgos.policy import Governance
+from orgos.testing import ScriptedModel
 
 #: The scripted model is priced at 1 per token: costs are token counts.
 PRICES = {"scripted": {"input": 1_000_000, "output": 1_000_000}}
@@ -145,3 +149,80 @@ async def test_the_breaker_trips_on_errors_and_says_why(tmp_path: Path) -> None:
     assert parked.waiting_on == {"paused": "agent:clerk"}
     assert switches["agent:clerk"] == "breaker: 3 failed tool calls in 60 s"
     assert "breaker: 3 failed tool calls" in (parked.error or "")
+
+
+async def test_a_policy_reload_keeps_the_rate_limit_buckets(tmp_path: Path) -> None:
+    now, waits = [0.0], []
+
+    async def sleep(seconds: float) -> None:  # the injected clock moves; nothing sleeps
+        waits.append(seconds)
+        now[0] += seconds
+
+    path = tmp_path / "policy.yaml"
+    limits = "rate_limits: {default: {requests_per_minute: 2}}\n"
+    path.write_text(limits)
+    gov = Governance(path, reload_interval=0.0, switch_interval=0.0, vault_key=VAULT_KEY,
+                     clock=lambda: now[0], sleep=sleep)  # fmt: skip
+    async with Runtime(store=tmp_path / "o.db", agents=[Agent(name="clerk")],
+                       models=ScriptedModel(lambda r: ScriptedModel.final("ok")),
+                       governance=gov) as rt:  # fmt: skip
+        for i in range(2):  # this minute's two requests
+            assert (await rt.run("clerk", f"t{i}", timeout=10)).status.value == "succeeded"
+        assert waits == []
+        path.write_text(limits + "rules: [{name: r, when: {tool: x}, decide: deny}]\n")
+        third = await rt.run("clerk", "t2", timeout=10)
+    assert gov.source.generation == 1  # the policy was reloaded ...
+    assert third.status.value == "succeeded"
+    assert sum(waits) == pytest.approx(30.0)  # ... and the spent bucket still made it wait
+
+
+async def test_pausing_an_agent_or_team_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    ledger = Ledger()
+    org = OrgSpec(teams=[TeamSpec(name="support")])
+    agents = [Agent(name="clerk", tools=["lookup"], team="support")]
+    async with runtime(tmp_path, {}, plan(), ledger.tools(), agents=agents, org=org) as rt:
+        gov = rt.governance
+        assert gov is not None
+        with pytest.raises(ValueError, match="no agent named 'clerc' to pause; agents: clerk"):
+            await gov.pause("agent:clerc", "typo", "olga")
+        with pytest.raises(ValueError, match="no team named 'suport' to pause; teams: support"):
+            await gov.pause("team:suport", "typo", "olga")
+        assert gov.gstore.switches(rt.workspace) == {}
+
+
+def test_orgos_pause_refuses_an_unknown_agent(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from orgos.cli import app
+
+    proj = tmp_path / "p"
+    runner = CliRunner()
+    assert runner.invoke(app, ["init", str(proj)]).exit_code == 0
+    out = runner.invoke(app, ["-p", str(proj), "pause", "agent:asistant"])
+    assert out.exit_code != 0
+    assert "no agent named 'asistant' to pause; agents: assistant" in out.output
+    assert "paused" not in out.output.replace("to pause", "")
+
+
+async def test_an_agent_added_before_start_is_held_to_the_workspace_boundary(
+    tmp_path: Path,
+) -> None:
+    ledger = Ledger()
+    policy = {"boundary": {"tools": ["lookup"]}}
+    rt = runtime(
+        tmp_path, policy, plan(), ledger.tools(), agents=[Agent(name="clerk", tools=["lookup"])]
+    )
+    rt.add_agent(Agent(name="rogue", tools=["refund"]))
+    with pytest.raises(ConfigError, match="'rogue' is given tools outside the workspace boundary"):
+        await rt.start()
+    await rt.close()
+
+
+async def test_adding_an_agent_to_a_started_runtime_is_refused(tmp_path: Path) -> None:
+    ledger = Ledger()
+    async with runtime(tmp_path, {}, plan(), ledger.tools()) as rt:
+        with pytest.raises(ConfigError, match="cannot add agent 'late' to a started runtime"):
+            rt.add_agent(Agent(name="late", tools=["refund"]))
+        assert "late" not in rt.agents
+        with pytest.raises(NotFound):
+            await rt.submit("late", "x")

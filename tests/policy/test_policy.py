@@ -198,3 +198,19 @@ def test_policy_check_cli(tmp_path: Path) -> None:
                               "--args", '{"text": "hello"}'])  # fmt: skip
     assert "decision: allow (by the default)" in out.output
     print(out.output)
+
+
+@pytest.mark.parametrize("amount", [float("nan"), float("inf"), "NaN", "-Infinity", "1e999"])
+def test_numeric_rules_fail_closed_on_numbers_that_are_not_finite(amount: object) -> None:
+    rules = RuleSet(RULES)
+    decision = rules.decide(Call("clerk", "tool", "refund", {"amount": amount}))
+    assert (decision.action, decision.rule) == ("deny", "huge-refund")
+
+
+async def test_a_nan_refund_is_denied_by_a_deny_above_rule(tmp_path: Path) -> None:
+    ledger = Ledger()
+    model = plan(("refund", {"order_id": "A-1", "amount": float("nan")}), final=lambda r: r[0])
+    async with runtime(tmp_path, RULES, model, ledger.tools()) as rt:
+        run = await rt.run("clerk", "refund", timeout=30)
+    assert ledger.refunds == []
+    assert run.output == "ERROR: refunds above 5000 are never made by agents"

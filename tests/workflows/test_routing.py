@@ -190,3 +190,24 @@ async def test_delegation_rights_come_from_the_org_chart(tmp_path: Path) -> None
     assert offered[0] == ["worker", "auditor"]  # down its line, and what its team may use
     assert '"result":"worked"' in rec.output
     assert "boss may not delegate to 'stranger'" in rec.output
+
+
+async def test_a_half_open_breaker_admits_exactly_one_trial(tmp_path: Path) -> None:
+    now = [1000.0]
+    agents = [Agent(name="bad", capabilities=["x"]), Agent(name="good", capabilities=["x"])]
+    model = agents_model({"bad": failing("bad is broken"), "good": echo("good")})
+    one = wf([{"id": "s", "agent": "bad"}], name="one")
+    fan = wf([{"id": "s", "route": {"capabilities": ["x"]}, "for_each": "[1, 2, 3, 4, 5, 6]",
+               "retry": {"max_attempts": 2}}], name="fan")  # fmt: skip
+    rt = Runtime(store=tmp_path / "o.db", agents=agents, models=model, model_retries=0)
+    rt.router.clock = lambda: now[0]
+    rt.router.breaker_failures, rt.router.breaker_cooldown = 1, 30.0
+    async with rt:
+        await rt.run_workflow(one, timeout=20)  # bad fails: its breaker opens
+        assert rt.router.breaker("bad").state == "open"
+        now[0] += 31  # cooled down: half-open
+        rec = await rt.run_workflow(fan, timeout=20)
+        got = collections.Counter(await targets(rt, rec.id))
+    assert rec.status is RunStatus.SUCCEEDED, rec.error
+    assert got["bad"] == 1  # one trial, not half of the six branches
+    assert got["good"] == 6

@@ -289,17 +289,17 @@ class AgentProgram:
         delegations: list[ToolCall] = []
         limits = spec.tool_limits
         for call in calls:
+            key = call.name
             if limits:
-                key = call.name
                 if call.name == DELEGATE:
                     key = f"{DELEGATE}:{call.arguments.get('agent')}"
                 over = _over_limit(spec, used, call.name, key)
                 if over is not None:
                     results[call.id] = ToolResult(False, error=over)
                     continue
-                used[call.name] = used.get(call.name, 0) + 1
-                if key != call.name:
-                    used[key] = used.get(key, 0) + 1
+            # Only a call that is carried out uses up its limit: a malformed
+            # one (bad JSON, unknown tool, invalid arguments) costs nothing.
+            ran = False
             if call.arguments_error is not None:
                 results[call.id] = ToolResult(
                     False, error=f"arguments are not valid JSON: {call.arguments_error}"
@@ -310,10 +310,17 @@ class AgentProgram:
                     results[call.id] = ToolResult(False, error=problem)
                 else:
                     delegations.append(call)
+                    ran = True
             elif builtin is not None and call.name in builtin[1]:
                 results[call.id] = await builtin[0].call(ctx, call.name, call.arguments)
+                ran = True
             else:
+                ran = not limits or ctx.tool_problem(call.name, call.arguments) is None
                 results[call.id] = await ctx.tool(call.name, call.arguments)
+            if limits and ran:
+                used[call.name] = used.get(call.name, 0) + 1
+                if key != call.name:
+                    used[key] = used.get(key, 0) + 1
         if delegations:
             parent_task = ctx.run.input.get("task") if isinstance(ctx.run.input, dict) else None
             children = [

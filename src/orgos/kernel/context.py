@@ -205,9 +205,14 @@ class RunContext:
                                   "result": result})  # fmt: skip
 
     # --- syscalls ---------------------------------------------------------------
-    async def llm(self, request: ModelRequest, model: str | None = None) -> ModelResponse:
-        """Ask a model. Retries and timeouts happen inside; tokens stream to
-        watchers; only the complete response is journaled."""
+    async def llm(
+        self, request: ModelRequest, model: str | None = None, *, agent: str | None = None
+    ) -> ModelResponse:
+        """Ask a model. Retries, timeouts and fallbacks happen inside; tokens
+        stream to watchers; only the complete response is journaled. This is
+        the one way to a model: services call it within a run. ``agent``: the
+        agent the call is made for, when not the run's own (a supervisor
+        choosing for a workflow); policy and budgets see that agent."""
         kernel = self.kernel
         name = model or "default"
         live: list[ModelResponse] = []
@@ -215,18 +220,19 @@ class RunContext:
         async def execute(sc: Syscall) -> dict[str, Any]:
             # A failure (after retries) is not journaled as the result: the run
             # fails, and a resumed run asks the model again.
-            m = kernel.model(name)
             on_token = self._on_token if self._events.active(self.run.root_id) else None
-            resp = await kernel.complete(m, request, on_token)
+            resp = await kernel.complete(name, request, on_token)
             live.append(resp)
             sent.append(reply := {"ok": resp.to_dict()})
             return reply
 
-        req = {
+        req: dict[str, Any] = {
             "model": name,
             "messages": len(request.messages),
             "tools": [t.name for t in request.tools],
         }
+        if agent is not None:
+            req["agent"] = agent
         sent: list[dict[str, Any]] = []
         result = await self.syscall("llm", req, execute, repair=_repair_reply)
         if "ok" not in result:
@@ -240,27 +246,31 @@ class RunContext:
 
     async def tool(self, name: str, arguments: dict[str, Any]) -> ToolResult:
         """Call a tool by name. Unknown, disallowed, invalid or failing calls
-        come back as error results for the model to read."""
+        come back as error results for the model to read. A call is checked
+        before policy sees it: one that cannot run is refused (``refused`` in
+        its request), so it never asks for an approval."""
         tool = self.kernel.tools.get(name)
-        allowed = self.allowed_tools
-        if tool is None or (allowed is not None and name not in allowed):
-            why = "does not exist" if tool is None else "is not allowed for this agent"
-            names = sorted(allowed) if allowed is not None else sorted(self.kernel.tools)
-            err = f"tool {name!r} {why}; available tools: {', '.join(names) or 'none'}"
+        problem: str | None = None
+        kwargs: dict[str, Any] | None = None
+        if tool is None or not self.replaying():
+            problem, kwargs = self._check_tool(name, arguments)
+        if problem is not None or tool is None:
+            err = str(problem)
 
             async def refuse(sc: Syscall) -> dict[str, Any]:
                 return ToolResult(False, error=err).to_dict()
 
-            result = await self.syscall("tool", {"tool": name, "arguments": arguments}, refuse)
-            return ToolResult.from_dict(result)
+            req = {"tool": name, "arguments": arguments, "refused": err}
+            return ToolResult.from_dict(await self.syscall("tool", req, refuse))
 
         kernel = self.kernel
 
         async def execute(sc: Syscall) -> dict[str, Any]:
             key = f"{self.run.id}:{sc.seq}"
             args = sc.request["arguments"]  # a hook may have edited them (an approval)
+            valid = kwargs if args is arguments else None
             res = await tool.invoke(
-                args, key, timer=kernel.deadlines.timeout, secrets=kernel.secrets
+                args, key, timer=kernel.deadlines.timeout, secrets=kernel.secrets, valid=valid
             )
             return res.to_dict()
 
@@ -271,6 +281,25 @@ class RunContext:
             idempotent=tool.safe_to_retry,
         )
         return ToolResult.from_dict(result)
+
+    def tool_problem(self, name: str, arguments: dict[str, Any]) -> str | None:
+        """Why this tool call cannot run (unknown, not allowed, invalid
+        arguments), or None: what ``tool`` would refuse."""
+        return self._check_tool(name, arguments)[0]
+
+    def _check_tool(
+        self, name: str, arguments: dict[str, Any]
+    ) -> tuple[str | None, dict[str, Any] | None]:
+        tool = self.kernel.tools.get(name)
+        allowed = self.allowed_tools
+        if tool is None or (allowed is not None and name not in allowed):
+            why = "does not exist" if tool is None else "is not allowed for this agent"
+            names = sorted(allowed) if allowed is not None else sorted(self.kernel.tools)
+            return f"tool {name!r} {why}; available tools: {', '.join(names) or 'none'}", None
+        try:
+            return None, tool.validate(arguments)
+        except ValueError as exc:
+            return str(exc), None
 
     async def spawn(self, children: list[tuple[str, str, Any]]) -> list[str]:
         """Start child runs, each ``(kind, target, input)``; returns their ids.

@@ -30,8 +30,8 @@ from orgos.kernel.journal import Journal, end_ops
 from orgos.kernel.scheduler import Scheduler
 from orgos.kernel.syscall import Park, Pipeline, Stopping
 from orgos.kernel.timers import WakeTimers
-from orgos.llm.base import Model, ModelError, ModelRequest, ModelResponse, TokenSink
-from orgos.llm.retry import complete_with_retry
+from orgos.llm.base import Model, ModelRequest, ModelResponse, TokenSink
+from orgos.llm.fallback import Caller, ModelOptions
 from orgos.store.base import (
     Append,
     InsertRun,
@@ -78,6 +78,7 @@ class Kernel:
         workspace: str = "default",
         workspaces: Collection[str] = (),
         models: Mapping[str, Model] | None = None,
+        model_options: Mapping[str, ModelOptions] | None = None,
         tools: Mapping[str, Tool] | None = None,
         programs: Mapping[str, Program] | None = None,
         max_active: int = 1000,
@@ -96,6 +97,8 @@ class Kernel:
         #: its own, and more only when configured so (an instance's worker).
         self.workspaces = frozenset({workspace, *workspaces})
         self.models: dict[str, Model] = dict(models or {})
+        #: Per model key: its retries and fallback chain (a project's ``models``).
+        self.model_options: dict[str, ModelOptions] = dict(model_options or {})
         self.tools: dict[str, Tool] = dict(tools or {})
         self.programs: dict[str, Program] = dict(programs or {})
         self.pipeline = Pipeline()
@@ -120,9 +123,6 @@ class Kernel:
         self.max_active = max_active
         self.lease_ttl = lease_ttl
         self.poll_interval = poll_interval
-        self.model_timeout = model_timeout
-        self.model_retries = model_retries
-        self.retry_backoff = retry_backoff
         self.worker_id = new_id("w-")
         self.journal = Journal(store, self.worker_id)
         #: A clean stop waits this long for unrepeatable calls in flight.
@@ -152,6 +152,8 @@ class Kernel:
         self.scheduler: Scheduler | None = None
         self.timers = WakeTimers(store, self._nudge.set)
         self._ended_source = ended_source(store)
+        self._caller = Caller(self.models, self.model_options, model_timeout, model_retries,
+                              retry_backoff, self.deadlines.timeout)  # fmt: skip
 
     # --- lifecycle ----------------------------------------------------------------
     async def start(self, *, recover: bool = True) -> None:
@@ -231,20 +233,14 @@ class Kernel:
 
     # --- models -------------------------------------------------------------------
     def model(self, name: str) -> Model:
-        m = self.models.get(name) or (self.models.get("default") if name == "default" else None)
-        if m is None:
-            raise ModelError(f"no model named {name!r}; configured: {', '.join(self.models)}")
-        return m
+        return self._caller.model(name)
 
     def complete(
-        self, model: Model, request: ModelRequest, on_token: TokenSink | None
+        self, name: str, request: ModelRequest, on_token: TokenSink | None
     ) -> Awaitable[ModelResponse]:
-        # Not a coroutine itself: one frame less on every model call's await chain.
-        return complete_with_retry(
-            model, request, on_token, timeout=self.model_timeout,
-            max_retries=self.model_retries, backoff=self.retry_backoff,
-            timer=self.deadlines.timeout,
-        )  # fmt: skip
+        """Call model ``name`` (its retries, then its fallbacks). Only
+        ``RunContext.llm`` calls this: a model call is a syscall of a run."""
+        return self._caller.complete(name, request, on_token)
 
     # --- creating runs --------------------------------------------------------------
     async def new_run(

@@ -7,13 +7,14 @@ The environment is passed in, never read from ``os.environ`` here, so a test
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from orgos.errors import ConfigError
 from orgos.llm.base import Model, ModelRequest, ModelResponse
+from orgos.llm.fallback import ModelOptions
 
 Provider = Literal["auto", "openai", "anthropic", "local", "scripted"]
 
@@ -38,7 +39,22 @@ class ModelConfig(BaseModel):
     base_url: str | None = None
     api_key_env: str | None = None
     timeout: float = 60
-    max_retries: int = 4
+    #: Retries of a retryable failure (rate limit, 5xx, timeout, dropped connection).
+    max_retries: int = Field(default=4, ge=0)
+    #: Models (keys of the project's ``models``) tried in order when this one
+    #: still fails after its retries; each with its own retries.
+    fallback: list[str] = Field(default_factory=list)
+
+
+def model_options(
+    configs: Mapping[str, ModelConfig], present: Container[str]
+) -> dict[str, ModelOptions]:
+    """What the kernel needs to call each configured model: its retries and
+    the fallbacks among the models ``present``."""
+    return {
+        key: ModelOptions(cfg.max_retries, tuple(f for f in cfg.fallback if f in present))
+        for key, cfg in configs.items()
+    }
 
 
 def build_model(config: ModelConfig | None, env: Mapping[str, str]) -> Model:

@@ -90,15 +90,28 @@ class Router:
         if route.strategy == "supervisor" and route.supervisor is not None:
             pick = await self._ask_supervisor(route.supervisor, allowed, task)
             if pick is not None:
-                return [pick] * n
-        return await self.least_loaded(workspace, allowed, n)
+                return self.admit([pick] * n)
+        return self.admit(await self.least_loaded(workspace, allowed, n))
+
+    def admit(self, chosen: list[str]) -> list[str]:
+        """Send the chosen work: a half-open agent takes exactly one trial
+        (LookupError when the choice would send it more)."""
+        for a in dict.fromkeys(chosen):
+            b = self.breaker(a)
+            if b.state == "half-open" and chosen.count(a) > 1:
+                raise LookupError(f"{a} is cooling down after failures: it takes one trial")
+        for a in dict.fromkeys(chosen):
+            self.breaker(a).admit()
+        return chosen
 
     async def least_loaded(self, workspace: str, agents: list[str], n: int) -> list[str]:
         """Spread ``n`` pieces of work: each to the agent with the most room
-        left under its ``max_concurrent`` (then the fewest runs, then by name)."""
+        left under its ``max_concurrent`` (then the fewest runs, then by name).
+        A half-open agent (its breaker's trial) gets at most one."""
         specs = self._agents()
         load = await self.load(workspace, agents)
         limit = {a: specs[a].max_concurrent for a in agents}
+        trial = {a for a in agents if self.breaker(a).state == "half-open"}
         out: list[str] = []
 
         def rank(a: str) -> tuple[int, float, str]:
@@ -109,7 +122,13 @@ class Router:
             return full, load[a] / cap, a
 
         for _ in range(n):
-            best = min(agents, key=rank)
+            free = [a for a in agents if a not in trial or a not in out]
+            if not free:
+                raise LookupError(
+                    f"every capable agent is cooling down after failures: {', '.join(agents)}"
+                    " (one trial each)"
+                )
+            best = min(free, key=rank)
             out.append(best)
             load[best] += 1
         return out
@@ -135,7 +154,7 @@ class Router:
         req = ModelRequest([Message("system", system), Message("user", task or "(no task text)")],
                            [], schema, spec.temperature)  # fmt: skip
         try:
-            resp = await self._kernel.complete(self._kernel.model(spec.model), req, None)
+            resp = await self._kernel.complete(spec.model, req, None)
             pick = pydantic_core.from_json(resp.content.strip()).get("agent")
         except (ModelError, ValueError, AttributeError) as exc:
             log.warning("supervisor %s could not choose (%s); routing by load", supervisor, exc)

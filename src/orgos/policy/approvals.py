@@ -1,7 +1,9 @@
 """Approvals: a syscall a rule says needs a person parks its run, and the
 approval waits in the store (through restarts, for days). A decision wakes
 the run, which replays to the same syscall and now passes, fails with the
-denial's reason, or runs with the arguments the person edited. A pending
+denial's reason, or runs with the arguments the person edited: an edited call
+is a new call, validated and judged by the rules again (denied, asked again
+under another rule, or run). A pending
 approval that times out moves up the org chart: the agent's supervisors,
 then the owner of its team."""
 
@@ -22,6 +24,15 @@ def chain_for(first: str, agent: str, chart: OrgChart | None) -> list[str]:
     if chart is not None:
         chain.extend(x for x in chart.escalation_chain(agent) if x not in chain)
     return chain
+
+
+def approved_arguments(a: Approval) -> Any:
+    """The arguments an approved tool call runs with: those the last approver
+    typed, else those of the call they were shown (an earlier edit)."""
+    if a.arguments is not None:
+        return a.arguments
+    call = (a.request or {}).get("call")
+    return call.get("arguments") if isinstance(call, dict) else None
 
 
 def find(gstore: GovernanceStore, workspace: str, approval_id: str) -> Approval:

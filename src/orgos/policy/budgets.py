@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from orgos.policy.spec import DEFAULT_PRICES, Budgets, Limit, Price, RateLimit
@@ -114,11 +114,11 @@ class Meter:
 class _Bucket:
     __slots__ = ("level", "per_second", "size", "stamp")
 
-    def __init__(self, per_minute: float):
+    def __init__(self, per_minute: float, now: float):
         self.size = per_minute
         self.per_second = per_minute / 60.0
         self.level = per_minute
-        self.stamp = time.monotonic()
+        self.stamp = now
 
     def refill(self, now: float) -> None:
         self.level = min(self.size, self.level + (now - self.stamp) * self.per_second)
@@ -132,19 +132,37 @@ class _Bucket:
 class RateLimiter:
     """Requests and tokens per minute, per model key. Tokens are charged after
     the call (its real usage), so a big call may push the bucket below zero
-    and the next call waits for it to refill."""
+    and the next call waits for it to refill. ``clock`` and ``sleep`` are
+    the monotonic clock and the wait (tests inject both)."""
 
-    def __init__(self, limits: Mapping[str, RateLimit]):
+    def __init__(
+        self,
+        limits: Mapping[str, RateLimit],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        previous: RateLimiter | None = None,
+    ):
         self.limits = dict(limits)
+        self.clock, self.sleep = clock, sleep
         self._req: dict[str, _Bucket] = {}
         self._tok: dict[str, _Bucket] = {}
+        now = clock()
         for key, lim in self.limits.items():
+            same = previous is not None and previous.limits.get(key) == lim
             if lim.requests_per_minute:
-                self._req[key] = _Bucket(lim.requests_per_minute)
+                old = previous._req.get(key) if same and previous is not None else None
+                self._req[key] = old or _Bucket(lim.requests_per_minute, now)
             if lim.tokens_per_minute:
-                self._tok[key] = _Bucket(lim.tokens_per_minute)
+                old = previous._tok.get(key) if same and previous is not None else None
+                self._tok[key] = old or _Bucket(lim.tokens_per_minute, now)
         #: Seconds callers spent waiting, in total (for reports and tests).
-        self.waited = 0.0
+        self.waited: float = previous.waited if previous is not None else 0.0
+
+    def renewed(self, limits: Mapping[str, RateLimit]) -> RateLimiter:
+        """The limiter for a reloaded policy: a limit that did not change
+        keeps its bucket (a reload is no way to reset what was spent)."""
+        return RateLimiter(limits, clock=self.clock, sleep=self.sleep, previous=self)
 
     def _key(self, key: str) -> str:
         return key if key in self.limits else "default"
@@ -155,7 +173,7 @@ class RateLimiter:
         if req is None and tok is None:
             return
         while True:
-            now = time.monotonic()
+            now = self.clock()
             wait = 0.0
             if req is not None:
                 req.refill(now)
@@ -168,10 +186,10 @@ class RateLimiter:
                     req.level -= 1.0
                 return
             self.waited += wait
-            await asyncio.sleep(wait)
+            await self.sleep(wait)
 
     def spend(self, model_key: str, tokens: int) -> None:
         tok = self._tok.get(self._key(model_key))
         if tok is not None:
-            tok.refill(time.monotonic())
+            tok.refill(self.clock())
             tok.level -= tokens

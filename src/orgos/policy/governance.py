@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,13 +56,17 @@ class Governance:
         switch_interval: float = 0.25,
         vault_key: bytes | None = None,
         vault_key_file: Path | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ):
+        """``clock`` and ``sleep``: the rate limiter's monotonic clock and wait."""
         if isinstance(policy, PolicySpec) or policy is None:
             self.source = PolicySource(policy)
         else:
             self.source = PolicySource(None, Path(policy), reload_interval)
         self.switch_interval = switch_interval
         self.meter = Meter()
+        self.limiter = RateLimiter({}, clock=clock, sleep=sleep)
         self._rules: RuleSet = self.source.rules
         self._apply_spec(self._rules.spec)
         self.chart: OrgChart | None = None
@@ -85,7 +89,7 @@ class Governance:
 
     def _apply_spec(self, spec: PolicySpec) -> None:
         self.prices = Prices(spec.prices)
-        self.limiter = RateLimiter(spec.rate_limits)
+        self.limiter = self.limiter.renewed(spec.rate_limits)
         self._untrusted = frozenset(spec.untrusted_tools)
         r = spec.redaction
         self.redactor = Redactor(r.pii, r.patterns)
@@ -107,6 +111,12 @@ class Governance:
         kernel.wakers["paused"] = self._paused_waker
         kernel.secrets = self._secret
         kernel.events.redact = self._redact_event
+
+    def adopt(self, chart: OrgChart, agents: dict[str, AgentSpec]) -> None:
+        """The org chart and agents a runtime starts with (agents added after
+        ``install``): the boundary is checked on them too."""
+        check_boundary(self.spec, agents)
+        self.chart = chart
 
     def _redact_event(self, data: Any) -> Any:
         return self.redactor.value(data) if self._redact_events else data
@@ -179,6 +189,8 @@ class Governance:
         st = self._runs.get(run.id)
         if st is None:
             st = await self._state(run, sc.seq)
+        if "agent" in sc.request and sc.kind == "llm":
+            st = self._acting(st, sc.request["agent"])
         if time.monotonic() >= self._switch_next:
             self._refresh_switches()
         if self._paused:
@@ -207,6 +219,10 @@ class Governance:
                                     {"budget": over}))  # fmt: skip
                 return Verdict.deny(over)
         tool_name = req.get("tool") if kind == "tool" else None
+        if tool_name is not None and "refused" in req:  # invalid: it cannot run, nothing to judge
+            sc.ops.append(Audit(run.workspace, "agent:" + agent, "tool.refused", run.id, sc.seq,
+                                {"tool": tool_name, "reason": req["refused"]}))  # fmt: skip
+            return None
         call = self._call(sc, st, tool_name, rules)
         if kind == "review":  # an answer that failed its guardrails: always a person
             d = Decision("approve", "guardrails", str(req.get("reason", "")), req.get("approver"))
@@ -231,6 +247,12 @@ class Governance:
         sc.ops.append(Audit(run.workspace, "agent:" + agent, f"{kind}.{action}", run.id, sc.seq,
                             data))  # fmt: skip
         return verdict
+
+    def _acting(self, st: RunState, agent: Any) -> RunState:
+        """A model call made for another agent (a supervisor choosing for a
+        workflow): its rules, switches and budgets apply, with the run's taint."""
+        name = str(agent)
+        return RunState(name, self._team(name), st.tainted)
 
     def _call(self, sc: Syscall, st: RunState, tool_name: Any, rules: RuleSet) -> Call:
         run = sc.run
@@ -283,22 +305,9 @@ class Governance:
         run = sc.run
         a = self.gstore.approval_for(run.id, sc.seq)
         if a is None:
-            spec = self.spec.approvals
-            chain = approvals_mod.chain_for(approver or spec.approver, st.agent, self.chart)
-            now = time.time()
-            a = Approval(
-                new_id("ap-"), run.workspace, run.id, sc.seq, st.agent, sc.kind,
-                {"call": sc.request, "chain": chain}, rule, reason, "pending", chain[0], 0,
-                now + spec.timeout if len(chain) > 1 else None, now,
-            )  # fmt: skip
-            a = await self.gstore.create_approval(a)
-            self.requested.put_nowait(a)
+            a = await self._ask(sc, st, sc.request, rule, reason, approver)
         if a.status == "pending":
-            return Verdict.park(
-                f"waiting for approval {a.id}: {reason}",
-                {"approval": {"id": a.id, "seq": sc.seq, "kind": sc.kind, "request": sc.request,
-                              "reason": reason, "assignee": a.assignee}},
-            )  # fmt: skip
+            return self._waiting(sc, a)
         if a.status == "denied":
             note = f": {a.note}" if a.note else ""
             return Verdict.deny(f"{a.decided_by} denied this call{note}")
@@ -306,9 +315,78 @@ class Governance:
             sc.request["decided_by"] = a.decided_by
             if isinstance(a.arguments, dict) and "answer" in a.arguments:  # corrected by them
                 sc.request["answer"] = a.arguments["answer"]
-        elif a.arguments is not None and sc.kind == "tool":
-            sc.request["arguments"] = a.arguments
-        return None
+            return None
+        if sc.kind != "tool":
+            return None
+        edited = approvals_mod.approved_arguments(a)
+        if edited is None or edited == sc.request.get("arguments"):
+            return None
+        sc.request["arguments"] = edited
+        return await self._recheck(sc, st, a)
+
+    async def _recheck(self, sc: Syscall, st: RunState, a: Approval) -> Verdict | None:
+        """Edited arguments make a new call: it is validated and judged by the
+        rules again; a rule other than the one just approved asks again."""
+        name = sc.request.get("tool")
+        tool = self.kernel.tools.get(name) if isinstance(name, str) else None
+        if tool is not None:
+            try:
+                tool.validate(sc.request["arguments"])
+            except ValueError as exc:
+                return Verdict.deny(f"the edited arguments are not valid: {exc}")
+        rules = self._rules
+        d = rules.decide(self._call(sc, st, name, rules))
+        if d.action == "deny":
+            return Verdict.deny(f"the call as edited by {a.decided_by} is refused: {d.reason}")
+        if d.action == "allow" or d.rule == a.rule:
+            return None
+        await self._ask(sc, st, sc.request, d.rule, d.reason, d.approver, again=a)
+        return await self._approval(sc, st, d.rule, d.reason, d.approver)
+
+    async def _ask(
+        self,
+        sc: Syscall,
+        st: RunState,
+        call: dict[str, Any],
+        rule: str | None,
+        reason: str,
+        approver: str | None,
+        again: Approval | None = None,
+    ) -> Approval:
+        """Request an approval for this call (or, ``again``, reopen an approved
+        one for its edited call under another rule)."""
+        run = sc.run
+        spec = self.spec.approvals
+        chain = approvals_mod.chain_for(approver or spec.approver, st.agent, self.chart)
+        now = time.time()
+        request: dict[str, Any] = {"call": dict(call), "chain": chain}
+        if again is not None:
+            previous = list((again.request or {}).get("approved") or [])
+            previous.append({"by": again.decided_by, "rule": again.rule,
+                             "arguments": call.get("arguments")})  # fmt: skip
+            request["approved"] = previous
+        a = Approval(
+            again.id if again is not None else new_id("ap-"), run.workspace, run.id, sc.seq,
+            st.agent, sc.kind, request, rule, reason, "pending", chain[0], 0,
+            now + spec.timeout if len(chain) > 1 else None, now,
+        )  # fmt: skip
+        if again is None:
+            a = await self.gstore.create_approval(a)
+        elif not await self.gstore.reopen_approval(a):
+            found = self.gstore.approval_for(run.id, sc.seq)
+            assert found is not None
+            return found
+        if a.status == "pending":
+            self.requested.put_nowait(a)
+        return a
+
+    def _waiting(self, sc: Syscall, a: Approval) -> Verdict:
+        call = (a.request or {}).get("call") or sc.request  # the call as it will run
+        return Verdict.park(
+            f"waiting for approval {a.id}: {a.reason}",
+            {"approval": {"id": a.id, "seq": sc.seq, "kind": sc.kind, "request": call,
+                          "reason": a.reason, "assignee": a.assignee}},
+        )  # fmt: skip
 
     async def decide(
         self,
@@ -386,9 +464,25 @@ class Governance:
         return None
 
     async def pause(self, scope: str, reason: str, actor: str) -> bool:
-        ok = await self.gstore.set_switch(self.workspace, check_scope(scope), True, reason, actor)
+        """Pause a scope that exists (ValueError naming what does otherwise)."""
+        self._check_exists(check_scope(scope))
+        return await self._pause(scope, reason, actor)
+
+    async def _pause(self, scope: str, reason: str, actor: str) -> bool:
+        ok = await self.gstore.set_switch(self.workspace, scope, True, reason, actor)
         self._refresh_switches()
         return ok
+
+    def _check_exists(self, scope: str) -> None:
+        if scope == "all":
+            return
+        what, name = scope.split(":", 1)
+        chart = self.chart
+        known = sorted((chart.agents if what == "agent" else chart.teams) if chart else ())
+        if name not in known:
+            raise ValueError(
+                f"no {what} named {name!r} to pause; {what}s: {', '.join(known) or 'none'}"
+            )
 
     async def unpause(self, scope: str, actor: str) -> list[str]:
         """Lift a switch; runs parked by it are woken (they re-check)."""
@@ -441,6 +535,8 @@ class Governance:
             ok = result.get("ok")
             if not isinstance(ok, dict):
                 return
+            if "agent" in sc.request:
+                st = self._acting(st, sc.request["agent"])
             u = ok.get("usage") or {}
             tin, tout = int(u.get("input_tokens", 0)), int(u.get("output_tokens", 0))
             key = str(sc.request.get("model", "default"))
@@ -479,7 +575,7 @@ class Governance:
         spend.clear()
         log.error("agent %s paused by its %s", agent, why)
         self._paused["agent:" + agent] = why
-        task = asyncio.get_running_loop().create_task(self.pause("agent:" + agent, why, "breaker"))
+        task = asyncio.get_running_loop().create_task(self._pause("agent:" + agent, why, "breaker"))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import math
 import operator
 import re
 from collections.abc import Callable, Mapping
@@ -84,12 +85,19 @@ def _lookup(obj: Any, path: list[str]) -> Any:
     return obj
 
 
+class NotFinite(ValueError):
+    """A numeric comparison met NaN or an infinity: no answer is safe, so the
+    rule's condition fails closed (a deny or approve rule applies)."""
+
+
 def _num(a: Any, b: Any, op: Callable[[float, float], bool]) -> bool:
     if isinstance(a, bool) or not isinstance(a, int | float):
         try:
             a = float(a)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return False
+    if not math.isfinite(a):
+        raise NotFinite(f"{a!r} is not a finite number")
     try:
         return op(a, float(b))
     except (TypeError, ValueError):

@@ -185,6 +185,28 @@ class GovernanceStore:
 
         return await self.store._transact(apply)
 
+    async def reopen_approval(self, a: Approval) -> bool:
+        """Ask again: an approved call whose edited arguments need another
+        rule's approval becomes pending under that rule (``a`` holds the new
+        request, rule, reason, assignee and due time). False if it was not
+        approved (decided or reopened meanwhile)."""
+
+        def apply(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE approvals SET status='pending', request=?, rule=?, reason=?,"
+                " assignee=?, escalations=0, due_at=?, decided_by=NULL, decided_at=NULL,"
+                " note=NULL, arguments=NULL WHERE id=? AND status='approved'",
+                (_dumps(a.request), a.rule, a.reason, a.assignee, a.due_at, a.id),
+            )
+            if cur.rowcount != 1:
+                return False
+            data = {"approval": a.id, "rule": a.rule, "assignee": a.assignee, "edited": True}
+            _record(conn, time.time(), a.workspace, "kernel", "approval.requested", a.run_id,
+                    a.step, data)  # fmt: skip
+            return True
+
+        return await self.store._transact(apply)
+
     async def escalate(self, approval_id: str, assignee: str, due_at: float | None) -> bool:
         def apply(conn: sqlite3.Connection) -> bool:
             cur = conn.execute(

@@ -131,16 +131,22 @@ class Tool:
         *,
         timer: Callable[[float], AbstractAsyncContextManager[Any]] = asyncio.timeout,
         secrets: Callable[[str], str] | None = None,
+        valid: dict[str, Any] | None = None,
     ) -> Awaitable[ToolResult]:
         """Validate, call with a timeout, and turn every failure into a result.
 
         ``timer`` makes the timeout; the kernel passes its cheaper wheel.
-        ``secrets`` gives the value of a vault secret by name. Returns the
-        call's coroutine (not a coroutine itself: one frame less per call)."""
-        try:
-            kwargs = self.validate(arguments)
-        except ValueError as exc:
-            return _ready(ToolResult(False, error=str(exc)))
+        ``secrets`` gives the value of a vault secret by name. ``valid``: the
+        arguments as ``validate`` already returned them (checked once, not
+        twice). Returns the call's coroutine (not a coroutine itself: one
+        frame less per call)."""
+        if valid is not None:
+            kwargs = dict(valid)
+        else:
+            try:
+                kwargs = self.validate(arguments)
+            except ValueError as exc:
+                return _ready(ToolResult(False, error=str(exc)))
         if self.keyed:
             kwargs[IDEMPOTENCY_KEY] = idempotency_key
         if self.secrets:
