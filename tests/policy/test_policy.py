@@ -208,8 +208,9 @@ def test_numeric_rules_fail_closed_on_numbers_that_are_not_finite(amount: object
 
 
 async def test_a_nan_refund_is_denied_by_a_deny_above_rule(tmp_path: Path) -> None:
+    # "NaN" is valid JSON (a string) and the tool's float parameter reads it as nan
     ledger = Ledger()
-    model = plan(("refund", {"order_id": "A-1", "amount": float("nan")}), final=lambda r: r[0])
+    model = plan(("refund", {"order_id": "A-1", "amount": "NaN"}), final=lambda r: r[0])
     async with runtime(tmp_path, RULES, model, ledger.tools()) as rt:
         run = await rt.run("clerk", "refund", timeout=30)
     assert ledger.refunds == []
