@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -160,3 +162,18 @@ def test_a_failing_run_error_is_inert(project: Path, cli: Cli, model_file: Model
     assert result.exit_code == 1, result.output
     assert_inert(result.output)
     assert "\\x1b[2J" in result.output
+
+
+def test_the_runtime_warnings_on_stderr_are_inert() -> None:
+    code = (
+        "import logging\n"
+        "from orgos.cli.common import log_to_stderr\n"
+        "log_to_stderr()\n"
+        "logging.getLogger('orgos.kernel').warning('tool failed: %s', CORPUS)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", f"CORPUS = {CORPUS!r}\n" + code],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert "tool failed: " in done.stderr
+    assert_inert(done.stderr)

@@ -49,6 +49,9 @@ def _options(
     ] = False,
 ) -> None:
     ctx.obj = State(project)
+    from orgos.cli.common import log_to_stderr
+
+    log_to_stderr()  # the runtime's warnings, inert like the rest of the output
     from orgos.cli.governance import CORE_ACTIONS  # who may do this (ORGOS_TOKEN)
 
     if ctx.invoked_subcommand in CORE_ACTIONS:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import re
 import signal
+import sys
 from collections.abc import Callable, Coroutine, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -105,6 +107,31 @@ def error_line(message: str) -> Text:
     from rich.text import Text
 
     return Text("error:", style="bold red").append(" " + inert(redact(message)))
+
+
+class _InertLogHandler(logging.Handler):
+    """The runtime's warnings on stderr, inert and redacted: a log message
+    may quote a model, a tool's error or a path."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = inert(redact(record.getMessage()))  # one line
+            if record.exc_info:  # a traceback's lines, indented under it
+                formatted = (self.formatter or logging.Formatter()).formatException(record.exc_info)
+                trace = inert(redact(formatted), lines=True)
+                text += "".join("\n  " + line for line in trace.splitlines())
+        except Exception:
+            self.handleError(record)
+            return
+        sys.stderr.write(text + "\n")
+
+
+def log_to_stderr() -> None:
+    """Warnings and errors of the runtime go to stderr through the inert
+    handler, unless logging is configured already."""
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(_InertLogHandler(logging.WARNING))
 
 
 def fail(message: str, code: int = EXIT_ERROR) -> NoReturn:

@@ -1,6 +1,6 @@
-"""The approval prompt of `orgos run`, at a real terminal (a pty): it shows
-its answer letters, and while it waits for the person, the other runs of the
-process keep working."""
+"""The CLI at a real terminal (a pty): the approval prompt of `orgos run`
+shows its answer letters, and while it waits for the person, the other runs
+of the process keep working; `orgos fs cat` shows a file's escapes inert."""
 
 from __future__ import annotations
 
@@ -58,6 +58,7 @@ class Terminal:
         self.proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env)
         os.close(slave)
         self.text = ""
+        self.raw = b""  # as the terminal got it
         self.changed = threading.Condition()
         threading.Thread(target=self._pump, daemon=True).start()
 
@@ -68,6 +69,7 @@ class Terminal:
             except OSError:  # the process closed the terminal
                 chunk = b""
             with self.changed:
+                self.raw += chunk
                 self.text += ANSI.sub("", chunk.decode("utf-8", errors="replace"))
                 self.changed.notify_all()
             if not chunk:
@@ -128,3 +130,34 @@ def test_approval_prompt_leaves_the_other_runs_working(
         term.close()
     assert "✔ ap-" in term.text and "both done" in term.text
     assert "Traceback" not in term.text
+
+
+def test_fs_cat_on_a_terminal_is_inert_and_into_a_pipe_gives_the_bytes(
+    project: Path, cli: Cli, tmp_path: Path
+) -> None:
+    content = b"line one\n\x1b]52;c;ZXZpbA==\x07\x1b[2Jtwo\tcols\r\xe2\x80\xaeend\n"
+    local = tmp_path / "hostile.txt"
+    local.write_bytes(content)
+    assert cli("-p", project, "fs", "put", local, "shared/hostile.txt").exit_code == 0
+    args = [
+        sys.executable,
+        "-m",
+        "orgos.cli",
+        "-p",
+        str(project),
+        "fs",
+        "cat",
+        "shared/hostile.txt",
+    ]
+    env = {k: v for k, v in os.environ.items() if k != "ORGOS_PROJECT"}
+    term = Terminal(args, env)
+    try:
+        term.wait_for("end")
+        assert term.proc.wait(timeout=60) == 0
+    finally:
+        term.close()
+    shown = term.raw.decode().replace("\r\n", "\n")  # the pty's own line ends aside
+    assert "line one" in shown and "\\x1b]52;c;ZXZpbA==\\x07\\x1b[2Jtwo\tcols\\r\\u202eend" in shown
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]", shown)
+    piped = subprocess.run(args, env=env, capture_output=True, timeout=60, check=True)
+    assert piped.stdout == content
