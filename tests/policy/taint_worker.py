@@ -1,8 +1,9 @@
-"""A worker process for the taint-after-restart test (not a test itself).
+"""A worker process for the taint-after-restart tests (not a test itself).
 
 It starts one run that reads an untrusted page; once the page's result is
 journaled and the model is asked what to do next, it prints "READ <run id>"
-and hangs there, to be killed with kill -9."""
+and hangs there, to be killed with kill -9. With the argument ``child`` the
+run has a child read the page, and hangs once the child's answer is back."""
 
 from __future__ import annotations
 
@@ -37,18 +38,33 @@ def agent() -> Agent:
     return Agent(name="clerk", tools=["read_page", "refund"], max_steps=6)
 
 
+def delegating_agents() -> list[Agent]:
+    """The clerk reads nothing from outside itself: its child does."""
+    return [Agent(name="clerk", tools=["refund"], delegates=["browser"], max_steps=6),
+            Agent(name="browser", tools=["read_page"], max_steps=4)]  # fmt: skip
+
+
 async def main() -> None:
     read: asyncio.Queue[str] = asyncio.Queue()
+    child = sys.argv[2:] == ["child"]
 
     async def respond(req: ModelRequest) -> ModelResponse:
-        if not any(m.role == "tool" for m in req.messages):
+        results = [m.content for m in req.messages if m.role == "tool"]
+        if req.messages[0].content.startswith("You are browser"):
+            if not results:
+                return ScriptedModel.call("read_page", url="https://example.com/x")
+            return ScriptedModel.final(results[0])
+        if not results:
+            if child:
+                return ScriptedModel.call("delegate", agent="browser", task="read the page")
             return ScriptedModel.call("read_page", url="https://example.com/x")
         await read.put("read")
         await asyncio.Event().wait()  # the model is slow: kill -9 comes first
         raise AssertionError("unreachable")
 
     gov = Governance(PolicySpec.model_validate(POLICY))
-    rt = Runtime(store=sys.argv[1], agents=[agent()], tools=[read_page, refund],
+    agents = delegating_agents() if child else [agent()]
+    rt = Runtime(store=sys.argv[1], agents=agents, tools=[read_page, refund],
                  models=ScriptedModel(respond), poll_interval=0.05, lease_ttl=60,
                  governance=gov)  # fmt: skip
     async with rt:

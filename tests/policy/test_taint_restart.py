@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import queue
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gov_helpers import next_approval, runtime
-from taint_worker import POLICY, agent
+from taint_worker import POLICY, agent, delegating_agents
 
 from orgos import tool
 from orgos.llm.base import ModelRequest, ModelResponse
@@ -44,8 +45,8 @@ def _obeys_the_page(req: ModelRequest) -> ModelResponse:
     return ScriptedModel.final(results[-1])
 
 
-def _kill_after_the_read(tmp_path: Path) -> str:
-    proc = subprocess.Popen([sys.executable, str(WORKER), str(tmp_path / "o.db")],
+def _kill_after_the_read(tmp_path: Path, *mode: str) -> str:
+    proc = subprocess.Popen([sys.executable, str(WORKER), str(tmp_path / "o.db"), *mode],
                             stdout=subprocess.PIPE, text=True)  # fmt: skip
     lines: queue.Queue[str] = queue.Queue()
     assert proc.stdout is not None
@@ -73,6 +74,28 @@ async def test_taint_survives_kill_9(tmp_path: Path) -> None:
         await rt.approve(a.id, by="olga")
         done = await rt.wait(run_id, timeout=30)
     assert done.status.value == "succeeded" and refunds == [("X-9", 900.0)]
+
+
+async def test_taint_from_a_child_survives_kill_9_of_its_parent(tmp_path: Path) -> None:
+    """The parent is killed after it read its child's tainted answer and
+    before anything else happened: its row still says untainted (it was
+    written when it parked for the child), and no untrusted tool is in its
+    own journal. The worker that takes it on rebuilds the taint from the
+    journaled outcome, so the refund still waits for a person."""
+    run_id = _kill_after_the_read(tmp_path, "child")
+    with sqlite3.connect(tmp_path / "o.db") as db:
+        (row_says,) = db.execute("SELECT tainted FROM runs WHERE id=?", (run_id,)).fetchone()
+    assert row_says == 0  # only the journal knows
+    refunds: list[Any] = []
+    rt = runtime(tmp_path, POLICY, ScriptedModel(_obeys_the_page), _tools(refunds),
+                 agents=delegating_agents())  # fmt: skip
+    async with rt:
+        a = await next_approval(rt, timeout=30)
+        assert a.run_id == run_id and a.agent == "clerk" and a.rule == "injection-containment"
+        assert refunds == []
+        await rt.deny(a.id, by="olga")
+        done = await rt.wait(run_id, timeout=30)
+    assert done.status.value == "succeeded" and refunds == []
 
 
 async def test_untainted_control(tmp_path: Path) -> None:

@@ -80,7 +80,7 @@ class Bus:
         async def execute(sc: Syscall) -> dict[str, Any]:
             eid, _ = await self.table.publish(
                 run.workspace, topic, data, source=run.target, run_id=run.id,
-                key=f"{run.id}:{sc.seq}",
+                key=f"{run.id}:{sc.seq}", tainted=run.tainted,
             )  # fmt: skip
             self.kernel.nudge()
             return {"ok": eid}
@@ -109,8 +109,8 @@ class Bus:
             nonlocal scanned
             while batch := self.table.after(ws, topic, scanned, 500):
                 for ev in batch:
-                    if matches(ev, match):
-                        return {"ok": ev.to_dict()}
+                    if matches(ev, match):  # its taint comes with it
+                        return {"ok": ev.to_dict(), **({"tainted": True} if ev.tainted else {})}
                 scanned = batch[-1].id
             return None
 

@@ -25,22 +25,27 @@ class BusEvent:
     run_id: str | None
     key: str | None
     ts: float
+    #: Published by a run that had read untrusted content.
+    tainted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "topic": self.topic, "data": self.data, "source": self.source,
-                "run_id": self.run_id, "key": self.key, "ts": self.ts}  # fmt: skip
+        d = {"id": self.id, "topic": self.topic, "data": self.data, "source": self.source,
+             "run_id": self.run_id, "key": self.key, "ts": self.ts}  # fmt: skip
+        if self.tainted:
+            d["tainted"] = True
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> BusEvent:
         return cls(d["id"], d["topic"], d.get("data"), d.get("source"), d.get("run_id"),
-                   d.get("key"), d.get("ts", 0.0))  # fmt: skip
+                   d.get("key"), d.get("ts", 0.0), bool(d.get("tainted")))  # fmt: skip
 
 
-_COLS = "id, topic, data, source, run_id, key, ts"
+_COLS = "id, topic, data, source, run_id, key, ts, tainted"
 
 
 def _event(r: tuple[Any, ...]) -> BusEvent:
-    return BusEvent(r[0], r[1], _loads(r[2]), r[3], r[4], r[5], r[6])
+    return BusEvent(r[0], r[1], _loads(r[2]), r[3], r[4], r[5], r[6], bool(r[7]))
 
 
 def insert_event(
@@ -52,10 +57,12 @@ def insert_event(
     source: str | None = None,
     run_id: str | None = None,
     key: str | None = None,
+    tainted: bool = False,
 ) -> tuple[int, bool]:
     """Insert an event inside the caller's transaction and wake the runs
     parked on its topic. Returns (id, new): a key seen before returns the
-    first event's id and False."""
+    first event's id and False. ``tainted``: the publishing run had read
+    untrusted content."""
     if key is not None:
         row = conn.execute(
             "SELECT id FROM bus_events WHERE workspace=? AND topic=? AND key=?",
@@ -64,9 +71,9 @@ def insert_event(
         if row is not None:
             return row[0], False
     cur = conn.execute(
-        "INSERT INTO bus_events (workspace, topic, data, source, run_id, key, ts)"
-        " VALUES (?,?,?,?,?,?,?)",
-        (workspace, topic, _dumps(data), source, run_id, key, time.time()),
+        "INSERT INTO bus_events (workspace, topic, data, source, run_id, key, ts, tainted)"
+        " VALUES (?,?,?,?,?,?,?,?)",
+        (workspace, topic, _dumps(data), source, run_id, key, time.time(), 1 if tainted else 0),
     )
     wake_waiters(conn, workspace, topic)
     return int(cur.lastrowid or 0), True
@@ -95,9 +102,11 @@ class BusTable:
         source: str | None = None,
         run_id: str | None = None,
         key: str | None = None,
+        tainted: bool = False,
     ) -> tuple[int, bool]:
         def apply(conn: sqlite3.Connection) -> tuple[int, bool]:
-            return insert_event(conn, workspace, topic, data, source=source, run_id=run_id, key=key)
+            return insert_event(conn, workspace, topic, data, source=source, run_id=run_id,
+                                key=key, tainted=tainted)  # fmt: skip
 
         return await self.store._transact(apply)
 

@@ -54,6 +54,13 @@ def _raise(result: dict[str, Any]) -> None:
     raise _ERRORS.get(code, OrgosError)(str(result.get("error")))
 
 
+def _carry(result: dict[str, Any], versions: list[FileVersion]) -> dict[str, Any]:
+    """What a tainted run wrote (content, or a name it chose) taints its reader."""
+    if any(v.tainted for v in versions):
+        result["tainted"] = True
+    return result
+
+
 @dataclass(slots=True)
 class FileLimits:
     max_file_bytes: int = 1 << 30
@@ -120,7 +127,7 @@ class Files:
                 which = "" if version is None else f" version {version}"
                 return {"error": f"no file {path!r}{which}", "code": "not_found"}
             await self.table.record_read(ws, ctx.run.id, sc.seq, v.path, v.version)
-            return {"ok": v.to_dict()}
+            return _carry({"ok": v.to_dict()}, [v])
 
         result = await ctx.syscall("fs.read", {"path": path, "version": version}, execute)
         _raise(result)
@@ -148,6 +155,7 @@ class Files:
             v, _ = await self.table.put(
                 ctx.run.workspace, p, digest, len(data), "agent", ctx.run.target,
                 run_id=ctx.run.id, seq=sc.seq, key=f"{ctx.run.id}:{sc.seq}",
+                tainted=ctx.run.tainted,
             )  # fmt: skip
             return {"ok": v.to_dict()}
 
@@ -178,7 +186,8 @@ class Files:
         async def execute(sc: Syscall) -> dict[str, Any]:
             grant = await self.grant_of_run(ctx.run)
             found = self.table.latest(ctx.run.workspace, clean_path(prefix, allow_root=True))
-            return {"ok": [v.to_dict() for v in found if grant.may("read", v.path)]}
+            found = [v for v in found if grant.may("read", v.path)]
+            return _carry({"ok": [v.to_dict() for v in found]}, found)
 
         result = await ctx.syscall("fs.list", {"prefix": prefix}, execute)
         _raise(result)
@@ -186,8 +195,8 @@ class Files:
 
     async def log(self, ctx: RunContext, path: str) -> list[FileVersion]:
         async def execute(sc: Syscall) -> dict[str, Any]:
-            return {"ok": [v.to_dict() for v in self.table.history(ctx.run.workspace,
-                                                                   clean_path(path))]}  # fmt: skip
+            found = self.table.history(ctx.run.workspace, clean_path(path))
+            return _carry({"ok": [v.to_dict() for v in found]}, found)
 
         result = await ctx.syscall("fs.log", {"path": path}, execute)
         _raise(result)

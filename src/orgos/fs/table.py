@@ -29,23 +29,29 @@ class FileVersion:
     author: str
     run_id: str | None
     ts: float
+    #: Written by a run that had read untrusted content: whoever reads it has too.
+    tainted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "version": self.version, "blob": self.blob,
-                "size": self.size, "author_kind": self.author_kind, "author": self.author,
-                "run_id": self.run_id, "ts": self.ts}  # fmt: skip
+        d = {"path": self.path, "version": self.version, "blob": self.blob,
+             "size": self.size, "author_kind": self.author_kind, "author": self.author,
+             "run_id": self.run_id, "ts": self.ts}  # fmt: skip
+        if self.tainted:
+            d["tainted"] = True
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FileVersion:
         return cls(d["path"], d["version"], d.get("blob"), d["size"], d["author_kind"],
-                   d["author"], d.get("run_id"), d.get("ts", 0.0))  # fmt: skip
+                   d["author"], d.get("run_id"), d.get("ts", 0.0),
+                   bool(d.get("tainted")))  # fmt: skip
 
 
-_COLS = "path, version, blob, size, author_kind, author, run_id, ts"
+_COLS = "path, version, blob, size, author_kind, author, run_id, ts, tainted"
 
 
 def _version(r: tuple[Any, ...]) -> FileVersion:
-    return FileVersion(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7])
+    return FileVersion(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], bool(r[8]))
 
 
 def _prefix_sql(prefix: str) -> tuple[str, list[Any]]:
@@ -70,9 +76,11 @@ class FileTable:
         run_id: str | None = None,
         seq: int | None = None,
         key: str | None = None,
+        tainted: bool = False,
     ) -> tuple[FileVersion, bool]:
         """Record a new version (``blob`` None: a deletion). Returns it and
-        whether it is new (False: ``key`` was used before)."""
+        whether it is new (False: ``key`` was used before). ``tainted``: the
+        writing run had read untrusted content."""
 
         def apply(conn: sqlite3.Connection) -> tuple[FileVersion, bool]:
             if key is not None:
@@ -87,18 +95,18 @@ class FileTable:
                 (workspace, path),
             ).fetchone()[0]
             v = FileVersion(path, (top or 0) + 1, blob, size, author_kind, author, run_id,
-                            time.time())  # fmt: skip
+                            time.time(), tainted)  # fmt: skip
             conn.execute(
                 "INSERT INTO fs_versions (workspace, path, version, blob, size, author_kind,"
-                " author, run_id, seq, ts, key) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " author, run_id, seq, ts, key, tainted) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (workspace, path, v.version, blob, size, author_kind, author, run_id, seq,
-                 v.ts, key),
+                 v.ts, key, 1 if tainted else 0),
             )  # fmt: skip
             insert_event(
                 conn, workspace, WRITTEN,
                 {"path": path, "version": v.version, "size": size, "deleted": blob is None,
                  "author": author, "author_kind": author_kind},
-                source=author, run_id=run_id,
+                source=author, run_id=run_id, tainted=tainted,
             )  # fmt: skip
             return v, True
 
@@ -172,7 +180,7 @@ class FileTable:
         )
         if row is None:
             return None
-        v, seq = _version(row), row[8]
+        v, seq = _version(row), row[9]
         reads: list[dict[str, Any]] = []
         if v.run_id is not None:
             reads = [

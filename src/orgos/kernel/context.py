@@ -41,6 +41,7 @@ class RunContext:
         self._retry: set[int] = set()
         #: Intents journaled per step, where more than one (retried attempts).
         self._attempts: dict[int, int] = {}
+        tainted = run.tainted
         for e in journal:
             if e.phase == "intent":
                 seq = e.seq
@@ -49,9 +50,14 @@ class RunContext:
                     self._retry.discard(seq)
                 self._intents[seq] = e
             elif e.phase == "result":
-                self._results[e.seq] = e.payload
+                p = self._results[e.seq] = e.payload
+                if not tainted and type(p) is dict and p.get("tainted"):
+                    tainted = True
             elif e.phase == "decision" and (e.payload or {}).get("action") == "retry":
                 self._retry.add(e.seq)
+        # The journal is the truth of what the run has read: its taint is
+        # rebuilt from it, whatever the run's row said when it was claimed.
+        run.tainted = tainted
         #: Tools this run may call; set by the program (e.g. from the agent spec).
         self.allowed_tools: frozenset[str] | None = None
         self._events = kernel.events
@@ -85,7 +91,9 @@ class RunContext:
         ``execute`` returns the result payload (``{"ok": ...}`` or
         ``{"error": ...}``); it must not raise for failures the run should see.
         ``repair`` makes a result that cannot be stored into one that can
-        (else it becomes an error saying why)."""
+        (else it becomes an error saying why). A result marked ``"tainted":
+        True`` (by the executor or a result hook) brings untrusted content:
+        from then on the run is tainted."""
         self._seq += 1
         seq = self._seq
         done = self._results.get(seq)
@@ -138,6 +146,8 @@ class RunContext:
             result = await self._unrepeatable(pending, execute, sc)
         for rhook in kernel.pipeline.result:
             rhook(sc, result)
+        if result.get("tainted"):
+            self.run.tainted = True
         if idempotent and journal.undefer(pending):
             return await self._finish(sc, result, pending, repair=repair)
         return await self._finish(sc, result, repair=repair)
@@ -174,7 +184,10 @@ class RunContext:
             fut = journal.submit(*head, done, *sc.ops)
         except PayloadError as exc:
             fixed = repair(result) if repair is not None else None
+            tainted = result.get("tainted")
             result = fixed or {"error": f"{sc.kind} result refused: {exc}"}
+            if tainted:  # what it said was refused, not where it came from
+                result["tainted"] = True
             done = Append(JournalEntry(run.id, sc.seq, "result", sc.kind, result, run.workspace,
                                        time.time()))  # fmt: skip
             sc.ops[:] = [op for op in sc.ops if type(op) is Audit and _storable(op)]
@@ -345,6 +358,8 @@ class RunContext:
             if park is not None:
                 await park()
             raise Park(f"waiting: {kind}", {**waiting_on, "seq": seq})
+        if result.get("tainted"):
+            self.run.tainted = True
         ws = self.run.workspace
         await self.kernel.journal.submit(
             Append(JournalEntry(self.run.id, seq, "intent", kind, request, ws)),
@@ -364,12 +379,19 @@ class RunContext:
         if outcomes is None:
             raise Park("waiting for child runs", {"runs": run_ids, "seq": seq})
         ws = self.run.workspace
-        result = {"ok": outcomes}
+        result = self._carry({"ok": outcomes}, outcomes)
         await self.kernel.journal.submit(
             Append(JournalEntry(self.run.id, seq, "intent", "wait", {"runs": run_ids}, ws)),
             Append(JournalEntry(self.run.id, seq, "result", "wait", result, ws)),
         )
         return outcomes
+
+    def _carry(self, result: dict[str, Any], outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+        """Children's outcomes carry their taint to the run that reads them."""
+        if any(o.get("tainted") for o in outcomes):
+            result["tainted"] = True
+            self.run.tainted = True
+        return result
 
     async def wait_any(self, run_ids: list[str], *, until: float | None = None) -> dict[str, Any]:
         """Wait until at least one of these child runs has ended, or the clock
@@ -390,13 +412,13 @@ class RunContext:
                 waiting["until"] = until
             raise Park("waiting for child runs", waiting)
         ws = self.run.workspace
-        result = {"ok": {"ended": ended, "now": now}}
+        result = self._carry({"ok": {"ended": ended, "now": now}}, ended)
         await kernel.journal.submit(
             Append(JournalEntry(self.run.id, seq, "intent", "wait", {"runs": len(run_ids),
                                                                       "any": True}, ws)),
             Append(JournalEntry(self.run.id, seq, "result", "wait", result, ws)),
         )  # fmt: skip
-        return result["ok"]
+        return {"ended": ended, "now": now}
 
     async def now(self) -> float:
         """The time, journaled: a replay sees the time the run first saw."""

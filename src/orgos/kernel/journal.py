@@ -150,7 +150,8 @@ def end_ops(
     if error is not None:
         error = safe_text(error)
     ops = (
-        UpdateRun(run.id, status, output, error, waiting, release=status is RunStatus.WAITING),
+        UpdateRun(run.id, status, output, error, waiting, release=status is RunStatus.WAITING,
+                  tainted=run.tainted),
         Append(JournalEntry(run.id, seq, "status", status.value,
                             {"error": error} if error else None, run.workspace, time.time())),
     )  # fmt: skip

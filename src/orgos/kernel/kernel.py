@@ -43,7 +43,7 @@ from orgos.store.base import (
     Store,
     WorkerInfo,
 )
-from orgos.store.children import ended_source
+from orgos.store.children import ended_source, outcome_of
 from orgos.tools.base import Tool
 
 log = logging.getLogger("orgos.kernel")
@@ -272,6 +272,7 @@ class Kernel:
             status=RunStatus.RUNNING if local else RunStatus.QUEUED,
             owner=self.worker_id if local else None,
             priority=priority, created_at=time.time(),
+            tainted=parent is not None and parent.tainted,  # it works on what its parent read
         )  # fmt: skip
         if local:
             self._reserved[rid] = rec
@@ -449,11 +450,7 @@ class Kernel:
             recs = await self.store.list_runs(
                 RunFilter(parent.workspace, parent_id=parent.id, limit=10_000_000)
             )
-        return [
-            {"run_id": r.id, "target": r.target, "status": r.status.value,
-             "output": r.output, "error": r.error}
-            for r in recs if r.id in wanted and r.status.terminal
-        ]  # fmt: skip
+        return [outcome_of(r) for r in recs if r.id in wanted and r.status.terminal]
 
     def _notify(self, run_id: str, rec: RunRecord | None = None) -> None:
         """Wake whoever waits on this run: its status changed (``rec`` is its
@@ -472,8 +469,7 @@ class Kernel:
                 raise NotFound(f"run {rid} not found")
             if not rec.status.terminal:
                 return None
-            out.append({"run_id": rid, "target": rec.target, "status": rec.status.value,
-                        "output": rec.output, "error": rec.error})  # fmt: skip
+            out.append(outcome_of(rec))
         return out
 
     async def _dispatcher(self) -> None:

@@ -49,14 +49,15 @@ class Memory:
 
     async def add(
         self, workspace: str, scope_key: str, text: str, *, author: str, tags: str = "",
-        source_run: str | None = None, key: str | None = None,
+        source_run: str | None = None, key: str | None = None, tainted: bool = False,
     ) -> int:  # fmt: skip
         """Store a memory (with its embedding when an embedder is configured)."""
         vector = None
         if self.embedder is not None:
             vector = (self.embedder.name, (await self.embedder.embed([text]))[0])
         mid, _ = await self.table.add(workspace, scope_key, text, author=author, tags=tags,
-                                      source_run=source_run, key=key, vector=vector)  # fmt: skip
+                                      source_run=source_run, key=key, vector=vector,
+                                      tainted=tainted)  # fmt: skip
         return mid
 
     async def search(
@@ -119,7 +120,7 @@ class Memory:
             agent, team, _ = await self._who(run)
             mid = await self.add(
                 run.workspace, self.scope_key(scope, agent, team), text, author=agent,
-                tags=tags, source_run=run.id, key=f"{run.id}:{sc.seq}",
+                tags=tags, source_run=run.id, key=f"{run.id}:{sc.seq}", tainted=run.tainted,
             )  # fmt: skip
             return {"ok": mid}
 
@@ -143,7 +144,10 @@ class Memory:
             agent, team, _ = await self._who(run)
             keys = [self.scope_key(s, agent, team) for s in scopes]
             found = await self.search(run.workspace, keys, query, k)
-            return {"ok": [m.to_dict() for m in found]}
+            res: dict[str, Any] = {"ok": [m.to_dict() for m in found]}
+            if any(m.tainted for m in found):  # what a tainted run concluded taints its reader
+                res["tainted"] = True
+            return res
 
         req = {"query": query, "scopes": list(scopes), "k": k}
         result = await ctx.syscall("memory.recall", req, execute)

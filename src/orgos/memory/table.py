@@ -32,16 +32,22 @@ class MemoryItem:
     author: str
     ts: float
     score: float = 0.0
+    #: Remembered by a run that had read untrusted content.
+    tainted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "scope": self.scope, "text": self.text, "tags": self.tags,
-                "source_run": self.source_run, "author": self.author, "ts": self.ts,
-                "score": self.score}  # fmt: skip
+        d = {"id": self.id, "scope": self.scope, "text": self.text, "tags": self.tags,
+             "source_run": self.source_run, "author": self.author, "ts": self.ts,
+             "score": self.score}  # fmt: skip
+        if self.tainted:
+            d["tainted"] = True
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MemoryItem:
         return cls(d["id"], d["scope"], d["text"], d.get("tags", ""), d.get("source_run"),
-                   d["author"], d.get("ts", 0.0), d.get("score", 0.0))  # fmt: skip
+                   d["author"], d.get("ts", 0.0), d.get("score", 0.0),
+                   bool(d.get("tainted")))  # fmt: skip
 
 
 def fts_query(text: str) -> str | None:
@@ -71,9 +77,11 @@ class MemoryTable:
         source_run: str | None = None,
         key: str | None = None,
         vector: tuple[str, list[float]] | None = None,
+        tainted: bool = False,
     ) -> tuple[int, bool]:
         """Store a memory (and its embedding: model name, vector); a ``key``
-        seen before returns the first one's id."""
+        seen before returns the first one's id. ``tainted``: the run that
+        remembered it had read untrusted content."""
 
         def apply(conn: sqlite3.Connection) -> tuple[int, bool]:
             if key is not None:
@@ -84,8 +92,8 @@ class MemoryTable:
                     return int(row[0]), False
             cur = conn.execute(
                 "INSERT INTO memories (workspace, scope, text, tags, source_run, author, key,"
-                " ts) VALUES (?,?,?,?,?,?,?,?)",
-                (workspace, scope, text, tags, source_run, author, key, time.time()),
+                " ts, tainted) VALUES (?,?,?,?,?,?,?,?,?)",
+                (workspace, scope, text, tags, source_run, author, key, time.time(), int(tainted)),
             )
             if vector is not None:
                 conn.execute(
@@ -105,23 +113,27 @@ class MemoryTable:
         marks = ",".join("?" * len(scopes))
         rows = self.store._read().execute(
             "SELECT m.id, m.scope, m.text, m.tags, m.source_run, m.author, m.ts,"
-            " bm25(memories_fts, 1.0, 0.5) AS rank FROM memories_fts"
+            " bm25(memories_fts, 1.0, 0.5) AS rank, m.tainted FROM memories_fts"
             " JOIN memories m ON m.id = memories_fts.rowid"
             f" WHERE memories_fts MATCH ? AND m.workspace=? AND m.scope IN ({marks})"
             " ORDER BY rank LIMIT ?",
             (q, workspace, *scopes, k),
         )
-        return [MemoryItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6], -r[7]) for r in rows]
+        return [MemoryItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6], -r[7], bool(r[8]))
+                for r in rows]  # fmt: skip
 
     def by_ids(self, ids: list[int]) -> dict[int, MemoryItem]:
         if not ids:
             return {}
         rows = self.store._read().execute(
-            "SELECT id, scope, text, tags, source_run, author, ts FROM memories"
+            "SELECT id, scope, text, tags, source_run, author, ts, tainted FROM memories"
             f" WHERE id IN ({','.join('?' * len(ids))})",
             ids,
         )
-        return {r[0]: MemoryItem(*r) for r in rows}
+        return {
+            r[0]: MemoryItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6], tainted=bool(r[7]))
+            for r in rows
+        }
 
     def search_vector(
         self, workspace: str, scopes: list[str], model: str, query: list[float], k: int = 5
@@ -134,7 +146,9 @@ class MemoryTable:
         scored = vs.top(query, [i for i, s in enumerate(vs.scopes) if s in wanted], k)
         found = self.by_ids([mid for mid, _ in scored])
         return [
-            MemoryItem(m.id, m.scope, m.text, m.tags, m.source_run, m.author, m.ts, score)
+            MemoryItem(
+                m.id, m.scope, m.text, m.tags, m.source_run, m.author, m.ts, score, m.tainted
+            )
             for mid, score in scored
             if (m := found.get(mid)) is not None
         ]

@@ -42,9 +42,11 @@ log = logging.getLogger("orgos.policy")
 
 @dataclass(slots=True)
 class RunState:
+    """What governance caches of a run: who it acts for. Its taint is not
+    here: it is the run's own (``RunRecord.tainted``), rebuilt from its journal."""
+
     agent: str
     team: str | None
-    tainted: bool = False
 
 
 class Governance:
@@ -250,9 +252,9 @@ class Governance:
 
     def _acting(self, st: RunState, agent: Any) -> RunState:
         """A model call made for another agent (a supervisor choosing for a
-        workflow): its rules, switches and budgets apply, with the run's taint."""
+        workflow): its rules, switches and budgets apply (the taint is the run's own)."""
         name = str(agent)
-        return RunState(name, self._team(name), st.tainted)
+        return RunState(name, self._team(name))
 
     def _call(self, sc: Syscall, st: RunState, tool_name: Any, rules: RuleSet) -> Call:
         run = sc.run
@@ -270,28 +272,19 @@ class Governance:
                 facts_fn = lambda: f(**t.validate(a))  # noqa: E731
         return Call(
             st.agent, sc.kind, tool_name, args if isinstance(args, dict) else {}, st.team, risk,
-            st.tainted, tally.cost if tally else 0.0, tally.tokens if tally else 0,
+            sc.run.tainted, tally.cost if tally else 0.0, tally.tokens if tally else 0,
             int(time.time() // 3600 % 24), facts_fn,
         )  # fmt: skip
 
     async def _state(self, run: RunRecord, seq: int) -> RunState:
         """What governance needs to know of a run it has not seen yet: its
-        spend and taint so far, rebuilt from the journal after a restart."""
+        spend so far, rebuilt from the audit records after a restart."""
         st = RunState(run.target, self._team(run.target))
-        if run.parent_id is not None:
-            parent = self._runs.get(run.parent_id)
-            if parent is None:
-                prec = await self.kernel.store.get_run(run.workspace, run.parent_id)
-                if prec is not None:
-                    parent = await self._state(prec, 2)
-            st.tainted = parent is not None and parent.tainted
         if seq > 1 and self.meter.run(run.id) is None:
             for _r, _a, key, model, tin, tout in self.gstore.llm_usage(
                 run.workspace, run_id=run.id
             ):
                 self.meter.charge_run(run.id, tin + tout, self.prices.cost(key, model, tin, tout))
-            if self._untrusted and self.gstore.tool_results(run.id, self._untrusted):
-                st.tainted = True
         if len(self._runs) > 100_000:
             for k in list(self._runs)[:50_000]:
                 del self._runs[k]
@@ -495,7 +488,13 @@ class Governance:
     # --- spend across worker processes ---------------------------------------------
     def on_result(self, sc: Syscall, result: dict[str, Any]) -> None:
         """A model call's tokens and cost go into its audit record, committed
-        with its result: the record other workers read today's spend from."""
+        with its result: the record other workers read today's spend from.
+        An untrusted tool's result is marked tainted before it is journaled,
+        whether it succeeded or failed (an error text is outside content too)."""
+        if sc.kind == "tool":
+            if self._untrusted and sc.request.get("tool") in self._untrusted:
+                result["tainted"] = True
+            return
         if sc.kind != "llm":
             return
         ok = result.get("ok")
@@ -545,11 +544,12 @@ class Governance:
             self.limiter.spend(key, tin + tout)
             if cost and self.spec.breaker.max_cost is not None:
                 self._breaker_note(st.agent, cost=cost)
-        elif kind == "tool":
-            if result.get("ok") and sc.request.get("tool") in self._untrusted:
-                st.tainted = True
-            elif result.get("ok") is False and self.spec.breaker.max_errors is not None:
-                self._breaker_note(st.agent, error=True)
+        elif (
+            kind == "tool"
+            and result.get("ok") is False
+            and self.spec.breaker.max_errors is not None
+        ):
+            self._breaker_note(st.agent, error=True)
 
     def _breaker_note(self, agent: str, *, cost: float = 0.0, error: bool = False) -> None:
         b = self.spec.breaker

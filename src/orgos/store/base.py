@@ -61,6 +61,9 @@ class RunRecord:
     created_at: float = 0.0
     updated_at: float = 0.0
     cancel_requested: bool = False
+    #: The run has read untrusted content (directly, or through data that
+    #: carried it: a child's outcome, a file, a memory, an event).
+    tainted: bool = False
 
 
 #: "decision" records a person's answer about an in-doubt syscall.
@@ -99,6 +102,7 @@ class UpdateRun:
     error: str | None = None
     waiting_on: dict[str, Any] | None = None
     release: bool = False  # clear the owner, so any worker may claim the run
+    tainted: bool = False  # the run is tainted now (taint is never taken back)
     #: The stored JSON of this op's values, set once by ``codec.prepare``
     #: (when the op is submitted) and written by the batch as it is.
     encoded: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)

@@ -6,14 +6,30 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from orgos.store.base import Store
+from orgos.store.base import RunRecord, Store
 from orgos.store.rows import _TERMINAL_SQL, _loads
 from orgos.store.sqlite import SQLiteStore
 
 
+def outcome(
+    run_id: str, target: str, status: str, output: Any, error: str | None, tainted: bool
+) -> dict[str, Any]:
+    """How a child ended, as its parent reads it. A tainted child's outcome
+    says so: the parent that reads it reads what the child read."""
+    out = {"run_id": run_id, "target": target, "status": status, "output": output,
+           "error": error}  # fmt: skip
+    if tainted:
+        out["tainted"] = True
+    return out
+
+
+def outcome_of(rec: RunRecord) -> dict[str, Any]:
+    return outcome(rec.id, rec.target, rec.status.value, rec.output, rec.error, rec.tainted)
+
+
 class EndedSource(Protocol):
     async def ended(self, workspace: str, run_ids: list[str]) -> list[dict[str, Any]]:
-        """``{run_id, target, status, output, error}`` of those that ended."""
+        """``{run_id, target, status, output, error[, tainted]}`` of those that ended."""
         ...
 
 
@@ -27,15 +43,11 @@ class SQLiteEnded:
         for i in range(0, len(run_ids), 5000):  # SQLite bounds the number of parameters
             chunk = run_ids[i : i + 5000]
             rows = conn.execute(
-                "SELECT id, target, status, output, error FROM runs WHERE workspace=? AND"
+                "SELECT id, target, status, output, error, tainted FROM runs WHERE workspace=? AND"
                 f" status IN {_TERMINAL_SQL} AND id IN ({','.join('?' * len(chunk))})",
                 (workspace, *chunk),
             ).fetchall()
-            out.extend(
-                {"run_id": r[0], "target": r[1], "status": r[2], "output": _loads(r[3]),
-                 "error": r[4]}
-                for r in rows
-            )  # fmt: skip
+            out.extend(outcome(r[0], r[1], r[2], _loads(r[3]), r[4], bool(r[5])) for r in rows)
         return out
 
 

@@ -403,16 +403,3 @@ class GovernanceStore:
             (r[0], r[1], str(r[2]).removeprefix("agent:"), int(r[3] or 0), float(r[4] or 0.0), r[5])
             for r in rows
         ]
-
-    def tool_results(self, run_id: str, tools: frozenset[str]) -> list[str]:
-        """Names of the tools in ``tools`` this run called with a result."""
-        if not tools:
-            return []
-        rows = self.store._read().execute(
-            "SELECT json_extract(j.payload, '$.tool') FROM journal j WHERE j.run_id=?"
-            " AND j.phase='intent' AND j.kind='tool' AND (j.result IS NOT NULL OR EXISTS"
-            " (SELECT 1 FROM journal jr WHERE jr.run_id=j.run_id AND jr.seq=j.seq"
-            "  AND jr.phase='result'))",
-            (run_id,),
-        )
-        return [r[0] for r in rows if r[0] in tools]

@@ -11,7 +11,8 @@ from orgos.store.base import RunRecord, RunStatus
 
 _RUN_COLS = (
     "id, workspace, kind, target, target_version, input, parent_id, root_id, status, output,"
-    " error, waiting_on, owner, fence, priority, created_at, updated_at, cancel_requested"
+    " error, waiting_on, owner, fence, priority, created_at, updated_at, cancel_requested,"
+    " tainted"
 )
 _TERMINAL_SQL = "('succeeded','failed','cancelled')"
 
@@ -44,4 +45,5 @@ def _run_from_row(r: tuple[Any, ...]) -> RunRecord:
         created_at=r[15],
         updated_at=r[16],
         cancel_requested=bool(r[17]),
+        tainted=bool(r[18]),
     )

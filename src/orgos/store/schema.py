@@ -261,4 +261,12 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE tokens_v2 RENAME TO tokens",
         "CREATE INDEX tokens_person ON tokens (workspace, person)",
     ],
+    # Taint travels with data (docs/governance.md): a run that read untrusted
+    # content, and each file version, memory and event such a run wrote.
+    [
+        "ALTER TABLE runs ADD COLUMN tainted INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE fs_versions ADD COLUMN tainted INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE memories ADD COLUMN tainted INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE bus_events ADD COLUMN tainted INTEGER NOT NULL DEFAULT 0",
+    ],
 ]

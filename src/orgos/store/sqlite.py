@@ -254,8 +254,8 @@ class SQLiteStore:
                 if op.status.terminal:
                     ending.append((op.status.value, enc[2], now, op.run_id))
                 updates.append(
-                    (op.status.value, enc[0], enc[2], enc[1], now, 1 if op.release else 0,
-                     op.run_id)
+                    (op.status.value, enc[0], enc[2], enc[1], now, 1 if op.tainted else 0,
+                     1 if op.release else 0, op.run_id)
                 )  # fmt: skip
             elif type(op) is InsertRun:
                 r = op.run
@@ -264,7 +264,7 @@ class SQLiteStore:
                         r.id, r.workspace, r.kind, r.target, r.target_version, enc[0],
                         r.parent_id, r.root_id or r.id, r.status.value, enc[1], r.error,
                         enc[2], r.owner, r.fence, r.priority, r.created_at or now,
-                        now, 1 if r.cancel_requested else 0,
+                        now, 1 if r.cancel_requested else 0, 1 if r.tainted else 0,
                     )
                 )  # fmt: skip
                 created.append(lifecycle.created_row(r, now))
@@ -277,7 +277,7 @@ class SQLiteStore:
                 raise FencedOut(f"worker {worker_id} has been fenced; its writes are refused")
             if inserts:
                 conn.executemany(
-                    f"INSERT INTO runs ({_RUN_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    f"INSERT INTO runs ({_RUN_COLS}) VALUES ({','.join('?' * 19)})",
                     inserts,
                 )
                 lifecycle.record_created(conn, created)
@@ -292,7 +292,8 @@ class SQLiteStore:
                     lifecycle.record_ending(conn, ending)
                 conn.executemany(
                     "UPDATE runs SET status=?, output=?, error=?, waiting_on=?, updated_at=?,"
-                    " owner=CASE WHEN ? THEN NULL ELSE owner END WHERE id=?",
+                    " tainted=MAX(tainted, ?), owner=CASE WHEN ? THEN NULL ELSE owner END"
+                    " WHERE id=?",
                     updates,
                 )
             if audits:
