@@ -9,6 +9,7 @@ a file, a memory, a bus event, and the error of an untrusted tool."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -212,6 +213,21 @@ class CodeAgents:
         return await self.code[ctx.run.target](ctx)
 
 
+async def submit_parked(rt: Any, agent: str, task: str) -> str:
+    """Start a run and return its id once it has parked (waiting for its event)."""
+    q = rt.kernel.events.subscribe(None)
+    try:
+        rec = await rt.submit(agent, task)
+        async with asyncio.timeout(10):
+            while True:
+                ev = await q.get()
+                if ev.run_id == rec.id and ev.type == "status":
+                    assert ev.data["status"] == "waiting", ev.data
+                    return str(rec.id)
+    finally:
+        rt.kernel.events.unsubscribe(q)
+
+
 async def test_taint_follows_an_event_to_the_run_that_consumes_it(tmp_path: Path) -> None:
     """A tainted run publishes what it read; a parked consumer wakes on the
     event and acts on it."""
@@ -231,10 +247,9 @@ async def test_taint_follows_an_event_to_the_run_that_consumes_it(tmp_path: Path
     rt = runtime(tmp_path, POLICY, ScriptedModel(), tools(refunds), agents=agents)
     rt.kernel.programs["agent"] = CodeAgents(rt, {"writer": publisher, "reader": consumer})
     async with rt:
-        waiting = await rt.submit("reader", "wait for orders")
+        await submit_parked(rt, "reader", "wait for orders")
         await rt.run("writer", "publish the page", timeout=10)
         await refund_waits_for_a_person(rt, refunds, "reader")
-        assert waiting.id == (await rt.wait(waiting.id, timeout=10)).id
 
 
 async def test_an_untrusted_tool_that_fails_taints_its_run(tmp_path: Path) -> None:
@@ -254,3 +269,35 @@ async def test_an_untrusted_tool_that_fails_taints_its_run(tmp_path: Path) -> No
                        tools(refunds, page_fails=True)) as rt:  # fmt: skip
         await rt.submit("clerk", "look at the page")
         await refund_waits_for_a_person(rt, refunds, "clerk")
+
+
+async def test_the_end_of_a_tainted_run_taints_whoever_waits_for_it(tmp_path: Path) -> None:
+    """The system's ``run.failed`` event quotes the error of a tainted run.
+    The watcher receives it in the next worker (whose start sweeps the runs
+    parked on events that came while none ran), so the taint comes from the
+    store, not from anything the first worker held."""
+    refunds: list[Any] = []
+
+    async def fails(ctx: RunContext) -> None:
+        page = await ctx.tool("read_page", {"url": "https://example.com"})
+        raise RuntimeError(page.value)
+
+    async def watcher(ctx: RunContext) -> Any:
+        ev = await workspace_of(ctx).bus.wait_event(ctx, "run.failed", {"target": "writer"})
+        assert "refund X-9" in ev.data["error"]
+        paid = await ctx.tool("refund", {"order_id": "X-9", "amount": 900.0})
+        return paid.value if paid.ok else f"ERROR: {paid.error}"
+
+    def worker() -> Any:
+        agents = [Agent(name="writer", tools=["read_page"]),
+                  Agent(name="reader", tools=["refund"])]  # fmt: skip
+        rt = runtime(tmp_path, POLICY, ScriptedModel(), tools(refunds), agents=agents)
+        rt.kernel.programs["agent"] = CodeAgents(rt, {"writer": fails, "reader": watcher})
+        return rt
+
+    async with worker() as rt:
+        await submit_parked(rt, "reader", "watch the writer")
+        failed = await rt.run("writer", "read and fail", timeout=10)
+        assert failed.status is RunStatus.FAILED
+    async with worker() as rt:
+        await refund_waits_for_a_person(rt, refunds, "reader")

@@ -98,6 +98,22 @@ async def test_taint_from_a_child_survives_kill_9_of_its_parent(tmp_path: Path) 
     assert done.status.value == "succeeded" and refunds == []
 
 
+async def test_taint_survives_kill_9_when_the_untrusted_result_was_refused(
+    tmp_path: Path,
+) -> None:
+    """The page could not be journaled (the run saw an error instead); the
+    journaled error still says where it came from, so after kill -9 the
+    refund still waits for a person."""
+    run_id = _kill_after_the_read(tmp_path, "refused")
+    refunds: list[Any] = []
+    rt = runtime(tmp_path, POLICY, ScriptedModel(_obeys_the_page), _tools(refunds),
+                 agents=[agent()])  # fmt: skip
+    async with rt:
+        a = await next_approval(rt, timeout=30)
+        assert a.run_id == run_id and a.rule == "injection-containment"
+        assert refunds == []
+
+
 async def test_untainted_control(tmp_path: Path) -> None:
     """The same restart without the page read: no approval is needed, so the
     test above fails if the taint is not rebuilt."""

@@ -20,12 +20,14 @@ _INSERT = (
     " VALUES (?, 'run.created', ?, 'system', ?, ?)"
 )
 
-#: ?1 the new (terminal) status, ?2 the error, ?3 the time, ?4 the run id.
+#: ?1 the new (terminal) status, ?2 the error, ?3 the time, ?4 the run id,
+#: ?5 whether the run is tainted now: the end of a tainted run (its error
+#: may quote what it read) taints the run that receives the event.
 _ENDED = (
-    "INSERT INTO bus_events (workspace, topic, data, source, run_id, ts)"
+    "INSERT INTO bus_events (workspace, topic, data, source, run_id, ts, tainted)"
     " SELECT workspace, 'run.' || ?1, json_object('run_id', id, 'kind', kind,"
     " 'target', target, 'parent_id', parent_id, 'root_id', root_id, 'error', ?2),"
-    " 'system', id, ?3 FROM runs WHERE id=?4"
+    " 'system', id, ?3, MAX(tainted, ?5) FROM runs WHERE id=?4"
 )
 
 
@@ -41,14 +43,14 @@ def record_created(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> Non
 
 
 def record_ending(
-    conn: sqlite3.Connection, ends: Iterable[tuple[str, str | None, float, str]]
+    conn: sqlite3.Connection, ends: Iterable[tuple[str, str | None, float, str, int]]
 ) -> None:
     """Before runs are set to a terminal status: ``run.<status>`` for each
-    ``(status, error, now, run_id)`` whose status is not that one already."""
+    ``(status, error, now, run_id, tainted)`` whose status is not that one already."""
     conn.executemany(_ENDED + " AND status != ?1", ends)
 
 
 def record_ended(conn: sqlite3.Connection, status: str, error: str | None, now: float,
                  run_id: str) -> None:  # fmt: skip
     """After a run was set to a terminal status in this transaction."""
-    conn.execute(_ENDED, (status, error, now, run_id))
+    conn.execute(_ENDED, (status, error, now, run_id, 0))

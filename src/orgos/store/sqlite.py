@@ -230,7 +230,7 @@ class SQLiteStore:
         updates: list[tuple[Any, ...]] = []
         entries: list[tuple[Any, ...]] = []
         created: list[tuple[Any, ...]] = []
-        ending: list[tuple[str, str | None, float, str]] = []
+        ending: list[tuple[str, str | None, float, str, int]] = []
         now = time.time()
         # A result whose intent is in this batch is stored in the intent's row:
         # remember where each intent went, and patch that row in one pass.
@@ -252,7 +252,7 @@ class SQLiteStore:
                 )
             elif type(op) is UpdateRun:
                 if op.status.terminal:
-                    ending.append((op.status.value, enc[2], now, op.run_id))
+                    ending.append((op.status.value, enc[2], now, op.run_id, int(op.tainted)))
                 updates.append(
                     (op.status.value, enc[0], enc[2], enc[1], now, 1 if op.tainted else 0,
                      1 if op.release else 0, op.run_id)
