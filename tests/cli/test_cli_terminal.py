@@ -59,6 +59,7 @@ class Terminal:
         os.close(slave)
         self.text = ""
         self.raw = b""  # as the terminal got it
+        self.ended = False  # all it printed is read
         self.changed = threading.Condition()
         threading.Thread(target=self._pump, daemon=True).start()
 
@@ -71,6 +72,7 @@ class Terminal:
             with self.changed:
                 self.raw += chunk
                 self.text += ANSI.sub("", chunk.decode("utf-8", errors="replace"))
+                self.ended = not chunk
                 self.changed.notify_all()
             if not chunk:
                 return
@@ -80,7 +82,7 @@ class Terminal:
         with self.changed:
             while (m := re.search(pattern, self.text)) is None:
                 left = deadline - time.monotonic()
-                assert left > 0 and self.proc.poll() is None, f"no {pattern!r} in:\n{self.text}"
+                assert left > 0 and not self.ended, f"no {pattern!r} in:\n{self.text}"
                 self.changed.wait(left)
         return m
 
@@ -161,3 +163,39 @@ def test_fs_cat_on_a_terminal_is_inert_and_into_a_pipe_gives_the_bytes(
     assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]", shown)
     piped = subprocess.run(args, env=env, capture_output=True, timeout=60, check=True)
     assert piped.stdout == content
+
+
+COUNT_THEN_ANSWER = """
+def respond(request):
+    results = [m.content for m in request.messages if m.role == "tool"]
+    if not results:
+        return ScriptedModel.call("word_count", text="to be or not to be")
+    return ScriptedModel.final(f"It has {results[0]} words.")
+
+model = ScriptedModel(respond)
+"""
+
+
+def test_approval_prompt_edits_the_arguments_once_they_are_a_json_object(
+    project: Path, model_file: ModelFile
+) -> None:
+    (project / "policy.yaml").write_text(
+        "rules:\n  - name: counts\n    when: {tool: word_count}\n    decide: approve\n"
+    )
+    env = {**os.environ, "ORGOS_MODEL_SCRIPT": str(model_file(COUNT_THEN_ANSWER)),
+           "COLUMNS": "200", "NO_COLOR": "1"}  # fmt: skip
+    env.pop("ORGOS_PROJECT", None)
+    term = Terminal([sys.executable, "-m", "orgos.cli", "-p", str(project), "run", "assistant",
+                     "count"], env)  # fmt: skip
+    try:
+        term.wait_for(re.escape("[e]dit arguments: "))
+        term.type("e\n")
+        term.wait_for(re.escape("arguments (JSON): "))
+        term.type('["a", "b"]\n')
+        term.wait_for("the arguments are a JSON object")
+        term.type('e\n{"text": "a b c"}\n')
+        term.wait_for(r"assistant r-\w+ ✓ succeeded in")
+        assert term.proc.wait(timeout=60) == 0
+    finally:
+        term.close()
+    assert "It has 3 words." in term.text and "approved by local" in term.text

@@ -79,7 +79,7 @@ async def answer_approval(
     approve, edited, note = answer
     try:
         await gov.decide(str(a["id"]), approve=approve, by=person, note=note, arguments=edited)
-    except ValueError as exc:  # decided meanwhile, elsewhere (orgos approvals)
+    except ValueError as exc:  # decided meanwhile, elsewhere (orgos approvals): it goes on
         con.print(Text(f"  {short(str(exc), None)}", style="yellow"))
         return True
     if not quiet:
@@ -110,5 +110,8 @@ async def _ask(con: Console, reader: LineReader, stop: asyncio.Event | None) -> 
                 edited = json.loads(text)
             except json.JSONDecodeError as exc:
                 con.print(Text(f"  not JSON: {exc.msg}", style="red"))
+                continue
+            if not isinstance(edited, dict):
+                con.print(Text("  the arguments are a JSON object: {...}", style="red"))
                 continue
             return True, edited, "approved with edited arguments"
