@@ -72,6 +72,23 @@ async def test_batch_roundtrip(store: Store) -> None:
     assert entries[1].payload == {"ok": {"content": "hi"}}
 
 
+async def test_a_runs_taint_is_kept_and_never_taken_back(store: Store) -> None:
+    """Taint is set when a run is made (inherited) or when it ends or parks
+    (``UpdateRun.tainted``); a later update without it leaves it set."""
+    w = await worker(store, "w1")
+    await store.write_batch(w, [InsertRun(run("r1", status=RunStatus.RUNNING, owner=w)),
+                                InsertRun(run("r2", status=RunStatus.RUNNING, owner=w,
+                                              tainted=True))])  # fmt: skip
+    await store.write_batch(w, [UpdateRun("r1", RunStatus.WAITING, tainted=True, release=True),
+                                UpdateRun("r2", RunStatus.SUCCEEDED)])  # fmt: skip
+    await store.write_batch(w, [UpdateRun("r1", RunStatus.SUCCEEDED)])
+    for rid in ("r1", "r2"):
+        got = await store.get_run(WS, rid)
+        assert got is not None and got.status is RunStatus.SUCCEEDED and got.tainted, rid
+    listed = await store.list_runs(RunFilter(WS, id_prefix="r"))
+    assert sorted((r.id, r.tainted) for r in listed) == [("r1", True), ("r2", True)]
+
+
 async def test_written_batch_is_visible_to_a_new_connection(store_factory: StoreFactory) -> None:
     a = store_factory()
     await a.open()

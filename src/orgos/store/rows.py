@@ -14,6 +14,8 @@ _RUN_COLS = (
     " error, waiting_on, owner, fence, priority, created_at, updated_at, cancel_requested,"
     " tainted"
 )
+#: One placeholder per column of ``_RUN_COLS`` (an insert of a whole row).
+_RUN_MARKS = ",".join("?" * (_RUN_COLS.count(",") + 1))
 _TERMINAL_SQL = "('succeeded','failed','cancelled')"
 
 

@@ -39,7 +39,14 @@ from orgos.store.base import (
     WorkerInfo,
 )
 from orgos.store.claims import claim
-from orgos.store.rows import _RUN_COLS, _TERMINAL_SQL, _dumps, _loads, _run_from_row
+from orgos.store.rows import (
+    _RUN_COLS,
+    _RUN_MARKS,
+    _TERMINAL_SQL,
+    _dumps,
+    _loads,
+    _run_from_row,
+)
 from orgos.store.schema import MIGRATIONS
 from orgos.store.transaction import transact
 
@@ -277,7 +284,7 @@ class SQLiteStore:
                 raise FencedOut(f"worker {worker_id} has been fenced; its writes are refused")
             if inserts:
                 conn.executemany(
-                    f"INSERT INTO runs ({_RUN_COLS}) VALUES ({','.join('?' * 19)})",
+                    f"INSERT INTO runs ({_RUN_COLS}) VALUES ({_RUN_MARKS})",
                     inserts,
                 )
                 lifecycle.record_created(conn, created)
