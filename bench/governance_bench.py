@@ -33,6 +33,7 @@ from orgos import Agent, Runtime, tool
 from orgos.kernel.syscall import Syscall
 from orgos.llm.base import ModelRequest, ModelResponse
 from orgos.policy import Governance, PolicySpec
+from orgos.result import Result
 from orgos.store.base import Append, Audit, JournalEntry, RunRecord
 from orgos.testing.scripted import ScriptedModel
 
@@ -93,7 +94,7 @@ async def pipeline(n: int) -> dict[str, float]:
             gov = rt.governance
             assert gov is not None
             run = RunRecord("r-bench", "default", "agent", "bench", 1, {}, root_id="r-bench")
-            result = {"ok": True, "value": 3}
+            result = Result.of(3)
             calls = [Syscall(run, 1, "tool", {"tool": "add", "arguments": {"a": i, "b": 1}})
                      for i in range(n)]  # fmt: skip
             await gov.before(calls[0])

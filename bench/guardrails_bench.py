@@ -37,7 +37,7 @@ EVENT = {
     "seq": 4,
     "kind": "tool",
     "request": {"tool": "customer", "arguments": {"order_id": "ORD-1001"}},
-    "result": {"ok": True, "value": {
+    "result": {"ok": {
         "order_id": "ORD-1001", "customer": "Dana Reyes", "email": "dana@example.com",
         "phone": "+49 30 1234 5678", "item": "Trail running shoes, size 42", "amount": 89.9,
         "note": "Deliver after 6 pm; card 4111 1111 1111 1111 on file; IBAN DE89 3704 0044 0532"

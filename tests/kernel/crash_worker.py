@@ -10,11 +10,11 @@ import asyncio
 import os
 import sqlite3
 import sys
-from typing import Any
 
 from orgos import Agent, RunStatus, Runtime, tool
 from orgos.kernel.syscall import Syscall
 from orgos.llm.base import ModelRequest, ModelResponse
+from orgos.result import Result
 from orgos.store import RunFilter
 from orgos.testing.scripted import ScriptedModel
 
@@ -52,7 +52,7 @@ def respond(req: ModelRequest) -> ModelResponse:
     return ScriptedModel.call(name, label=label, n=n)
 
 
-def ack(sc: Syscall, result: dict[str, Any]) -> None:
+def ack(sc: Syscall, result: Result) -> None:
     print(f"ACK {sc.run.id} {sc.seq}", flush=True)
 
 

@@ -42,7 +42,7 @@ async def test_openai_compatible_endpoint_with_retries(tmp_path: Path) -> None:
     assert rec.output == "refundable"
     assert len(server.requests) == 4  # two rate-limited, then two answered
     tool_result = next(e for e in journal if e.kind == "tool" and e.phase == "result")
-    assert tool_result.payload["value"]["item"] == "kettle"
+    assert tool_result.payload["ok"]["item"] == "kettle"
     usage = [e.payload["ok"]["usage"] for e in journal if e.kind == "llm" and e.phase == "result"]
     assert all(u["input_tokens"] > 0 for u in usage)
 

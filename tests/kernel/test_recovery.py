@@ -134,7 +134,7 @@ async def test_in_doubt_call_is_surfaced_and_decided(tmp_path: Path) -> None:
     assert done.status is RunStatus.SUCCEEDED
     assert effects == ["charge30"]
     results = [e.payload for e in journal if e.kind == "tool" and e.phase == "result"]
-    assert results == [{"ok": True, "value": "charged 30 (confirmed by the bank)"}]
+    assert results == [{"ok": "charged 30 (confirmed by the bank)"}]
 
 
 async def test_in_doubt_call_retried_on_decision(tmp_path: Path) -> None:

@@ -4,11 +4,11 @@ runs parked until an event, and the built-in run and file events."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from ws_helpers import run_code, runtime, submit_parked
 
 from orgos.kernel.context import RunContext
+from orgos.result import Result
 from orgos.shared import workspace_of
 
 
@@ -118,21 +118,21 @@ async def test_an_event_landing_while_the_run_parks_is_not_missed(tmp_path: Path
     async def racer(ctx: RunContext) -> int:
         table = workspace_of(ctx).bus.table
 
-        async def mark(sc: object) -> dict[str, Any]:
-            return {"ok": table.last_id("default", "race")}
+        async def mark(sc: object) -> Result:
+            return Result.of(table.last_id("default", "race"))
 
-        after = (await ctx.syscall("bus.mark", {"topic": "race"}, mark))["ok"]
+        after = (await ctx.syscall("bus.mark", {"topic": "race"}, mark)).unwrap()
 
-        async def ready() -> dict[str, Any] | None:
+        async def ready() -> Result | None:
             found = table.after("default", "race", after)
-            return {"ok": found[0].id} if found else None
+            return Result.of(found[0].id) if found else None
 
         async def park() -> None:
             await table.publish("default", "race", "late")  # nobody is parked yet
             await table.park("default", ctx.run.id, "race", after)
 
         waiting = {"event": {"topic": "race"}}
-        return int((await ctx.wait_until("bus.wait", {}, ready, waiting, park))["ok"])
+        return int((await ctx.wait_until("bus.wait", {}, ready, waiting, park)).unwrap())
 
     rt, _ = runtime(tmp_path, {"seller": racer})
     async with rt:

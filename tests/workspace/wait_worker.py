@@ -35,7 +35,7 @@ class Job:
         return v.version
 
 
-def ack(sc: Syscall, result: dict[str, Any]) -> None:
+def ack(sc: Syscall, result: object) -> None:
     print(f"ACK {sc.run.id} {sc.seq}", flush=True)
 
 

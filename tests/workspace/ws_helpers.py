@@ -16,6 +16,7 @@ from orgos.fs.people import Person, StaticRoles
 from orgos.kernel.context import RunContext
 from orgos.kernel.syscall import Syscall
 from orgos.llm.base import Model
+from orgos.result import Result
 
 Code = Callable[[RunContext], Awaitable[Any]]
 
@@ -55,13 +56,13 @@ class Audit:
     """An after-hook that keeps every syscall result, as an audit trail would."""
 
     def __init__(self) -> None:
-        self.entries: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = []
+        self.entries: list[tuple[str, str, dict[str, Any], Result]] = []
 
-    def __call__(self, sc: Syscall, result: dict[str, Any]) -> None:
+    def __call__(self, sc: Syscall, result: Result) -> None:
         self.entries.append((sc.run.target, sc.kind, sc.request, result))
 
-    def denied(self) -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
-        return [e for e in self.entries if e[3].get("denied")]
+    def denied(self) -> list[tuple[str, str, dict[str, Any], Result]]:
+        return [e for e in self.entries if e[3].denied]
 
 
 def runtime(

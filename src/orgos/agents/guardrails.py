@@ -24,6 +24,7 @@ from orgos.policy.guardrails import (
     read_verdict,
     run_checks,
 )
+from orgos.result import Result
 from orgos.store.base import Audit
 from orgos.tools.validators import Validator
 
@@ -39,7 +40,7 @@ async def _guard(
     task: str,
     validators: Mapping[str, Validator],
 ) -> list[str]:
-    async def execute(sc: Syscall) -> dict[str, Any]:
+    async def execute(sc: Syscall) -> Result:
         problems = await run_checks(checks, value, task, validators)
         if problems:
             data = {"stage": stage, "problems": problems}
@@ -47,12 +48,12 @@ async def _guard(
             sc.ops.append(
                 Audit(ctx.run.workspace, actor, "guardrail.failed", ctx.run.id, sc.seq, data)
             )
-        return {"ok": {"passed": not problems, "problems": problems}}
+        return Result.of({"passed": not problems, "problems": problems})
 
     result = await ctx.syscall("guard", {"stage": stage, "checks": len(checks)}, execute)
-    if "ok" not in result:  # a policy rule denied the check itself
-        return [str(result.get("error"))]
-    return list(result["ok"]["problems"])
+    if not result.ok:  # a policy rule denied the check itself
+        return [str(result.error)]
+    return list(result.value["problems"])
 
 
 async def check_input(
@@ -121,15 +122,15 @@ async def escalate(ctx: RunContext, spec: AgentSpec, answer: Any, problems: list
         "approver": g.approver if g is not None else None,
     }
 
-    async def execute(sc: Syscall) -> dict[str, Any]:
+    async def execute(sc: Syscall) -> Result:
         if "decided_by" not in sc.request:  # nobody parked it: no governance
-            return {"error": "escalation needs approvals (a runtime with governance)"}
-        return {"ok": sc.request["answer"]}
+            return Result.fail("escalation needs approvals (a runtime with governance)")
+        return Result.of(sc.request["answer"])
 
     result = await ctx.syscall("review", req, execute)
-    if "ok" not in result:
+    if not result.ok:
         raise GuardrailError(
             f"{spec.name}'s answer failed its checks ({'; '.join(problems)}) and was not"
-            f" accepted: {result.get('error')}"
+            f" accepted: {result.error}"
         )
-    return result["ok"]
+    return result.value

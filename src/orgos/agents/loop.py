@@ -330,8 +330,12 @@ class AgentProgram:
                   **({"handoff": c.arguments["handoff"]} if c.arguments.get("handoff") else {})})
                 for c in delegations
             ]  # fmt: skip
-            ids = await ctx.spawn(children)
-            outcomes = await ctx.wait_runs(ids)
+            started = await ctx.spawn(children)
+            if not started.ok:  # denied or refused: the model reads why, and goes on
+                for call in delegations:
+                    results[call.id] = started
+                return results
+            outcomes = await ctx.wait_runs(started.value)
             for call, out in zip(delegations, outcomes, strict=True):
                 if out["status"] == "succeeded":
                     results[call.id] = ToolResult(True, {"agent": out["target"],

@@ -16,6 +16,7 @@ from orgos.fs.paths import glob_match
 from orgos.kernel.context import RunContext
 from orgos.kernel.kernel import Kernel
 from orgos.kernel.syscall import Syscall, Verdict
+from orgos.result import Result
 from orgos.store.base import RunRecord
 
 #: Topics only the system publishes to (run lifecycle, file writes).
@@ -77,18 +78,16 @@ class Bus:
         """Publish an event; returns its id (the same id on replay)."""
         run = ctx.run
 
-        async def execute(sc: Syscall) -> dict[str, Any]:
+        async def execute(sc: Syscall) -> Result:
             eid, _ = await self.table.publish(
                 run.workspace, topic, data, source=run.target, run_id=run.id,
                 key=f"{run.id}:{sc.seq}", tainted=run.tainted,
             )  # fmt: skip
             self.kernel.nudge()
-            return {"ok": eid}
+            return Result.of(eid)
 
         result = await ctx.syscall("publish", {"topic": topic, "data": data}, execute)
-        if "ok" not in result:
-            raise OrgosError(str(result.get("error")))
-        return int(result["ok"])
+        return int(result.unwrap())
 
     async def wait_event(
         self, ctx: RunContext, topic: str, match: Mapping[str, Any] | None = None
@@ -99,18 +98,18 @@ class Bus:
         run = ctx.run
         ws = run.workspace
 
-        async def mark(sc: Syscall) -> dict[str, Any]:
-            return {"ok": self.table.last_id(ws, topic)}
+        async def mark(sc: Syscall) -> Result:
+            return Result.of(self.table.last_id(ws, topic))
 
-        after = int((await ctx.syscall("bus.mark", {"topic": topic}, mark))["ok"])
+        after = int((await ctx.syscall("bus.mark", {"topic": topic}, mark)).unwrap())
         scanned = after
 
-        async def ready() -> dict[str, Any] | None:
+        async def ready() -> Result | None:
             nonlocal scanned
             while batch := self.table.after(ws, topic, scanned, 500):
                 for ev in batch:
                     if matches(ev, match):  # its taint comes with it
-                        return {"ok": ev.to_dict(), **({"tainted": True} if ev.tainted else {})}
+                        return Result.of(ev.to_dict(), tainted=ev.tainted)
                 scanned = batch[-1].id
             return None
 
@@ -120,7 +119,7 @@ class Bus:
         req = {"topic": topic, "match": dict(match or {}), "after": after}
         result = await ctx.wait_until("bus.wait", req, ready, {"event": req}, park)
         await self.table.unpark(run.id)
-        return BusEvent.from_dict(result["ok"])
+        return BusEvent.from_dict(result.unwrap())
 
     # --- outside runs (people, triggers, consumers) ---------------------------------------
     async def publish_as(

@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from orgos.result import Result
+
 if TYPE_CHECKING:
     from orgos.runtime import Runtime
     from orgos.store.base import JournalEntry, RunRecord
@@ -114,18 +116,11 @@ def steps_of(journal: list[JournalEntry]) -> list[Step]:
 
 
 def outcome(result: Any) -> tuple[bool, Any, Any]:
-    """``(ok, value, error)`` of a journaled result: ``{"ok": value}`` or
-    ``{"error": text}``; tools once wrote ``{"ok": true, "value": v}`` and
-    ``{"ok": false, "error": text}``."""
+    """``(ok, value, error)`` of a journaled result (see ``orgos.result``)."""
     if not isinstance(result, dict):
         return True, result, None
-    if "error" in result and "ok" not in result:
-        return False, None, result["error"]
-    if "value" in result or (result.get("ok") is False and "error" in result):
-        if result.get("ok") is False:
-            return False, None, result.get("error")
-        return True, result.get("value"), None
-    return True, result.get("ok"), None
+    r = Result.from_payload(result)
+    return r.ok, r.value, r.error
 
 
 def child_ids(step: Step) -> list[str]:

@@ -26,6 +26,7 @@ from orgos.fs.permissions import Grant, Mode, agent_grant
 from orgos.fs.table import FileTable, FileVersion
 from orgos.kernel.context import RunContext
 from orgos.kernel.syscall import Syscall, Verdict
+from orgos.result import Result
 from orgos.store.base import RunRecord
 
 log = logging.getLogger("orgos.fs")
@@ -47,18 +48,17 @@ _ERRORS: dict[str, type[OrgosError]] = {
 }
 
 
-def _raise(result: dict[str, Any]) -> None:
-    if "ok" in result:
-        return
-    code = "denied" if result.get("denied") else str(result.get("code", ""))
-    raise _ERRORS.get(code, OrgosError)(str(result.get("error")))
+def _value(result: Result) -> Any:
+    """The syscall's value, or its failure raised as the workspace's own error."""
+    if result.ok:
+        return result.value
+    code = "denied" if result.denied else str(result.code or "")
+    raise _ERRORS.get(code, OrgosError)(str(result.error))
 
 
-def _carry(result: dict[str, Any], versions: list[FileVersion]) -> dict[str, Any]:
+def _carry(value: Any, versions: list[FileVersion]) -> Result:
     """What a tainted run wrote (content, or a name it chose) taints its reader."""
-    if any(v.tainted for v in versions):
-        result["tainted"] = True
-    return result
+    return Result.of(value, tainted=any(v.tainted for v in versions))
 
 
 @dataclass(slots=True)
@@ -121,17 +121,16 @@ class Files:
         """A file's content (the latest version, or ``version``)."""
         ws = ctx.run.workspace
 
-        async def execute(sc: Syscall) -> dict[str, Any]:
+        async def execute(sc: Syscall) -> Result:
             v = self.table.get(ws, clean_path(path), version)
             if v is None or v.blob is None:
                 which = "" if version is None else f" version {version}"
-                return {"error": f"no file {path!r}{which}", "code": "not_found"}
+                return Result.fail(f"no file {path!r}{which}", code="not_found")
             await self.table.record_read(ws, ctx.run.id, sc.seq, v.path, v.version)
-            return _carry({"ok": v.to_dict()}, [v])
+            return _carry(v.to_dict(), [v])
 
         result = await ctx.syscall("fs.read", {"path": path, "version": version}, execute)
-        _raise(result)
-        v = FileVersion.from_dict(result["ok"])
+        v = FileVersion.from_dict(_value(result))
         assert v.blob is not None
         return v, await self.blobs.get(v.blob)
 
@@ -147,60 +146,56 @@ class Files:
         if ok and len(data) <= self.limits.max_file_bytes:
             await self.blobs.put(data)
 
-        async def execute(sc: Syscall) -> dict[str, Any]:
+        async def execute(sc: Syscall) -> Result:
             p = clean_path(path)
             problem = self._over_quota(ctx.run.workspace, p, len(data))
             if problem:
-                return {"error": problem, "code": "quota"}
+                return Result.fail(problem, code="quota")
             v, _ = await self.table.put(
                 ctx.run.workspace, p, digest, len(data), "agent", ctx.run.target,
                 run_id=ctx.run.id, seq=sc.seq, key=f"{ctx.run.id}:{sc.seq}",
                 tainted=ctx.run.tainted,
             )  # fmt: skip
-            return {"ok": v.to_dict()}
+            return Result.of(v.to_dict())
 
         req = {"path": path, "blob": digest, "size": len(data)}
         result = await ctx.syscall("fs.write", req, execute)
-        _raise(result)
-        return FileVersion.from_dict(result["ok"])
+        return FileVersion.from_dict(_value(result))
 
     async def delete(self, ctx: RunContext, path: str) -> FileVersion:
-        async def execute(sc: Syscall) -> dict[str, Any]:
+        async def execute(sc: Syscall) -> Result:
             p = clean_path(path)
             cur = self.table.get(ctx.run.workspace, p)
             if cur is None or cur.blob is None:
-                return {"error": f"no file {path!r}", "code": "not_found"}
+                return Result.fail(f"no file {path!r}", code="not_found")
             v, _ = await self.table.put(
                 ctx.run.workspace, p, None, 0, "agent", ctx.run.target,
                 run_id=ctx.run.id, seq=sc.seq, key=f"{ctx.run.id}:{sc.seq}",
             )  # fmt: skip
-            return {"ok": v.to_dict()}
+            return Result.of(v.to_dict())
 
         result = await ctx.syscall("fs.delete", {"path": path}, execute)
-        _raise(result)
-        return FileVersion.from_dict(result["ok"])
+        return FileVersion.from_dict(_value(result))
 
     async def ls(self, ctx: RunContext, prefix: str = "") -> list[FileVersion]:
         """The live files under ``prefix`` that this run may read."""
 
-        async def execute(sc: Syscall) -> dict[str, Any]:
+        async def execute(sc: Syscall) -> Result:
             grant = await self.grant_of_run(ctx.run)
             found = self.table.latest(ctx.run.workspace, clean_path(prefix, allow_root=True))
             found = [v for v in found if grant.may("read", v.path)]
-            return _carry({"ok": [v.to_dict() for v in found]}, found)
+            return _carry([v.to_dict() for v in found], found)
 
         result = await ctx.syscall("fs.list", {"prefix": prefix}, execute)
-        _raise(result)
-        return [FileVersion.from_dict(d) for d in result["ok"]]
+        return [FileVersion.from_dict(d) for d in _value(result)]
 
     async def log(self, ctx: RunContext, path: str) -> list[FileVersion]:
-        async def execute(sc: Syscall) -> dict[str, Any]:
+        async def execute(sc: Syscall) -> Result:
             found = self.table.history(ctx.run.workspace, clean_path(path))
-            return _carry({"ok": [v.to_dict() for v in found]}, found)
+            return _carry([v.to_dict() for v in found], found)
 
         result = await ctx.syscall("fs.log", {"path": path}, execute)
-        _raise(result)
-        return [FileVersion.from_dict(d) for d in result["ok"]]
+        return [FileVersion.from_dict(d) for d in _value(result)]
 
     def _over_quota(self, ws: str, path: str, size: int) -> str | None:
         lim = self.limits

@@ -16,16 +16,16 @@ from orgos.errors import NondeterminismError, PayloadError
 from orgos.kernel.events import Event
 from orgos.kernel.syscall import Park, Stopping, Syscall
 from orgos.llm.base import ModelError, ModelRequest, ModelResponse
+from orgos.result import Result
 from orgos.store.base import Append, Audit, JournalEntry, Op, RunRecord
 from orgos.store.codec import explain, prepare
-from orgos.tools.base import ToolResult
 
 if TYPE_CHECKING:
     from orgos.kernel.kernel import Kernel
 
-Executor = Callable[[Syscall], Awaitable[dict[str, Any]]]
+Executor = Callable[[Syscall], Awaitable[Result]]
 #: Given a result that cannot be stored, one that can (or None).
-Repair = Callable[[dict[str, Any]], dict[str, Any] | None]
+Repair = Callable[[Result], Result | None]
 
 
 class RunContext:
@@ -85,15 +85,15 @@ class RunContext:
         *,
         idempotent: bool = True,
         repair: Repair | None = None,
-    ) -> dict[str, Any]:
+    ) -> Result:
         """Run one syscall through the pipeline and return its journaled result.
 
-        ``execute`` returns the result payload (``{"ok": ...}`` or
-        ``{"error": ...}``); it must not raise for failures the run should see.
-        ``repair`` makes a result that cannot be stored into one that can
-        (else it becomes an error saying why). A result marked ``"tainted":
-        True`` (by the executor or a result hook) brings untrusted content:
-        from then on the run is tainted."""
+        ``execute`` returns the Result; it must not raise for failures the
+        run should see. A denial by a before-hook comes back as a Result too
+        (``denied``), for the caller to act on. ``repair`` makes a result
+        that cannot be stored into one that can (else it becomes an error
+        saying why). A result marked ``tainted`` (by the executor or a result
+        hook) brings untrusted content: from then on the run is tainted."""
         self._seq += 1
         seq = self._seq
         done = self._results.get(seq)
@@ -104,7 +104,7 @@ class RunContext:
                     f"run {self.run.id} step {seq}: journal has {intent.kind!r}, replay asked"
                     f" for {kind!r}; the program or agent version changed under the run"
                 )
-            return done  # type: ignore[no-any-return]
+            return Result.from_payload(done)
         sc = Syscall(self.run, seq, kind, request, idempotent)
         if seq in self._intents and not idempotent and seq not in self._retry:
             # In flight at a crash, not safe to repeat: ask a person.
@@ -133,7 +133,7 @@ class RunContext:
                 asked = self._intent(sc)
             except PayloadError as exc:
                 return await self._refuse(sc, exc)
-            return await self._finish(sc, {"error": verdict.reason, "denied": True}, asked)
+            return await self._finish(sc, Result.deny(verdict.reason), asked)
         journal = kernel.journal
         try:
             pending = self._intent(sc)
@@ -146,7 +146,7 @@ class RunContext:
             result = await self._unrepeatable(pending, execute, sc)
         for rhook in kernel.pipeline.result:
             rhook(sc, result)
-        if result.get("tainted"):
+        if result.tainted:
             self.run.tainted = True
         if idempotent and journal.undefer(pending):
             return await self._finish(sc, result, pending, repair=repair)
@@ -160,7 +160,7 @@ class RunContext:
         prepare(op)
         return op
 
-    async def _refuse(self, sc: Syscall, exc: PayloadError) -> dict[str, Any]:
+    async def _refuse(self, sc: Syscall, exc: PayloadError) -> Result:
         """A request that cannot be stored is not executed: the caller gets
         an error saying why, and the journal a placeholder for the request."""
         run = self.run
@@ -168,37 +168,36 @@ class RunContext:
         intent = Append(JournalEntry(run.id, sc.seq, "intent", sc.kind, why, run.workspace,
                                      time.time()))  # fmt: skip
         sc.ops.clear()
-        return await self._finish(sc, {"error": f"{sc.kind} request refused: {exc}"}, intent)
+        refused = Result.fail(f"{sc.kind} request refused: {exc}", code="bad_payload")
+        return await self._finish(sc, refused, intent)
 
     async def _finish(
-        self, sc: Syscall, result: dict[str, Any], *head: Append, repair: Repair | None = None
-    ) -> dict[str, Any]:
+        self, sc: Syscall, result: Result, *head: Append, repair: Repair | None = None
+    ) -> Result:
         """Journal the result (after ``head``) with the syscall's ops, then
         the after-hooks. A result that cannot be stored becomes an error
         naming why, in this run alone; the batch other runs share never sees it."""
         run = self.run
         journal = self.kernel.journal
-        done = Append(JournalEntry(run.id, sc.seq, "result", sc.kind, result, run.workspace,
-                                   time.time()))  # fmt: skip
+        done = Append(JournalEntry(run.id, sc.seq, "result", sc.kind, result.to_payload(),
+                                   run.workspace, time.time()))  # fmt: skip
         try:
             fut = journal.submit(*head, done, *sc.ops)
         except PayloadError as exc:
             fixed = repair(result) if repair is not None else None
-            tainted = result.get("tainted")
-            result = fixed or {"error": f"{sc.kind} result refused: {exc}"}
+            tainted = result.tainted
+            result = fixed or Result.fail(f"{sc.kind} result refused: {exc}", code="bad_payload")
             if tainted:  # what it said was refused, not where it came from
-                result["tainted"] = True
-            done = Append(JournalEntry(run.id, sc.seq, "result", sc.kind, result, run.workspace,
-                                       time.time()))  # fmt: skip
+                result.tainted = True
+            done = Append(JournalEntry(run.id, sc.seq, "result", sc.kind, result.to_payload(),
+                                       run.workspace, time.time()))  # fmt: skip
             sc.ops[:] = [op for op in sc.ops if type(op) is Audit and _storable(op)]
             fut = journal.submit(*head, done, *sc.ops)
         await fut
         self._after(sc, result)
         return result
 
-    async def _unrepeatable(
-        self, pending: Append, execute: Executor, sc: Syscall
-    ) -> dict[str, Any]:
+    async def _unrepeatable(self, pending: Append, execute: Executor, sc: Syscall) -> Result:
         """The intent, durable before the effect; then the effect. A worker
         that stops cleanly meanwhile lets it finish rather than leave it in
         doubt (``Kernel.stop``)."""
@@ -210,12 +209,12 @@ class RunContext:
         finally:
             kernel.in_effect.discard(self.run.id)
 
-    def _after(self, sc: Syscall, result: dict[str, Any]) -> None:
+    def _after(self, sc: Syscall, result: Result) -> None:
         for hook in self.kernel.pipeline.after:
             hook(sc, result)
         if self._events.active(self.run.root_id):
             self.emit("syscall", {"seq": sc.seq, "kind": sc.kind, "request": sc.request,
-                                  "result": result})  # fmt: skip
+                                  "result": result.to_payload()})  # fmt: skip
 
     # --- syscalls ---------------------------------------------------------------
     async def llm(
@@ -230,13 +229,13 @@ class RunContext:
         name = model or "default"
         live: list[ModelResponse] = []
 
-        async def execute(sc: Syscall) -> dict[str, Any]:
+        async def execute(sc: Syscall) -> Result:
             # A failure (after retries) is not journaled as the result: the run
             # fails, and a resumed run asks the model again.
             on_token = self._on_token if self._events.active(self.run.root_id) else None
             resp = await kernel.complete(name, request, on_token)
             live.append(resp)
-            sent.append(reply := {"ok": resp.to_dict()})
+            sent.append(reply := Result.of(resp.to_dict()))
             return reply
 
         req: dict[str, Any] = {
@@ -246,18 +245,18 @@ class RunContext:
         }
         if agent is not None:
             req["agent"] = agent
-        sent: list[dict[str, Any]] = []
+        sent: list[Result] = []
         result = await self.syscall("llm", req, execute, repair=_repair_reply)
-        if "ok" not in result:
-            raise ModelError(str(result.get("error")))
+        if not result.ok:
+            raise ModelError(str(result.error))
         if live and result is sent[0]:
             return live[0]
-        return ModelResponse.from_dict(result["ok"])
+        return ModelResponse.from_dict(result.value)
 
     async def _on_token(self, text: str) -> None:
         self.emit("token", {"text": text})
 
-    async def tool(self, name: str, arguments: dict[str, Any]) -> ToolResult:
+    async def tool(self, name: str, arguments: dict[str, Any]) -> Result:
         """Call a tool by name. Unknown, disallowed, invalid or failing calls
         come back as error results for the model to read. A call is checked
         before policy sees it: one that cannot run is refused (``refused`` in
@@ -270,30 +269,28 @@ class RunContext:
         if problem is not None or tool is None:
             err = str(problem)
 
-            async def refuse(sc: Syscall) -> dict[str, Any]:
-                return ToolResult(False, error=err).to_dict()
+            async def refuse(sc: Syscall) -> Result:
+                return Result.fail(err, code="no_tool")
 
             req = {"tool": name, "arguments": arguments, "refused": err}
-            return ToolResult.from_dict(await self.syscall("tool", req, refuse))
+            return await self.syscall("tool", req, refuse)
 
         kernel = self.kernel
 
-        async def execute(sc: Syscall) -> dict[str, Any]:
+        def execute(sc: Syscall) -> Awaitable[Result]:
             key = f"{self.run.id}:{sc.seq}"
             args = sc.request["arguments"]  # a hook may have edited them (an approval)
             valid = kwargs if args is arguments else None
-            res = await tool.invoke(
+            return tool.invoke(
                 args, key, timer=kernel.deadlines.timeout, secrets=kernel.secrets, valid=valid
             )
-            return res.to_dict()
 
-        result = await self.syscall(
+        return await self.syscall(
             "tool",
             {"tool": name, "arguments": arguments},
             execute,
             idempotent=tool.safe_to_retry,
         )
-        return ToolResult.from_dict(result)
 
     def tool_problem(self, name: str, arguments: dict[str, Any]) -> str | None:
         """Why this tool call cannot run (unknown, not allowed, invalid
@@ -314,36 +311,36 @@ class RunContext:
         except ValueError as exc:
             return str(exc), None
 
-    async def spawn(self, children: list[tuple[str, str, Any]]) -> list[str]:
-        """Start child runs, each ``(kind, target, input)``; returns their ids.
-        The children are created in the same commit as this syscall's result."""
+    async def spawn(self, children: list[tuple[str, str, Any]]) -> Result:
+        """Start child runs, each ``(kind, target, input)``. The Result's value
+        is their ids; a denial (policy, a limit) comes back for the caller to
+        act on. The children are created in the same commit as the result."""
         kernel = self.kernel
         ids: list[str] = []
 
-        async def execute(sc: Syscall) -> dict[str, Any]:
+        async def execute(sc: Syscall) -> Result:
             for kind, target, inp in children:
                 rec = await kernel.new_run(kind, target, inp, self.run.workspace, parent=self.run)
                 sc.ops.extend(kernel.insert_ops(rec))
                 ids.append(rec.id)
-            return {"ok": ids}
+            return Result.of(ids)
 
         req = {"children": [{"kind": k, "target": t, "input": i} for k, t, i in children]}
         result = await self.syscall("delegate", req, execute)
-        if "ok" not in result:
-            kernel.unreserve(ids)  # not created: their records were refused
-            raise RuntimeError(str(result.get("error")))
-        ids = result["ok"]
-        kernel.start_local(ids)
-        return ids
+        if result.ok:
+            kernel.start_local(result.value)
+        else:
+            kernel.unreserve(ids)  # not created: denied, or their records were refused
+        return result
 
     async def wait_until(
         self,
         kind: str,
         request: dict[str, Any],
-        ready: Callable[[], Awaitable[dict[str, Any] | None]],
+        ready: Callable[[], Awaitable[Result | None]],
         waiting_on: dict[str, Any],
         park: Callable[[], Awaitable[None]] | None = None,
-    ) -> dict[str, Any]:
+    ) -> Result:
         """A parked wait (for an event, say) that services build on. ``ready``
         returns the result once there is one; until then ``park`` records what
         will wake the run and the run leaves memory. Woken, it replays to here
@@ -352,18 +349,18 @@ class RunContext:
         seq = self._seq
         done = self._results.get(seq)
         if done is not None:
-            return done  # type: ignore[no-any-return]
+            return Result.from_payload(done)
         result = await ready()
         if result is None:
             if park is not None:
                 await park()
             raise Park(f"waiting: {kind}", {**waiting_on, "seq": seq})
-        if result.get("tainted"):
+        if result.tainted:
             self.run.tainted = True
         ws = self.run.workspace
         await self.kernel.journal.submit(
             Append(JournalEntry(self.run.id, seq, "intent", kind, request, ws)),
-            Append(JournalEntry(self.run.id, seq, "result", kind, result, ws)),
+            Append(JournalEntry(self.run.id, seq, "result", kind, result.to_payload(), ws)),
         )
         return result
 
@@ -374,7 +371,7 @@ class RunContext:
         seq = self._seq
         done = self._results.get(seq)
         if done is not None:
-            return done["ok"]  # type: ignore[no-any-return]
+            return Result.from_payload(done).value  # type: ignore[no-any-return]
         outcomes = await self.kernel.run_outcomes(self.run.workspace, run_ids)
         if outcomes is None:
             raise Park("waiting for child runs", {"runs": run_ids, "seq": seq})
@@ -402,7 +399,7 @@ class RunContext:
         seq = self._seq
         done = self._results.get(seq)
         if done is not None:
-            return done["ok"]  # type: ignore[no-any-return]
+            return Result.from_payload(done).value  # type: ignore[no-any-return]
         kernel = self.kernel
         ended = await kernel.ended_children(self.run, run_ids)
         now = time.time()
@@ -423,21 +420,21 @@ class RunContext:
     async def now(self) -> float:
         """The time, journaled: a replay sees the time the run first saw."""
 
-        async def execute(sc: Syscall) -> dict[str, Any]:
-            return {"ok": time.time()}
+        async def execute(sc: Syscall) -> Result:
+            return Result.of(time.time())
 
-        return float((await self.syscall("clock", {}, execute))["ok"])
+        return float((await self.syscall("clock", {}, execute)).unwrap())
 
     async def cancel_runs(self, run_ids: list[str]) -> None:
         """Cancel child runs (and their descendants)."""
         kernel = self.kernel
 
-        async def execute(sc: Syscall) -> dict[str, Any]:
+        async def execute(sc: Syscall) -> Result:
             for rid in run_ids:
                 await kernel.cancel(rid, self.run.workspace)
-            return {"ok": len(run_ids)}
+            return Result.of(len(run_ids))
 
-        await self.syscall("cancel", {"runs": run_ids}, execute)
+        (await self.syscall("cancel", {"runs": run_ids}, execute)).unwrap()
 
 
 def _storable(op: Op) -> bool:
@@ -448,11 +445,11 @@ def _storable(op: Op) -> bool:
     return True
 
 
-def _repair_reply(result: dict[str, Any]) -> dict[str, Any] | None:
+def _repair_reply(result: Result) -> Result | None:
     """A model reply that cannot be stored because of its tool calls'
     arguments keeps those calls with an ``arguments_error`` instead: the
     model is told, as for arguments that are not JSON, and may try again."""
-    reply = result.get("ok")
+    reply = result.value
     if not isinstance(reply, dict) or not reply.get("tool_calls"):
         return None
     calls = []
@@ -460,4 +457,4 @@ def _repair_reply(result: dict[str, Any]) -> dict[str, Any] | None:
         why = explain(c.get("arguments"))
         calls.append(c if why is None else {**c, "arguments": {}, "arguments_error": why})
     fixed = {**reply, "tool_calls": calls}
-    return {"ok": fixed} if explain(fixed) is None else None
+    return Result.of(fixed) if explain(fixed) is None else None

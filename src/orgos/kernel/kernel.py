@@ -32,6 +32,7 @@ from orgos.kernel.syscall import Park, Pipeline, Stopping
 from orgos.kernel.timers import WakeTimers
 from orgos.llm.base import Model, ModelRequest, ModelResponse, TokenSink
 from orgos.llm.fallback import Caller, ModelOptions
+from orgos.result import Result
 from orgos.store.base import (
     Append,
     InsertRun,
@@ -606,11 +607,12 @@ class Kernel:
             payload = {"action": "retry", "attempt": now}
             op = Append(JournalEntry(run_id, seq, "decision", kind, payload, ws))
         elif action == "done":
-            result = {"ok": True, "value": value} if kind == "tool" else {"ok": value}
-            op = Append(JournalEntry(run_id, seq, "result", kind, result, ws))
+            op = Append(
+                JournalEntry(run_id, seq, "result", kind, Result.of(value).to_payload(), ws)
+            )
         elif action == "not-done":
             err = "the operator reported that this call did not take effect"
-            result = {"ok": False, "error": err} if kind == "tool" else {"error": err}
+            result = Result.fail(err, code="not_done").to_payload()
             op = Append(JournalEntry(run_id, seq, "result", kind, result, ws))
         else:
             raise ValueError(f"unknown decision {action!r}; use retry, done or not-done")

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from orgos.result import Result
 from orgos.store.base import Op, RunRecord
 
 
@@ -48,9 +49,9 @@ BeforeHook = Callable[[Syscall], Awaitable[Verdict | None]]
 #: Runs after the effect, before its result is journaled; may add ops to
 #: ``Syscall.ops``, committed with the result (e.g. usage in the audit record).
 #: Must not raise.
-ResultHook = Callable[[Syscall, dict[str, Any]], None]
+ResultHook = Callable[[Syscall, Result], None]
 #: Runs after the result is journaled: tracing, metrics, audit. Must not raise.
-AfterHook = Callable[[Syscall, dict[str, Any]], None]
+AfterHook = Callable[[Syscall, Result], None]
 
 
 class Pipeline:

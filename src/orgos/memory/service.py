@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Literal
 
 from orgos.agents.registry import AgentRegistry
 from orgos.config.access import MemoryScope
@@ -19,6 +19,7 @@ from orgos.kernel.context import RunContext
 from orgos.kernel.syscall import Syscall, Verdict
 from orgos.memory.embed import Embedder
 from orgos.memory.table import MemoryItem, MemoryTable, fuse
+from orgos.result import Result
 from orgos.store.base import RunRecord
 
 log = logging.getLogger("orgos.memory")
@@ -116,19 +117,19 @@ class Memory:
         """Keep a conclusion for later runs; returns its id."""
         run = ctx.run
 
-        async def execute(sc: Syscall) -> dict[str, Any]:
+        async def execute(sc: Syscall) -> Result:
             agent, team, _ = await self._who(run)
             mid = await self.add(
                 run.workspace, self.scope_key(scope, agent, team), text, author=agent,
                 tags=tags, source_run=run.id, key=f"{run.id}:{sc.seq}", tainted=run.tainted,
             )  # fmt: skip
-            return {"ok": mid}
+            return Result.of(mid)
 
         req = {"text": text, "scopes": [scope], "tags": tags}
         result = await ctx.syscall("memory.remember", req, execute)
-        if "ok" not in result:
-            raise AccessDenied(str(result.get("error")))
-        return int(result["ok"])
+        if not result.ok:
+            raise AccessDenied(str(result.error))
+        return int(result.value)
 
     async def recall(
         self, ctx: RunContext, query: str, scopes: list[MemoryScope] | None = None, k: int = 5
@@ -140,17 +141,15 @@ class Memory:
             _, _, allowed = await self._who(run)
             scopes = [s for s in SCOPES if s in allowed]
 
-        async def execute(sc: Syscall) -> dict[str, Any]:
+        async def execute(sc: Syscall) -> Result:
             agent, team, _ = await self._who(run)
             keys = [self.scope_key(s, agent, team) for s in scopes]
             found = await self.search(run.workspace, keys, query, k)
-            res: dict[str, Any] = {"ok": [m.to_dict() for m in found]}
-            if any(m.tainted for m in found):  # what a tainted run concluded taints its reader
-                res["tainted"] = True
-            return res
+            # what a tainted run concluded taints its reader
+            return Result.of([m.to_dict() for m in found], tainted=any(m.tainted for m in found))
 
         req = {"query": query, "scopes": list(scopes), "k": k}
         result = await ctx.syscall("memory.recall", req, execute)
-        if "ok" not in result:
-            raise AccessDenied(str(result.get("error")))
-        return [MemoryItem.from_dict(d) for d in result["ok"]]
+        if not result.ok:
+            raise AccessDenied(str(result.error))
+        return [MemoryItem.from_dict(d) for d in result.value]

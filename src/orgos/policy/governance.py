@@ -29,6 +29,7 @@ from orgos.policy.redact import Redactor, install_log_redaction
 from orgos.policy.rules import Call, Decision, RuleSet
 from orgos.policy.source import PolicySource
 from orgos.policy.spec import PolicySpec
+from orgos.result import Result
 from orgos.store.base import Audit, RunFilter, RunRecord, RunStatus
 from orgos.store.governance import Approval, GovernanceStore
 
@@ -486,18 +487,18 @@ class Governance:
         return woke
 
     # --- spend across worker processes ---------------------------------------------
-    def on_result(self, sc: Syscall, result: dict[str, Any]) -> None:
+    def on_result(self, sc: Syscall, result: Result) -> None:
         """A model call's tokens and cost go into its audit record, committed
         with its result: the record other workers read today's spend from.
         An untrusted tool's result is marked tainted before it is journaled,
         whether it succeeded or failed (an error text is outside content too)."""
         if sc.kind == "tool":
             if self._untrusted and sc.request.get("tool") in self._untrusted:
-                result["tainted"] = True
+                result.tainted = True
             return
         if sc.kind != "llm":
             return
-        ok = result.get("ok")
+        ok = result.value
         if not isinstance(ok, dict):
             return
         for op in reversed(sc.ops):
@@ -525,13 +526,13 @@ class Governance:
                 meter.charge_day(agent, self._team(agent), tokens, cost)
 
     # --- the after-hook -------------------------------------------------------------
-    def after(self, sc: Syscall, result: dict[str, Any]) -> None:
+    def after(self, sc: Syscall, result: Result) -> None:
         kind = sc.kind
         st = self._runs.get(sc.run.id)
         if st is None:
             return
         if kind == "llm":
-            ok = result.get("ok")
+            ok = result.value
             if not isinstance(ok, dict):
                 return
             if "agent" in sc.request:
@@ -544,11 +545,7 @@ class Governance:
             self.limiter.spend(key, tin + tout)
             if cost and self.spec.breaker.max_cost is not None:
                 self._breaker_note(st.agent, cost=cost)
-        elif (
-            kind == "tool"
-            and result.get("ok") is False
-            and self.spec.breaker.max_errors is not None
-        ):
+        elif kind == "tool" and not result.ok and self.spec.breaker.max_errors is not None:
             self._breaker_note(st.agent, error=True)
 
     def _breaker_note(self, agent: str, *, cost: float = 0.0, error: bool = False) -> None:

@@ -56,6 +56,12 @@ class Decision:
 
 Pred = Callable[[Call], bool]
 
+#: Syscalls that record a run's own bookkeeping (its clock, its workflow's
+#: step states and routing, waits, guardrail checks) rather than act on the
+#: world. A rule that names them decides them; the ``default`` does not, so
+#: ``default: deny`` governs effects without stopping the engine itself.
+BOOKKEEPING = frozenset({"clock", "step", "route", "wait", "cancel", "bus.mark", "guard", "gate"})
+
 
 def _names(v: str | list[str] | None) -> Callable[[str | None], bool] | None:
     if v is None:
@@ -246,6 +252,7 @@ class RuleSet:
         self.rules = [CompiledRule(r) for r in spec.rules]
         self._by_shape: dict[tuple[str, str | None, str, str | None], list[CompiledRule]] = {}
         self._default = Decision(spec.default, None, "no rule matched; the default decides")
+        self._own = Decision("allow", None, "the run's own bookkeeping; no rule matched")
 
     def candidates(
         self, agent: str, team: str | None, kind: str, tool: str | None
@@ -266,7 +273,7 @@ class RuleSet:
         for r in self.candidates(call.agent, call.team, call.kind, call.tool):
             if not r.preds or r.dynamic(call) is None:
                 return _decision(r.rule)
-        return self._default
+        return self._own if call.kind in BOOKKEEPING else self._default
 
     def explain(self, call: Call) -> tuple[Decision, list[tuple[str, str]]]:
         """The decision, and for each rule in order whether it matched and why not."""
@@ -281,7 +288,8 @@ class RuleSet:
                 trace.append((r.rule.name, "would match, but an earlier rule decided"))
             else:
                 trace.append((r.rule.name, f"skipped: {why}"))
-        return decision or self._default, trace
+        fallback = self._own if call.kind in BOOKKEEPING else self._default
+        return decision or fallback, trace
 
 
 def _decision(rule: Rule) -> Decision:

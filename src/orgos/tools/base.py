@@ -13,13 +13,13 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from typing import Any, overload
 
 import pydantic
 import pydantic_core
 
 from orgos.errors import ConfigError
+from orgos.result import Result
 from orgos.store.codec import explain
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
@@ -30,25 +30,8 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 IDEMPOTENCY_KEY = "idempotency_key"
 
 
-@dataclass(slots=True)
-class ToolResult:
-    ok: bool
-    value: Any = None
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"ok": True, "value": self.value} if self.ok else {"ok": False, "error": self.error}
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> ToolResult:
-        return cls(bool(d.get("ok")), d.get("value"), d.get("error"))
-
-    def for_model(self) -> str:
-        """The text the model reads."""
-        if not self.ok:
-            return f"ERROR: {self.error}"
-        v = self.value
-        return v if isinstance(v, str) else pydantic_core.to_json(v).decode()
+#: A tool call's outcome is a syscall's: one typed result for every kind.
+ToolResult = Result
 
 
 class Tool:

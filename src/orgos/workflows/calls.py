@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from orgos.config.workflow import RouteSpec
 from orgos.kernel.syscall import Park, Syscall
+from orgos.result import Result
 from orgos.workflows.expr import render, render_data
 from orgos.workflows.state import Attempt, StepState
 
@@ -29,19 +30,19 @@ async def route(
     services, ws = engine.services, engine.ctx.run.workspace
     task = engine.states[sid].spec.task
 
-    async def execute(sc: Syscall) -> dict[str, Any]:
+    async def execute(sc: Syscall) -> Result:
         try:
-            return {"ok": await services.route(ws, route, n, exclude, task)}
+            return Result.of(await services.route(ws, route, n, exclude, task))
         except LookupError as exc:
-            return {"error": str(exc)}
+            return Result.fail(str(exc), code="no_route")
 
     req = {"step": sid, "capabilities": route.capabilities, "strategy": route.strategy,
            "n": n, "exclude": exclude}  # fmt: skip
     res = await engine.ctx.syscall("route", req, execute)
-    if "ok" not in res:
-        # nobody can take it now: the launches fail like any attempt
-        raise NoRoute(sid, str(res.get("error")))
-    return list(res["ok"])
+    if not res.ok:
+        # nobody can take it now (or policy says no): the launches fail like any attempt
+        raise NoRoute(sid, str(res.error))
+    return list(res.value)
 
 
 @dataclass(slots=True)
@@ -138,16 +139,16 @@ async def escalate(
     req = {"step": st.spec.id, "branch": att.branch, "agent": att.agent, "error": error,
            "to": who}  # fmt: skip
 
-    async def execute(sc: Syscall) -> dict[str, Any]:
+    async def execute(sc: Syscall) -> Result:
         raise Park(
             f"step {st.spec.id} failed ({error}); escalated to {who}",
             {"decision": {"seq": sc.seq, "kind": "escalate", "request": req}},
         )
 
     res = await engine.ctx.syscall("escalate", req, execute)
-    if "ok" not in res:
+    if not res.ok:
         return None
-    return {"data": res["ok"], "summary": f"answered by {who}", "confidence": None,
+    return {"data": res.value, "summary": f"answered by {who}", "confidence": None,
             "agent": who}  # fmt: skip
 
 
@@ -160,7 +161,7 @@ async def note(engine: Engine) -> None:
     engine._noted.update(changed)
     errors = {sid: engine.states[sid].error for sid in changed if engine.states[sid].error}
 
-    async def execute(sc: Syscall) -> dict[str, Any]:
-        return {"ok": True}
+    async def execute(sc: Syscall) -> Result:
+        return Result.of(True)
 
     await engine.ctx.syscall("step", {"states": changed, "errors": errors}, execute)

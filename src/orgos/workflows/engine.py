@@ -198,8 +198,16 @@ class Engine:
         else:
             shared = calls.Shared()
             children = [calls.child(self, ln, shared) for ln in launches]
-        ids = await self.ctx.spawn(children)
-        for rid, ln in zip(ids, launches, strict=True):
+        started = await self.ctx.spawn(children)
+        if not started.ok:  # policy refused the delegation: each launch fails like an attempt
+            for ln in launches:
+                st = self.states[ln.step]
+                n = st.attempts.get(ln.branch, 0) + (0 if ln.compensation else 1)
+                st.attempts[ln.branch] = n
+                att = Attempt(ln.step, ln.branch, n, ln.agent, None, ln.compensation)
+                await self._attempt_failed(st, att, f"delegation refused: {started.error}")
+            return
+        for rid, ln in zip(started.value, launches, strict=True):
             st = self.states[ln.step]
             n = st.attempts.get(ln.branch, 0) + (0 if ln.compensation else 1)
             if not ln.compensation:

@@ -22,6 +22,7 @@ from orgos.policy.guardrails import (
     read_verdict,
     run_checks,
 )
+from orgos.result import Result
 from orgos.store.base import Audit
 from orgos.workflows.expr import ExprError, render
 from orgos.workflows.state import Attempt, StepState
@@ -67,7 +68,7 @@ async def _checks(
     ctx = engine.ctx
     validators = engine.services.validators
 
-    async def execute(sc: Syscall) -> dict[str, Any]:
+    async def execute(sc: Syscall) -> Result:
         problems = _schema_problems(gate, env["output"])
         for rule in gate.rules:
             try:
@@ -82,13 +83,13 @@ async def _checks(
             data = {"step": st.spec.id, "branch": att.branch, "problems": problems}
             actor = "workflow:" + engine.spec.name
             sc.ops.append(Audit(ctx.run.workspace, actor, "gate.failed", ctx.run.id, sc.seq, data))
-        return {"ok": {"passed": not problems, "problems": problems}}
+        return Result.of({"passed": not problems, "problems": problems})
 
     req = {"step": st.spec.id, "branch": att.branch, "attempt": att.attempt}
     result = await ctx.syscall("gate", req, execute)
-    if "ok" not in result:  # a policy rule denied the check itself
-        return [str(result.get("error"))]
-    return list(result["ok"]["problems"])
+    if not result.ok:  # a policy rule denied the check itself
+        return [str(result.error)]
+    return list(result.value["problems"])
 
 
 def _schema_problems(gate: GateSpec, value: Any) -> list[str]:
