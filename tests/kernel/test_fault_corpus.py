@@ -69,7 +69,7 @@ CASES = [
     ),
     # through a tool's result
     Case("result: lone surrogate", "result", f"x{SURROGATE}y", "lone surrogate (\\ud800)"),
-    Case("result: surrogate deep inside", "result", {"a": [{"b": SURROGATE}]}, "$.value.a[0].b"),
+    Case("result: surrogate deep inside", "result", {"a": [{"b": SURROGATE}]}, "$.ok.a[0].b"),
     Case("result: surrogate as a key", "result", {SURROGATE: "v"}, "lone surrogate (\\ud800)"),
     Case("result: NaN", "result", {"mean": math.nan}, "nan is not a JSON number"),
     Case("result: Infinity", "result", [1.0, math.inf], "inf is not a JSON number"),
@@ -204,7 +204,7 @@ async def test_a_payload_that_cannot_be_stored_fails_alone_not_its_commit_batch(
     batches = crowd.rt.kernel.journal.batches
     bad, _ = await run_beside_innocents(crowd.rt, "worker", "bad")
     assert bad.output == (
-        "bad saw: ERROR: tool result refused: at $.value: a lone surrogate (\\ud800)"
+        "bad saw: ERROR: tool result refused: at $.ok: a lone surrogate (\\ud800)"
         " is not valid Unicode"
     )
     # the replies came in one tick: far fewer batches than the runs' writes
