@@ -246,6 +246,9 @@ def test_a_second_request_for_a_returned_order_records_nothing_new(returns: Path
         assert len(ledger(returns, table)) == 1, table
     # no one was asked to approve a refund that could not happen
     assert json.loads(orgos("-p", returns, "approvals", "--json").output) == []
+    shown = orgos("-p", returns, "show", outcome["id"]).output
+    refund_row = next(line for line in shown.splitlines() if line.strip().startswith("refund"))
+    assert "⏸ escalated" in refund_row and "to accounting@example.com" in refund_row
 
 
 def test_an_intake_of_another_order_than_the_customer_named_is_sent_back(returns: Path) -> None:

@@ -28,6 +28,7 @@ STATE_STYLE = {
     "skipped": ("↷", "dim"),
     "compensated": ("↶", "yellow"),
     "not run": ("·", "dim"),
+    "escalated": ("⏸", "yellow"),
 }
 
 
@@ -80,6 +81,7 @@ def workflow_steps(node: RunNode) -> list[StepView]:
         sid = _meta(child).get("step")
         if sid in views:
             views[sid].runs.append(child)
+    _escalated(node, views)
     if node.run.status.terminal:
         for v in views.values():
             if v.state == "pending":
@@ -87,6 +89,19 @@ def workflow_steps(node: RunNode) -> list[StepView]:
     for v in views.values():
         v.layer = _layer(views, v.id, set())
     return sorted(views.values(), key=lambda v: v.layer)
+
+
+def _escalated(node: RunNode, views: dict[str, StepView]) -> None:
+    """The step a waiting workflow escalated to a person: not running, waiting
+    for their answer, and why."""
+    if node.run.status.value != "waiting":
+        return
+    decision = (node.run.waiting_on or {}).get("decision") or {}
+    req = decision.get("request") if decision.get("kind") == "escalate" else None
+    v = views.get(str((req or {}).get("step")))
+    if v is not None and isinstance(req, dict):
+        v.state = "escalated"
+        v.error = f"to {req.get('to')}: {req.get('error')}"
 
 
 def _doer(step: dict[str, Any]) -> str:
