@@ -60,7 +60,7 @@ class Journal:
         self._buf.extend(ops)
         fut = self._fut
         if fut is None:
-            fut = self._fut = asyncio.get_running_loop().create_future()
+            fut = self._fut = _Commit(loop=asyncio.get_running_loop())
             fut.add_done_callback(_retrieve)
         self._wakeup.set()
         return fut
@@ -128,6 +128,16 @@ class Journal:
         if self._task is not None:
             await self._task
             self._task = None
+
+
+class _Commit(asyncio.Future[None]):
+    """The commit of one batch, awaited by every run that wrote to it. A
+    waiter that is cancelled (its run stopped or cancelled) must not cancel
+    it for the others: ``cancel`` refuses, and the cancelled task stops when
+    the commit is done (asyncio cancels it once it wakes)."""
+
+    def cancel(self, msg: object = None) -> bool:
+        return False
 
 
 def _retrieve(fut: asyncio.Future[None]) -> None:

@@ -370,7 +370,9 @@ class Kernel:
                 status, error = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
             await self._record_end(ctx, status, output, error, waiting)
         finally:
-            self._active.pop(run.id, None)
+            # A woken run may already run again in a new task: leave that one be.
+            if self._active.get(run.id) is asyncio.current_task():
+                del self._active[run.id]
             self._cancelling.discard(run.id)
 
     async def _record_end(
