@@ -5,7 +5,9 @@ Only ended run trees lose their journals (a tree whose root ended before the
 cutoff goes whole), so nothing a live run could replay is removed. The latest
 version of every file always stays. A blob is removed only when no file
 version refers to it and it is older than a grace period, so a write whose
-version is being committed right now keeps its blob."""
+version is being committed right now keeps its blob. The runs whose journals
+go are named in the audit log (``retention.pruned``), so ``orgos audit
+verify`` tells them apart from journals someone deleted."""
 
 from __future__ import annotations
 
@@ -15,11 +17,15 @@ from dataclasses import asdict, dataclass
 
 from orgos.config.access import RetentionSpec
 from orgos.fs.blobs import BlobStore
+from orgos.store import audit as audit_sql
+from orgos.store.rows import _dumps
 from orgos.store.sqlite import SQLiteStore
 
 DAY = 86_400.0
 #: Unreferenced blobs younger than this stay (a write may be committing).
 BLOB_GRACE = 3600.0
+#: Run ids named per ``retention.pruned`` audit record.
+PRUNED_PER_RECORD = 2000
 
 
 @dataclass(slots=True)
@@ -46,12 +52,16 @@ _SIZE = "LENGTH(COALESCE(payload,'')) + LENGTH(COALESCE(result,''))"
 
 
 def _prune(
-    conn: sqlite3.Connection, policy: RetentionSpec, now: float, rep: RetentionReport
+    conn: sqlite3.Connection,
+    policy: RetentionSpec,
+    now: float,
+    rep: RetentionReport,
+    key: bytes | None = None,
 ) -> None:
     if policy.journal_days is not None:
         cutoff = now - policy.journal_days * DAY
         conn.execute(
-            "CREATE TEMP TABLE old_runs AS SELECT r.id FROM runs r JOIN runs root"
+            "CREATE TEMP TABLE old_runs AS SELECT r.id, r.workspace FROM runs r JOIN runs root"
             " ON root.id = r.root_id WHERE root.status IN ('succeeded','failed','cancelled')"
             " AND root.updated_at < ? AND NOT EXISTS (SELECT 1 FROM runs x WHERE"
             " x.root_id = r.root_id AND x.status NOT IN ('succeeded','failed','cancelled'))",
@@ -64,6 +74,7 @@ def _prune(
         ).fetchone()
         rep.journal_entries, rep.journal_bytes = n, size
         if not rep.dry_run:
+            _audit_pruned(conn, now, key)
             for table, col in (("journal", "run_id"), ("fs_reads", "run_id"),
                                ("bus_waits", "run_id"), ("runs", "id")):  # fmt: skip
                 conn.execute(f"DELETE FROM {table} WHERE {col} IN (SELECT id FROM old_runs)")
@@ -98,6 +109,20 @@ def _prune(
             conn.execute(f"DELETE FROM fs_versions AS v WHERE {where}")
 
 
+def _audit_pruned(conn: sqlite3.Connection, now: float, key: bytes | None) -> None:
+    """Name the runs whose journals go, in the transaction that removes them."""
+    rows: list[audit_sql.Pending] = []
+    by_ws: dict[str, list[str]] = {}
+    for run_id, ws in conn.execute("SELECT id, workspace FROM old_runs ORDER BY workspace, id"):
+        by_ws.setdefault(ws, []).append(run_id)
+    for ws, ids in by_ws.items():
+        for i in range(0, len(ids), PRUNED_PER_RECORD):
+            data = _dumps({"runs": ids[i : i + PRUNED_PER_RECORD]})
+            rows.append((now, ws, "retention", "retention.pruned", None, None, data, None, None))
+    if rows:
+        audit_sql.append(conn, rows, key)
+
+
 async def apply_retention(
     store: SQLiteStore,
     blobs: BlobStore,
@@ -110,11 +135,12 @@ async def apply_retention(
     """Remove what the policy lets go; report what was (or would be) freed."""
     now = time.time() if now is None else now
     rep = RetentionReport(dry_run=dry_run)
+    key = store.audit_key_now()
 
     def apply(conn: sqlite3.Connection) -> set[str]:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            _prune(conn, policy, now, rep)
+            _prune(conn, policy, now, rep, key)
             live = {r[0] for r in conn.execute("SELECT DISTINCT blob FROM fs_versions")}
             if dry_run:
                 conn.execute("ROLLBACK")

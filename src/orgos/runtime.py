@@ -432,8 +432,15 @@ class Runtime:
     async def resume(self, run_id: str) -> bool:
         return await self.kernel.resume(run_id)
 
-    async def decide(self, run_id: str, action: str, value: Any = None) -> None:
-        await self.kernel.decide(run_id, action, value)
+    async def decide(
+        self, run_id: str, action: str, value: Any = None, *, by: str = "local"
+    ) -> None:
+        """Answer for a call in doubt after a crash (retry, done, not-done),
+        as ``by``: with governance, a person who may decide approvals once the
+        workspace has people. Journaled and audited with who answered."""
+        if self.governance is not None:
+            self.governance.may_decide(by)
+        await self.kernel.decide(run_id, action, value, by=by)
 
     async def get_run(self, run_id: str) -> RunRecord:
         rec = await self.store.get_run(self.workspace, run_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -138,7 +139,7 @@ def test_resume_a_run_waiting_for_a_decision(
                model=finish)  # fmt: skip
     assert done.exit_code == 0, done.output
     assert done.output.rstrip().endswith("charged 5")
-    assert "decided:" not in done.output  # "done" records the result itself
+    assert "decided done by local" in done.output  # before there are people: the local user
     assert "→ charged" in done.output
     wrong = cli("-p", project, "resume", run_id, "--decide", "retry", model=finish)
     assert wrong.exit_code == 2 and "nothing to resume" in wrong.output
@@ -156,6 +157,34 @@ def test_decide_not_done_tells_the_model(project: Path, cli: Cli, model_file: Mo
     result = cli("-p", project, "resume", run_id, "--decide", "not-done", model=seen)
     assert result.exit_code == 0, result.output
     assert "did not take effect" in result.output
+
+
+def test_deciding_an_in_doubt_call_needs_an_approver_and_show_tells_who(
+    project: Path, cli: Cli, model_file: ModelFile
+) -> None:
+    add_charging_agent(project)
+    run_id = asyncio.run(crash_during_charge(project))
+    tokens = {}
+    for name, role in (("root", "admin"), ("bob", "builder"), ("ana", "operator")):
+        added = cli("-p", project, "people", "add", name, role,
+                    env={"ORGOS_TOKEN": tokens.get("root", "")})  # fmt: skip
+        assert added.exit_code == 0, added.output
+        tokens[name] = added.output.strip().splitlines()[-1]
+    finish = model_file('model = ScriptedModel([ScriptedModel.final("charged 5")])')
+    worker = cli("-p", project, "resume", model=finish, env={"ORGOS_TOKEN": tokens["bob"]})
+    assert worker.exit_code == 3, worker.output  # a builder may resume; the run parks
+
+    args = ("-p", project, "resume", run_id, "--decide", "done", "--value", '"charged"')
+    denied = cli(*args, model=finish, env={"ORGOS_TOKEN": tokens["bob"]})
+    assert denied.exit_code == 4, denied.output
+    assert "permission denied: bob (builder) may not approvals decide" in denied.output
+    decided = cli(*args, model=finish, env={"ORGOS_TOKEN": tokens["ana"]})
+    assert decided.exit_code == 0, decided.output
+
+    shown = cli("-p", project, "show", run_id, env={"ORGOS_TOKEN": tokens["bob"]})
+    assert "decided done by ana" in shown.output, shown.output
+    log = cli("-p", project, "audit", "log", env={"ORGOS_TOKEN": tokens["bob"]})
+    assert re.search(r"\bana\s+decision\.done\s+" + run_id, log.output), log.output
 
 
 def test_worker_resume_finishes_every_unfinished_run(

@@ -27,6 +27,7 @@ COMMANDS: dict[str, list[str]] = {
     "cancel": ["cancel", "{run}"],
     "audit verify": ["audit", "verify"],
     "audit log": ["audit", "log"],
+    "audit head": ["audit", "head"],
     "policy check": ["policy", "check", "assistant"],
     "approvals": ["approvals"],
     "approvals approve": ["approvals", "approve", "ap-none", "--no-follow"],
@@ -44,7 +45,7 @@ COMMANDS: dict[str, list[str]] = {
     "people revoke": ["people", "revoke", "tk-none"],
 }
 
-READ = {"runs", "show", "org", "fs ls", "fs cat", "fs log", "fs diff", "audit verify", "audit log", "policy check", "approvals", "usage",
+READ = {"runs", "show", "org", "fs ls", "fs cat", "fs log", "fs diff", "audit verify", "audit log", "audit head", "policy check", "approvals", "usage",
         "secrets list", "people list"}  # fmt: skip
 RUN = {"run", "resume", "cancel", "fs put"}
 OPERATE = {"approvals approve", "approvals deny", "pause", "unpause"}

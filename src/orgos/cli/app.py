@@ -207,7 +207,12 @@ def resume(
         if value is not None and decide != "done":
             raise CliError("--value goes with --decide done")
         parsed = parse_json_option(value, "--value")
-    raise typer.Exit(run_async(lambda: commands.resume(state, run_id, decide, parsed)))
+    by = "local"
+    if decide is not None:  # answering for a call in doubt is an approver's act
+        from orgos.cli.access import require
+
+        by = require(state, "approvals.decide")
+    raise typer.Exit(run_async(lambda: commands.resume(state, run_id, decide, parsed, by=by)))
 
 
 @app.command()

@@ -192,7 +192,9 @@ async def report(
 
 
 # --- resume -------------------------------------------------------------------------------
-async def resume(state: State, run_id: str | None, decide: str | None, value: Any) -> int:
+async def resume(
+    state: State, run_id: str | None, decide: str | None, value: Any, *, by: str = "local"
+) -> int:
     if run_id is None:
         if decide is not None:
             raise CliError("--decide needs a RUN")
@@ -216,8 +218,8 @@ async def resume(state: State, run_id: str | None, decide: str | None, value: An
             queue = rt.kernel.events.subscribe(None)
             if decide is not None:
                 try:
-                    await rt.decide(rec.id, decide, value)
-                except ValueError as exc:
+                    await rt.decide(rec.id, decide, value, by=by)
+                except (ValueError, PermissionError) as exc:
                     raise CliError(str(exc)) from None
             elif rec.status.value == "failed" or (
                 rec.status.value == "waiting" and not (rec.waiting_on or {}).get("runs")

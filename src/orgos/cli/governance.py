@@ -66,21 +66,39 @@ def _print_json(doc: Any) -> None:
 @audit_app.command("verify")
 def audit_verify(
     ctx: typer.Context,
+    head: Annotated[
+        str | None,
+        typer.Option(
+            "--head", metavar="SEQ:HASH", help="A head kept elsewhere (`orgos audit head`)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="The verdict as JSON.")] = False,
 ) -> None:
-    """Check the whole chain: any edit, insertion, deletion or reordering is
-    reported. Exit code 1 if it is broken. Prints the head hash: keep it
-    elsewhere to detect a rewrite of the whole chain later."""
+    """Check the whole chain and the journal entries it vouches for: any edit,
+    insertion, deletion or reordering is reported, and with the policy's
+    audit key, any record not sealed with it. Exit code 1 if it is broken.
+    With --head, the chain must still reach that head (a truncation of the
+    log, however well hidden, is found)."""
+    from orgos.store.audit import parse_head
+
     state = _state(ctx)
     require(state, "audit.verify")
+    try:
+        kept = parse_head(head) if head is not None else None
+    except ValueError as exc:
+        fail(str(exc))
 
     async def go(rt: Runtime, gov: Governance) -> int:
-        v = gov.gstore.verify_audit()
+        v = gov.gstore.verify_audit(key=_audit_key(gov), head=kept)
         if as_json:
-            doc = {"ok": v.ok, "records": v.records, "head": v.head, "problems": v.problems}
+            doc = {"ok": v.ok, "records": v.records, "head": f"{v.seq}:{v.head}",
+                   "sealed": v.sealed, "problems": v.problems, "notes": v.notes}  # fmt: skip
             _print_json(doc)
         elif v.ok:
-            _print(f"audit chain intact: {v.records} record(s), head {v.head}")
+            sealed = f", {v.sealed} sealed with the audit key" if v.sealed else ""
+            _print(f"audit chain intact: {v.records} record(s){sealed}, head {v.seq}:{v.head}")
+            for n in v.notes:
+                _print(f"  {n}")
         else:
             _print(f"audit chain BROKEN ({len(v.problems)} problem(s)):")
             for p in v.problems:
@@ -88,6 +106,37 @@ def audit_verify(
         return EXIT_OK if v.ok else EXIT_FAILED
 
     raise typer.Exit(run_async(lambda: _open(state, go)))
+
+
+@audit_app.command("head")
+def audit_head(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="As JSON.")] = False,
+) -> None:
+    """Print the last record as SEQ:HASH. Keep it elsewhere (a ticket, a log
+    shipper); `orgos audit verify --head SEQ:HASH` later proves that nothing
+    up to it was removed or rewritten."""
+    state = _state(ctx)
+    require(state, "audit.verify")
+
+    async def go(rt: Runtime, gov: Governance) -> int:
+        seq, h = gov.gstore.audit_head()
+        if as_json:
+            _print_json({"seq": seq, "hash": h})
+        else:
+            _print(f"{seq}:{h}")
+        return EXIT_OK
+
+    raise typer.Exit(run_async(lambda: _open(state, go)))
+
+
+def _audit_key(gov: Governance) -> bytes | None:
+    from orgos.errors import OrgosError
+
+    try:
+        return gov.audit_key()
+    except OrgosError as exc:
+        raise CliError(f"the audit key cannot be read: {exc}") from None
 
 
 @audit_app.command("log")
@@ -355,7 +404,7 @@ def secrets_set(
         fail("no value on standard input")
 
     async def go(rt: Runtime, gov: Governance) -> int:
-        await gov.vault.set(name, value, person)
+        await gov.set_secret(name, value, person)
         _print(f"secret {name} stored (encrypted)")
         return EXIT_OK
 

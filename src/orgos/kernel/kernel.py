@@ -35,6 +35,7 @@ from orgos.llm.fallback import Caller, ModelOptions
 from orgos.result import Result
 from orgos.store.base import (
     Append,
+    Audit,
     InsertRun,
     JournalEntry,
     Op,
@@ -578,21 +579,17 @@ class Kernel:
         return ok
 
     async def decide(
-        self,
-        run_id: str,
-        action: str,
-        value: Any = None,
-        workspace: str | None = None,
-        *,
-        attempt: int | None = None,
-    ) -> None:
+        self, run_id: str, action: str, value: Any = None, workspace: str | None = None,
+        *, attempt: int | None = None, by: str = "local",
+    ) -> None:  # fmt: skip
         """Answer for a syscall that was in flight at a crash.
 
         ``retry``: run it again (this attempt only: if the retried attempt is
         in doubt too, the run asks again). ``done``: it took effect; ``value``
         is its result. ``not-done``: it did not happen; the run sees an error.
         ``attempt``: the attempt the answer is about (refused if another one
-        is in doubt now)."""
+        is in doubt now). The journal and the audit log say who (``by``)
+        answered what."""
         ws = workspace or self.workspace
         rec = await self.store.get_run(ws, run_id)
         if rec is None:
@@ -605,20 +602,18 @@ class Kernel:
         if attempt is not None and attempt != now:
             raise ValueError(f"run {run_id}: attempt {now} of step {seq} is in doubt now,"
                              f" not attempt {attempt}; look again")  # fmt: skip
-        if action == "retry":
-            payload = {"action": "retry", "attempt": now}
-            op = Append(JournalEntry(run_id, seq, "decision", kind, payload, ws))
-        elif action == "done":
-            op = Append(
-                JournalEntry(run_id, seq, "result", kind, Result.of(value).to_payload(), ws)
-            )
-        elif action == "not-done":
-            err = "the operator reported that this call did not take effect"
-            result = Result.fail(err, code="not_done").to_payload()
-            op = Append(JournalEntry(run_id, seq, "result", kind, result, ws))
-        else:
+        err = "the operator reported that this call did not take effect"
+        result = {"done": Result.of(value).to_payload(),
+                  "not-done": Result.fail(err, code="not_done").to_payload(),
+                  "retry": None}  # fmt: skip
+        if action not in result:
             raise ValueError(f"unknown decision {action!r}; use retry, done or not-done")
-        await self.journal.submit(op)
+        said = {"action": action, "attempt": now, "by": by}
+        ops: list[Op] = [Append(JournalEntry(run_id, seq, "decision", kind, said, ws))]
+        if result[action] is not None:
+            ops.append(Append(JournalEntry(run_id, seq, "result", kind, result[action], ws)))
+        ops.append(Audit(ws, by, f"decision.{action}", run_id, seq, {"kind": kind, **said}))
+        await self.journal.submit(*ops)
         await self.resume(run_id, ws)
 
     async def wait(

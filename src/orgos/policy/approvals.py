@@ -95,3 +95,18 @@ async def escalate_due(
             a.assignee, a.escalations, a.due_at = chain[nxt], nxt, due
             moved.append(a)
     return moved
+
+
+def may_decide(gstore: GovernanceStore, workspace: str, person: str) -> None:
+    """Raise PermissionError unless ``person`` may answer for a run (a call
+    in doubt): anyone until the workspace has people, then only a role that
+    decides approvals."""
+    from orgos.policy.identity import allowed
+
+    people = gstore.people(workspace)
+    if not people:
+        return
+    role = people.get(person)
+    if role is None or not allowed(role, "approvals.decide"):
+        who = f"{person} ({role})" if role else f"{person} (no role here)"
+        raise PermissionError(f"permission denied: {who} may not decide for runs")

@@ -27,6 +27,7 @@ from orgos.policy import approvals as approvals_mod
 from orgos.policy.budgets import Meter, Prices, RateLimiter, day_of
 from orgos.policy.redact import Redactor, install_log_redaction
 from orgos.policy.rules import Call, Decision, RuleSet
+from orgos.policy.sealing import AuditKey
 from orgos.policy.source import PolicySource
 from orgos.policy.spec import PolicySpec
 from orgos.result import Result
@@ -61,8 +62,11 @@ class Governance:
         vault_key_file: Path | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        audit_key: bytes | None = None,
     ):
-        """``clock`` and ``sleep``: the rate limiter's monotonic clock and wait."""
+        """``clock`` and ``sleep``: the rate limiter's monotonic clock and wait.
+        ``audit_key``: seal audit records with this key (else the policy's
+        ``audit:`` key, if any)."""
         if isinstance(policy, PolicySpec) or policy is None:
             self.source = PolicySource(policy)
         else:
@@ -81,6 +85,8 @@ class Governance:
         self._loop_task: asyncio.Task[None] | None = None
         self._vault_key, self._vault_key_file = vault_key, vault_key_file
         self._vault: Vault | None = None
+        base = self.source.path.parent if self.source.path is not None else None
+        self._audit = AuditKey(audit_key, lambda: self.vault, base)
         #: Approvals created by this process, in order (for in-process waiters).
         self.requested: asyncio.Queue[Approval] = asyncio.Queue()
         self._kernel: Kernel | None = None
@@ -113,6 +119,7 @@ class Governance:
         kernel.wakers["approval"] = self._approval_waker
         kernel.wakers["paused"] = self._paused_waker
         kernel.secrets = self._secret
+        self.gstore.store.audit_key = self.audit_key
         kernel.events.redact = self._redact_event
 
     def adopt(self, chart: OrgChart, agents: dict[str, AgentSpec]) -> None:
@@ -155,6 +162,10 @@ class Governance:
     def _secret(self, name: str) -> str:
         return self.vault.get(name)
 
+    def audit_key(self) -> bytes | None:
+        """The key sealing audit records (given, or the policy's), or None."""
+        return self._audit.get(self.spec.audit)
+
     async def start(self, *, background: bool = True) -> None:
         """After the store is open: today's usage, the policy in force (audited),
         and, for a worker, the escalation loop."""
@@ -166,6 +177,7 @@ class Governance:
         self._refresh_switches()
         if self._unredact is None:
             self._unredact = install_log_redaction(self._redact_log)
+        self.audit_key()  # a key that cannot be read fails here, not at a commit
         await self.gstore.audit(
             (self.workspace, "kernel", "policy.loaded", None, None, {"digest": self.source.digest})
         )
@@ -430,6 +442,15 @@ class Governance:
         if woke:
             self.kernel.nudge()
         return woke
+
+    async def set_secret(self, name: str, value: str, actor: str) -> None:
+        """Store a secret (when it is the audit key, it seals this record too)."""
+        self._audit.learn(self.spec.audit, name, value)
+        await self.vault.set(name, value, actor)
+
+    def may_decide(self, person: str) -> None:
+        """Raise PermissionError unless ``person`` may answer for a run."""
+        approvals_mod.may_decide(self.gstore, self.workspace, person)
 
     async def escalate_due(self, now: float | None = None) -> list[Approval]:
         return await approvals_mod.escalate_due(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Action = Literal["allow", "deny", "approve"]
 Names = str | list[str] | None
@@ -176,6 +176,24 @@ class Redaction(BaseModel):
         return v
 
 
+class AuditSettings(BaseModel):
+    """A keyed audit log: every record is sealed with an HMAC, so only the
+    key's holder can write a chain that verifies. The key is a secret of the
+    vault (``key_secret``, set with ``orgos secrets set``) or a file
+    (``key_file``, relative to the policy file), kept away from the store."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key_secret: str | None = None
+    key_file: str | None = None
+
+    @model_validator(mode="after")
+    def _one_key(self) -> AuditSettings:
+        if self.key_secret is not None and self.key_file is not None:
+            raise ValueError("audit: give key_secret or key_file, not both")
+        return self
+
+
 class PolicySpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -197,6 +215,7 @@ class PolicySpec(BaseModel):
     risk: dict[str, Literal["low", "medium", "high"]] = Field(default_factory=dict)
     boundary: Boundary | None = None
     redaction: Redaction = Field(default_factory=Redaction)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     @field_validator("rules")
     @classmethod

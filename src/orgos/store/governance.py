@@ -56,19 +56,6 @@ def _approval(r: tuple[Any, ...]) -> Approval:
 AuditEntry = tuple[str, str, str, str | None, int | None, Any]  # ws, actor, action, run, step, data
 
 
-def _record(
-    conn: sqlite3.Connection,
-    ts: float,
-    ws: str,
-    actor: str,
-    action: str,
-    run: str | None,
-    step: int | None,
-    data: Any,
-) -> None:
-    audit_sql.append(conn, [(ts, ws, actor, action, run, step, _dumps(data), None, None)])
-
-
 class GovernanceStore:
     """Governance tables on a SQLiteStore."""
 
@@ -78,16 +65,36 @@ class GovernanceStore:
         self.store = store
 
     # --- audit ------------------------------------------------------------------------
+    def _record(
+        self,
+        conn: sqlite3.Connection,
+        ts: float,
+        ws: str,
+        actor: str,
+        action: str,
+        run: str | None,
+        step: int | None,
+        data: Any,
+    ) -> None:
+        row: audit_sql.Pending = (ts, ws, actor, action, run, step, _dumps(data), None, None)
+        audit_sql.append(conn, [row], self.store.audit_key_now())
+
     async def audit(self, *entries: AuditEntry) -> None:
         now = time.time()
         rows: list[audit_sql.Pending] = [
             (now, ws, actor, action, run, step, _dumps(data), None, None)
             for ws, actor, action, run, step, data in entries
         ]
-        await self.store._transact(lambda conn: audit_sql.append(conn, rows))
+        key = self.store.audit_key_now()
+        await self.store._transact(lambda conn: audit_sql.append(conn, rows, key))
 
-    def verify_audit(self) -> audit_sql.Verdict:
-        return audit_sql.verify(self.store._read())
+    def verify_audit(
+        self, *, key: bytes | None = None, head: tuple[int, str] | None = None
+    ) -> audit_sql.Verdict:
+        return audit_sql.verify(self.store._read(), key=key, head=head)
+
+    def audit_head(self) -> tuple[int, str]:
+        return audit_sql.head(self.store._read())
 
     def audit_rows(self, after: int = 0) -> list[audit_sql.AuditRow]:
         return list(audit_sql.rows(self.store._read(), after=after))
@@ -111,7 +118,7 @@ class GovernanceStore:
                  a.created_at, None, None, None, None),
             )  # fmt: skip
             data = {"approval": a.id, "rule": a.rule, "assignee": a.assignee}
-            _record(
+            self._record(
                 conn,
                 a.created_at,
                 a.workspace,
@@ -174,7 +181,7 @@ class GovernanceStore:
             ).fetchone()
             data = {"approval": approval_id, "decision": status, "note": note,
                     "edited_arguments": arguments}  # fmt: skip
-            _record(conn, now, ws, by, f"approval.{status}", run, step, data)
+            self._record(conn, now, ws, by, f"approval.{status}", run, step, data)
             # The run's own journal says who decided, so `orgos show` tells it.
             conn.execute(
                 "INSERT INTO journal (run_id, seq, phase, kind, payload, workspace, ts)"
@@ -201,7 +208,7 @@ class GovernanceStore:
             if cur.rowcount != 1:
                 return False
             data = {"approval": a.id, "rule": a.rule, "assignee": a.assignee, "edited": True}
-            _record(conn, time.time(), a.workspace, "kernel", "approval.requested", a.run_id,
+            self._record(conn, time.time(), a.workspace, "kernel", "approval.requested", a.run_id,
                     a.step, data)  # fmt: skip
             return True
 
@@ -220,7 +227,7 @@ class GovernanceStore:
                 "SELECT workspace, run_id, step FROM approvals WHERE id=?", (approval_id,)
             ).fetchone()
             data = {"approval": approval_id, "assignee": assignee}
-            _record(conn, time.time(), ws, "kernel", "approval.escalated", run, step, data)
+            self._record(conn, time.time(), ws, "kernel", "approval.escalated", run, step, data)
             return True
 
         return await self.store._transact(apply)
@@ -250,7 +257,7 @@ class GovernanceStore:
             if cur.rowcount:
                 action = "switch.pause" if paused else "switch.resume"
                 data = {"scope": scope, "reason": reason}
-                _record(conn, now, workspace, actor, action, None, None, data)
+                self._record(conn, now, workspace, actor, action, None, None, data)
             return bool(cur.rowcount)
 
         return await self.store._transact(apply)
@@ -270,7 +277,7 @@ class GovernanceStore:
             data: dict[str, Any] = {"person": name, "role": role}
             if role is None:
                 data["tokens_revoked"] = revoked
-            _record(conn, now, workspace, actor, "person.set", None, None, data)
+            self._record(conn, now, workspace, actor, "person.set", None, None, data)
 
         await self.store._transact(apply)
 
@@ -292,7 +299,9 @@ class GovernanceStore:
             token = people_sql.Token(new_id("tk-"), workspace, person, time.time(), expires_at)
             people_sql.insert_token(conn, token_hash, token)
             data = {"person": person, "token": token.id, "expires_at": expires_at}
-            _record(conn, token.created_at, workspace, actor, "token.created", None, None, data)
+            self._record(
+                conn, token.created_at, workspace, actor, "token.created", None, None, data
+            )
             return token
 
         return await self.store._transact(apply)
@@ -312,7 +321,9 @@ class GovernanceStore:
             now = time.time()
             if not people_sql.revoke(conn, workspace, now, token_id=token_id):
                 return False
-            _record(conn, now, workspace, actor, "token.revoked", None, None, {"token": token_id})
+            self._record(
+                conn, now, workspace, actor, "token.revoked", None, None, {"token": token_id}
+            )
             return True
 
         return await self.store._transact(apply)
@@ -326,7 +337,7 @@ class GovernanceStore:
                 (workspace, name, ciphertext, now),
             )
             data = {"name": name}
-            _record(conn, now, workspace, actor, "secret.set", None, None, data)
+            self._record(conn, now, workspace, actor, "secret.set", None, None, data)
 
         await self.store._transact(apply)
 

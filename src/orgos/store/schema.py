@@ -269,4 +269,9 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE memories ADD COLUMN tainted INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE bus_events ADD COLUMN tainted INTEGER NOT NULL DEFAULT 0",
     ],
+    # A keyed audit log: each record sealed with an HMAC of its hash
+    # (store/audit.py); NULL for records written without a key.
+    [
+        "ALTER TABLE audit ADD COLUMN mac TEXT",
+    ],
 ]

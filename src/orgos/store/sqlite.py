@@ -28,7 +28,6 @@ from orgos.store import codec, lifecycle
 from orgos.store.base import (
     AgentVersion,
     Append,
-    Audit,
     Durability,
     InsertRun,
     JournalEntry,
@@ -79,29 +78,6 @@ def _enable_wal(conn: sqlite3.Connection, wait: float = 10.0) -> None:
         delay = min(delay * 2, 0.05)
 
 
-def _audit_rows(ops: list[Op], entries: list[tuple[Any, ...]], now: float) -> list[Any]:
-    """Audit records of a batch, bound to the stored bytes of the journal
-    entries (intent and result) of the syscall each is about."""
-    audits = [op for op in ops if type(op) is Audit]
-    if not audits:
-        return []
-    stored: dict[tuple[str, int, str], str | None] = {}
-    for e in entries:
-        stored[(e[0], e[1], e[2])] = e[4]
-        if e[2] == "intent" and e[7] is not None:
-            stored[(e[0], e[1], "result")] = e[7]
-    out = []
-    for a in audits:
-        req = res = None
-        if a.run_id is not None and a.seq is not None:
-            req = audit_sql.digest(stored.get((a.run_id, a.seq, "intent")))
-            res = audit_sql.digest(stored.get((a.run_id, a.seq, "result")))
-        data = (a.encoded or codec.prepare(a))[0]
-        out.append((a.ts or now, a.workspace, a.actor, a.action, a.run_id, a.seq,
-                    data, req, res))  # fmt: skip
-    return out
-
-
 def migrate_file(path: Path) -> None:
     """Bring a store file's schema up to date without opening a Store (the
     CLI's sign-in check reads the file directly); a no-op when it is."""
@@ -129,6 +105,11 @@ class SQLiteStore:
         self._checkpointer: threading.Thread | None = None
         self._stop = threading.Event()
         self.checkpoint_interval = 1.0
+        #: The key that seals audit records (set by governance; None: keyless).
+        self.audit_key: audit_sql.KeySource | None = None
+
+    def audit_key_now(self) -> bytes | None:
+        return None if self.audit_key is None else self.audit_key()
 
     # --- lifecycle ------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -276,7 +257,8 @@ class SQLiteStore:
                 )  # fmt: skip
                 created.append(lifecycle.created_row(r, now))
 
-        audits = _audit_rows(ops, entries, now)
+        audits = audit_sql.batch_rows(ops, entries, now)
+        key = self.audit_key_now() if audits and self.audit_key is not None else None
 
         def apply(conn: sqlite3.Connection) -> None:
             row = conn.execute("SELECT fenced FROM workers WHERE id=?", (worker_id,)).fetchone()
@@ -304,7 +286,7 @@ class SQLiteStore:
                     updates,
                 )
             if audits:
-                audit_sql.append(conn, audits)
+                audit_sql.append(conn, audit_sql.fill_earlier(conn, audits), key)
 
         await self._transact(apply)
 
