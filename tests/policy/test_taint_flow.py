@@ -128,6 +128,46 @@ async def test_taint_follows_one_workflow_step_to_the_next(tmp_path: Path) -> No
         await refund_waits_for_a_person(rt, refunds, "payer")
 
 
+async def test_a_step_fed_only_by_trusted_steps_is_not_tainted_by_its_sibling(
+    tmp_path: Path,
+) -> None:
+    """``research`` reads the page and ends first; ``pay`` needs only
+    ``fetch`` (our own data), so it needs no approval, although the workflow
+    run had read the tainted result before starting it. The workflow's own
+    outcome is tainted: a parent reading it would be."""
+    refunds: list[Any] = []
+    research_ended = asyncio.Event()
+
+    async def respond(req: ModelRequest) -> ModelResponse:
+        agent, seen = agent_of(req), tool_results(req)
+        first = {"browser": ("read_page", {"url": "https://example.com"}),
+                 "clerk": ("lookup", {"order_id": "X-9"}),
+                 "payer": ("refund", {"order_id": "X-9", "amount": 900.0})}[agent]  # fmt: skip
+        if not seen:
+            if agent == "clerk":  # our own lookup ends after research has ended
+                await research_ended.wait()
+            return ScriptedModel.call(first[0], **first[1])
+        return ScriptedModel.final({"data": seen[0], "summary": "done", "confidence": 0.9})
+
+    spec = WorkflowSpec.model_validate({"name": "returns", "steps": [
+        {"id": "research", "agent": "browser", "task": "read the customer's page"},
+        {"id": "fetch", "agent": "clerk", "task": "look X-9 up"},
+        {"id": "pay", "agent": "payer", "needs": ["fetch"],
+         "task": "refund what fetch found: {{ steps.fetch.output }}"},
+    ]})  # fmt: skip
+    agents = [Agent(name="browser", tools=["read_page"]), Agent(name="clerk", tools=["lookup"]),
+              Agent(name="payer", tools=["refund"])]  # fmt: skip
+    rt = runtime(tmp_path, POLICY, ScriptedModel(respond), tools(refunds), agents=agents,
+                 workflows=[spec])  # fmt: skip
+    rt.kernel.on_run_end.append(
+        lambda rec: research_ended.set() if rec.target == "browser" else None
+    )
+    async with rt:
+        done = await rt.run_workflow("returns", {}, timeout=20)
+    assert done.status is RunStatus.SUCCEEDED, done.error
+    assert refunds == [("X-9", 900.0)] and done.tainted
+
+
 def writer_then_reader(write: tuple[str, dict[str, Any]], read: tuple[str, dict[str, Any]],
                        *, untrusted: bool = True) -> ScriptedModel:  # fmt: skip
     """``writer`` reads (the page, or trusted data) and passes it on through

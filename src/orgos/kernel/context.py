@@ -311,21 +311,29 @@ class RunContext:
         except ValueError as exc:
             return str(exc), None
 
-    async def spawn(self, children: list[tuple[str, str, Any]]) -> Result:
+    async def spawn(
+        self, children: list[tuple[str, str, Any]], *, tainted: list[bool] | None = None
+    ) -> Result:
         """Start child runs, each ``(kind, target, input)``. The Result's value
         is their ids; a denial (policy, a limit) comes back for the caller to
-        act on. The children are created in the same commit as the result."""
+        act on. The children are created in the same commit as the result.
+        A child starts with this run's taint, unless ``tainted`` says, child
+        by child, whether what it is given holds untrusted content (a program
+        that knows where each child's input comes from: the workflow engine)."""
         kernel = self.kernel
         ids: list[str] = []
+        taints = tainted if tainted is not None else [self.run.tainted] * len(children)
 
         async def execute(sc: Syscall) -> Result:
-            for kind, target, inp in children:
+            for (kind, target, inp), t in zip(children, taints, strict=True):
                 rec = await kernel.new_run(kind, target, inp, self.run.workspace, parent=self.run)
+                rec.tainted = t
                 sc.ops.extend(kernel.insert_ops(rec))
                 ids.append(rec.id)
             return Result.of(ids)
 
-        req = {"children": [{"kind": k, "target": t, "input": i} for k, t, i in children]}
+        req = {"children": [{"kind": k, "target": t, "input": i, **({"tainted": True} if x else {})}
+                            for (k, t, i), x in zip(children, taints, strict=True)]}  # fmt: skip
         result = await self.syscall("delegate", req, execute)
         if result.ok:
             kernel.start_local(result.value)
@@ -376,19 +384,20 @@ class RunContext:
         if outcomes is None:
             raise Park("waiting for child runs", {"runs": run_ids, "seq": seq})
         ws = self.run.workspace
-        result = self._carry({"ok": outcomes}, outcomes)
+        result = self._carry(outcomes, outcomes)
         await self.kernel.journal.submit(
             Append(JournalEntry(self.run.id, seq, "intent", "wait", {"runs": run_ids}, ws)),
             Append(JournalEntry(self.run.id, seq, "result", "wait", result, ws)),
         )
         return outcomes
 
-    def _carry(self, result: dict[str, Any], outcomes: list[dict[str, Any]]) -> dict[str, Any]:
-        """Children's outcomes carry their taint to the run that reads them."""
-        if any(o.get("tainted") for o in outcomes):
-            result["tainted"] = True
+    def _carry(self, value: Any, outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+        """The journaled result of a wait: children's outcomes carry their
+        taint to the run that reads them."""
+        result = Result.of(value, tainted=any(o.get("tainted") for o in outcomes))
+        if result.tainted:
             self.run.tainted = True
-        return result
+        return result.to_payload()
 
     async def wait_any(self, run_ids: list[str], *, until: float | None = None) -> dict[str, Any]:
         """Wait until at least one of these child runs has ended, or the clock
@@ -409,7 +418,7 @@ class RunContext:
                 waiting["until"] = until
             raise Park("waiting for child runs", waiting)
         ws = self.run.workspace
-        result = self._carry({"ok": {"ended": ended, "now": now}}, ended)
+        result = self._carry({"ended": ended, "now": now}, ended)
         await kernel.journal.submit(
             Append(JournalEntry(self.run.id, seq, "intent", "wait", {"runs": len(run_ids),
                                                                       "any": True}, ws)),

@@ -118,6 +118,8 @@ def child(engine: Engine, ln: Launch, shared: Shared | None = None) -> tuple[str
         if context:
             data.setdefault("context", context)
         child = {"workflow": sub.model_dump(mode="json"), "input": data, "step": meta}
+        if engine.taints(s.id):  # its steps start from what this one read
+            child["tainted"] = True
         return "workflow", sub.name, child
     assert ln.agent is not None
     inp: dict[str, Any] = {"task": task, "step": meta}

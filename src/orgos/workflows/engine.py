@@ -22,7 +22,15 @@ from orgos.tools.validators import Validator
 from orgos.workflows import calls, gates
 from orgos.workflows.expr import ExprError, Exprs
 from orgos.workflows.planner import plan_workflow
-from orgos.workflows.state import SETTLED, Attempt, Retry, StepState, fan_in, step_result
+from orgos.workflows.state import (
+    SETTLED,
+    Attempt,
+    Retry,
+    StepState,
+    fan_in,
+    step_result,
+    upstream,
+)
 
 #: Branches started per ``delegate`` syscall: a fan-out over 1,000 items
 #: starts its first branches while the later ones are still being created.
@@ -63,10 +71,21 @@ class Launch:
 
 
 class Engine:
-    def __init__(self, ctx: RunContext, spec: WorkflowSpec, data: Any, services: Services):
+    def __init__(
+        self,
+        ctx: RunContext,
+        spec: WorkflowSpec,
+        data: Any,
+        services: Services,
+        *,
+        tainted: bool = False,
+    ):
         self.ctx = ctx
         self.spec = spec
         self.input = data
+        #: The workflow's input came from a tainted run (a parent workflow's step).
+        self.tainted_input = tainted
+        self._upstream: dict[str, frozenset[str]] = {}
         self.services = services
         self.states = {s.id: StepState(s) for s in spec.steps}
         self.running: dict[str, Attempt] = {}
@@ -198,7 +217,7 @@ class Engine:
         else:
             shared = calls.Shared()
             children = [calls.child(self, ln, shared) for ln in launches]
-        started = await self.ctx.spawn(children)
+        started = await self.ctx.spawn(children, tainted=[self.taints(ln.step) for ln in launches])
         if not started.ok:  # policy refused the delegation: each launch fails like an attempt
             for ln in launches:
                 st = self.states[ln.step]
@@ -243,12 +262,26 @@ class Engine:
         return [ln for ln in launches if ln.agent is not None or ln.compensation
                 or self.states[ln.step].spec.route is None]  # fmt: skip
 
+    def taints(self, sid: str) -> bool:
+        """Whether a child of step ``sid`` gets untrusted content: from the
+        workflow's input, the step's own earlier results (a loop, a retry, an
+        undo), or a step upstream of it. Taint follows the data, so a step
+        fed only by trusted steps is not tainted by a sibling that read the web."""
+        if self.tainted_input or self.states[sid].tainted:
+            return True
+        up = self._upstream.get(sid)
+        if up is None:
+            up = self._upstream[sid] = upstream(self.spec, sid)
+        return any(self.states[n].tainted for n in up)
+
     # --- children ending ---------------------------------------------------------------
     async def _ended(self, outcome: dict[str, Any]) -> None:
         att = self.running.pop(outcome["run_id"], None)
         if att is None:
             return
         st = self.states[att.step]
+        if outcome.get("tainted"):  # its result, or its error, came from outside
+            st.tainted = True
         if att.compensation:
             st.status = "compensated" if outcome["status"] == "succeeded" else st.status
             if outcome["status"] != "succeeded":

@@ -90,7 +90,8 @@ class WorkflowProgram:
     async def __call__(self, ctx: RunContext) -> Any:
         inp = ctx.run.input if isinstance(ctx.run.input, dict) else {}
         spec = WorkflowSpec.model_validate(inp.get("workflow"))
-        return await Engine(ctx, spec, inp.get("input") or {}, self.services).run()
+        data = inp.get("input") or {}
+        return await Engine(ctx, spec, data, self.services, tainted=bool(inp.get("tainted"))).run()
 
 
 def workflow_input(spec: WorkflowSpec, data: Any) -> dict[str, Any]:

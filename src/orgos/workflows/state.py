@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from orgos.config.workflow import StepSpec
+from orgos.config.workflow import StepSpec, WorkflowSpec
 
 Status = Literal["pending", "running", "succeeded", "failed", "skipped", "compensated"]
 SETTLED = frozenset({"succeeded", "failed", "skipped", "compensated"})
@@ -54,6 +54,9 @@ class StepState:
     gate_failures: dict[int, int] = field(default_factory=dict)
     result: dict[str, Any] | None = None
     error: str | None = None
+    #: A child of this step read untrusted content (its outcome said so):
+    #: whatever is made from this step's results carries the taint.
+    tainted: bool = False
 
     @property
     def branches(self) -> list[int]:
@@ -132,3 +135,17 @@ def fan_in(state: StepState) -> dict[str, Any]:
         "confidence": _mean([b.get("confidence") for b in branches if b]),
         "agent": None,
     }
+
+
+def upstream(spec: WorkflowSpec, sid: str) -> frozenset[str]:
+    """The steps whose results step ``sid`` can read: its needs, theirs, and so
+    on (the workflow checker refuses expressions that read any other step)."""
+    needs = {s.id: s.needs for s in spec.steps}
+    seen: set[str] = set()
+    todo = list(needs.get(sid, []))
+    while todo:
+        n = todo.pop()
+        if n not in seen:
+            seen.add(n)
+            todo.extend(needs.get(n, []))
+    return frozenset(seen)
