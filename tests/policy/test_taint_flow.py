@@ -128,6 +128,34 @@ async def test_taint_follows_one_workflow_step_to_the_next(tmp_path: Path) -> No
         await refund_waits_for_a_person(rt, refunds, "payer")
 
 
+async def test_taint_follows_a_step_into_the_sub_workflow_that_needs_it(tmp_path: Path) -> None:
+    """The sub-workflow's own step reads nothing tainted itself: it starts
+    from the sub-workflow's input, which came from ``research``."""
+    refunds: list[Any] = []
+
+    def respond(req: ModelRequest) -> ModelResponse:
+        seen = tool_results(req)
+        if agent_of(req) == "payer":
+            if not seen:
+                return ScriptedModel.call("refund", order_id="X-9", amount=900.0)
+        elif not seen:
+            return ScriptedModel.call("read_page", url="https://example.com")
+        return ScriptedModel.final({"data": seen[0], "summary": "done", "confidence": 0.9})
+
+    inner = WorkflowSpec.model_validate({"name": "settle", "inputs": ["what"], "steps": [
+        {"id": "pay", "agent": "payer", "task": "do this: {{ input.what }}"}]})  # fmt: skip
+    outer = WorkflowSpec.model_validate({"name": "returns", "steps": [
+        {"id": "research", "agent": "browser", "task": "read the customer's page"},
+        {"id": "settle", "workflow": "settle", "needs": ["research"],
+         "input": {"what": "{{ steps.research.output }}"}},
+    ]})  # fmt: skip
+    agents = [Agent(name="browser", tools=["read_page"]), Agent(name="payer", tools=["refund"])]
+    async with runtime(tmp_path, POLICY, ScriptedModel(respond), tools(refunds),
+                       agents=agents, workflows=[inner, outer]) as rt:  # fmt: skip
+        await rt.submit_workflow("returns", {})
+        await refund_waits_for_a_person(rt, refunds, "payer")
+
+
 async def test_a_step_fed_only_by_trusted_steps_is_not_tainted_by_its_sibling(
     tmp_path: Path,
 ) -> None:

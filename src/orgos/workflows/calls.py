@@ -117,7 +117,8 @@ def child(engine: Engine, ln: Launch, shared: Shared | None = None) -> tuple[str
             data.setdefault("task", task)
         if context:
             data.setdefault("context", context)
-        child = {"workflow": sub.model_dump(mode="json"), "input": data, "step": meta}
+        child: dict[str, Any] = {"workflow": sub.model_dump(mode="json"), "input": data,
+                                 "step": meta}  # fmt: skip
         if engine.taints(s.id):  # its steps start from what this one read
             child["tainted"] = True
         return "workflow", sub.name, child
