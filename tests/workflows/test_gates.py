@@ -135,6 +135,8 @@ async def test_a_judge_model_decides_a_gate_through_the_kernel(tmp_path: Path) -
         journal = await rt.journal(rec.id)
     assert rec.status is RunStatus.SUCCEEDED, rec.error
     assert rec.output["quote"] == {"amount": 90}
+    # the workflow run parked and was replayed from its journal at each child's
+    # end: the judge was asked once per output, its verdicts came back from there
     assert len(asked) == 2
     assert '{"amount": 900}' in asked[0].messages[1].content  # the judge saw the output
     assert "Quote order 7" in asked[0].messages[1].content  # and the task
