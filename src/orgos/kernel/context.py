@@ -282,8 +282,9 @@ class RunContext:
             args = sc.request["arguments"]  # a hook may have edited them (an approval)
             valid = kwargs if args is arguments else None
             return tool.invoke(
-                args, key, timer=kernel.deadlines.timeout, secrets=kernel.secrets, valid=valid
-            )
+                args, key, timer=kernel.deadlines.timeout, secrets=kernel.secrets, valid=valid,
+                scrub=kernel.scrubber,
+            )  # fmt: skip
 
         return await self.syscall(
             "tool",

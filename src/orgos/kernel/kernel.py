@@ -47,6 +47,7 @@ from orgos.store.base import (
 )
 from orgos.store.children import ended_source, outcome_of
 from orgos.tools.base import Tool
+from orgos.tools.scrub import Scrubber
 
 log = logging.getLogger("orgos.kernel")
 
@@ -106,6 +107,8 @@ class Kernel:
         self.pipeline = Pipeline()
         #: Gives a tool the value of a vault secret by name, at execution only.
         self.secrets: Callable[[str], str] | None = None
+        #: Every vault value this runtime knows: masked in tool results.
+        self.scrubber: Scrubber | None = None
         #: Services plugged in when the runtime is assembled (e.g. the workspace's
         #: agent tools); the kernel itself never looks inside.
         self.services: dict[str, Any] = {}

@@ -25,7 +25,7 @@ from orgos.kernel.syscall import Syscall, Verdict
 from orgos.org.chart import OrgChart
 from orgos.policy import approvals as approvals_mod
 from orgos.policy.budgets import Meter, Prices, RateLimiter, day_of
-from orgos.policy.redact import Redactor, install_log_redaction
+from orgos.policy.redact import Redactor, attach_log_scrub
 from orgos.policy.rules import Call, Decision, RuleSet
 from orgos.policy.sealing import AuditKey
 from orgos.policy.source import PolicySource
@@ -33,6 +33,7 @@ from orgos.policy.spec import PolicySpec
 from orgos.result import Result
 from orgos.store.base import Audit, RunFilter, RunRecord, RunStatus
 from orgos.store.governance import Approval, GovernanceStore
+from orgos.tools.scrub import Scrubber
 
 if TYPE_CHECKING:
     from orgos.config.specs import AgentSpec
@@ -92,6 +93,8 @@ class Governance:
         self._kernel: Kernel | None = None
         self._gstore: GovernanceStore | None = None
         self._unredact: Callable[[], None] | None = None
+        #: Every vault value known here, masked in tool results and log records.
+        self.scrubber = Scrubber()
         #: The audit seq up to which other workers' spend is counted in the meter.
         self._spend_seq = 0
         self._spend_next = 0.0
@@ -119,6 +122,7 @@ class Governance:
         kernel.wakers["approval"] = self._approval_waker
         kernel.wakers["paused"] = self._paused_waker
         kernel.secrets = self._secret
+        kernel.scrubber = self.scrubber
         self.gstore.store.audit_key = self.audit_key
         kernel.events.redact = self._redact_event
 
@@ -132,6 +136,8 @@ class Governance:
         return self.redactor.value(data) if self._redact_events else data
 
     def _redact_log(self, text: str) -> str:
+        """A log record's text: no vault value, and no PII unless turned off."""
+        text = self.scrubber.text(text)
         return self.redactor.text(text) if self._redact_logs else text
 
     @property
@@ -160,7 +166,9 @@ class Governance:
         return self._vault
 
     def _secret(self, name: str) -> str:
-        return self.vault.get(name)
+        value = self.vault.get(name)
+        self.scrubber.add(value)  # set since start, perhaps by another process
+        return value
 
     def audit_key(self) -> bytes | None:
         """The key sealing audit records (given, or the policy's), or None."""
@@ -175,8 +183,9 @@ class Governance:
             cost = self.prices.cost(key, model, tin, tout)
             self.meter.charge_day(agent, self._team(agent), tin + tout, cost)
         self._refresh_switches()
+        self._learn_vault()
         if self._unredact is None:
-            self._unredact = install_log_redaction(self._redact_log)
+            self._unredact = attach_log_scrub(self._redact_log)
         self.audit_key()  # a key that cannot be read fails here, not at a commit
         await self.gstore.audit(
             (self.workspace, "kernel", "policy.loaded", None, None, {"digest": self.source.digest})
@@ -443,9 +452,20 @@ class Governance:
             self.kernel.nudge()
         return woke
 
+    def _learn_vault(self) -> None:
+        """Every value in the vault is scrubbed from tool results and logs."""
+        if not self.gstore.secret_names(self.workspace):
+            return
+        try:
+            self.scrubber.add(*(self.vault.get(n) for n in self.vault.names()))
+        except ConfigError as exc:  # no key here: tools' own secrets are still scrubbed
+            log.warning("the vault cannot be read (%s): only the secrets tools get are"
+                        " scrubbed from results and logs", exc)  # fmt: skip
+
     async def set_secret(self, name: str, value: str, actor: str) -> None:
         """Store a secret (when it is the audit key, it seals this record too)."""
         self._audit.learn(self.spec.audit, name, value)
+        self.scrubber.add(value)
         await self.vault.set(name, value, actor)
 
     def may_decide(self, person: str) -> None:

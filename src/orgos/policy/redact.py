@@ -107,46 +107,56 @@ class Redactor:
         return v
 
 
-class LogRedaction:
-    """logging's record factory while any runtime redacts: the message of
-    every record of an ``orgos`` logger (tools' too: ``orgos.tools.NAME``) is
-    formatted and redacted when the record is made, so every handler, of
-    every library, sees it redacted. A logger filter would not do: it does
-    not see the records of child loggers."""
+class LogScrub(logging.Handler):
+    """A Runtime's scrub of the ``orgos`` loggers' records, while it is open.
 
-    def __init__(self, previous: Callable[..., logging.LogRecord]):
-        self.previous = previous
-        self.sources: list[Callable[[str], str]] = []
+    It is put first on the ``orgos`` logger, so every record of an orgos
+    logger (tools' ``orgos.tools.NAME`` too) passes it before the handlers
+    above it (the root's, the CLI's, pytest's), and it rewrites the record in
+    place: message, arguments, traceback and stack. It writes nothing; when
+    no other handler would see the record it hands it to logging's last
+    resort, as if it were not there. Nothing process-wide is replaced (the
+    record factory stays logging's), and each runtime removes its own."""
 
-    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = self.previous(*args, **kwargs)
-        name = record.name
-        if self.sources and (name == "orgos" or name.startswith("orgos.")):
-            msg = record.getMessage()
-            for redact in self.sources:
-                msg = redact(msg)
-            record.msg, record.args = msg, None
-            if record.exc_info and not record.exc_text:
-                text = logging.Formatter().formatException(record.exc_info)
-                for redact in self.sources:
-                    text = redact(text)
-                record.exc_text = text
-        return record
+    def __init__(self, scrub: Callable[[str], str]):
+        super().__init__(logging.NOTSET)
+        self.scrub = scrub
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        scrub = self.scrub
+        record.msg, record.args = scrub(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info)
+        last = logging.lastResort
+        if last is not None and record.levelno >= last.level and not _heard(record):
+            last.handle(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:  # pragma: no cover - handle() is used
+        pass
 
 
-def install_log_redaction(redact: Callable[[str], str]) -> Callable[[], None]:
-    """Redact the orgos loggers' records with ``redact``; returns the undo."""
-    factory = logging.getLogRecordFactory()
-    if not isinstance(factory, LogRedaction):
-        factory = LogRedaction(factory)
-        logging.setLogRecordFactory(factory)
-    factory.sources.append(redact)
-    installed = factory
+def _heard(record: logging.LogRecord) -> bool:
+    """Whether a handler other than a LogScrub will see ``record``."""
+    logger: logging.Logger | None = logging.getLogger(record.name)
+    while logger is not None:
+        if any(not isinstance(h, LogScrub) for h in logger.handlers):
+            return True
+        logger = logger.parent if logger.propagate else None
+    return False
 
-    def uninstall() -> None:
-        if redact in installed.sources:
-            installed.sources.remove(redact)
-        if not installed.sources and logging.getLogRecordFactory() is installed:
-            logging.setLogRecordFactory(installed.previous)
 
-    return uninstall
+def attach_log_scrub(scrub: Callable[[str], str]) -> Callable[[], None]:
+    """Scrub the orgos loggers' records with ``scrub``; returns the undo."""
+    logger = logging.getLogger("orgos")
+    handler = LogScrub(scrub)
+    logger.handlers.insert(0, handler)  # before any handler already on "orgos"
+
+    def detach() -> None:
+        logger.removeHandler(handler)
+
+    return detach

@@ -10,6 +10,7 @@ fails its own call, not the worker.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -21,6 +22,7 @@ import pydantic_core
 from orgos.errors import ConfigError
 from orgos.result import Result
 from orgos.store.codec import explain
+from orgos.tools.scrub import Scrubber
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
@@ -115,11 +117,14 @@ class Tool:
         timer: Callable[[float], AbstractAsyncContextManager[Any]] = asyncio.timeout,
         secrets: Callable[[str], str] | None = None,
         valid: dict[str, Any] | None = None,
+        scrub: Scrubber | None = None,
     ) -> Awaitable[ToolResult]:
         """Validate, call with a timeout, and turn every failure into a result.
 
         ``timer`` makes the timeout; the kernel passes its cheaper wheel.
-        ``secrets`` gives the value of a vault secret by name. ``valid``: the
+        ``secrets`` gives the value of a vault secret by name; ``scrub``
+        knows every value of the vault: they (and their encodings) are masked
+        in the result, the tool's own secrets always. ``valid``: the
         arguments as ``validate`` already returned them (checked once, not
         twice). Returns the call's coroutine (not a coroutine itself: one
         frame less per call)."""
@@ -132,8 +137,8 @@ class Tool:
                 return _ready(ToolResult(False, error=str(exc)))
         if self.keyed:
             kwargs[IDEMPOTENCY_KEY] = idempotency_key
-        if self.secrets:
-            return self._call_with_secrets(kwargs, timer, secrets)
+        if self.secrets or scrub:
+            return self._call_with_secrets(kwargs, timer, secrets, scrub)
         return self._call(kwargs, timer)
 
     async def _call_with_secrets(
@@ -141,13 +146,19 @@ class Tool:
         kwargs: dict[str, Any],
         timer: Callable[[float], AbstractAsyncContextManager[Any]],
         secrets: Callable[[str], str] | None,
+        scrub: Scrubber | None,
     ) -> ToolResult:
         try:
             clear = {p: _secret(secrets, n) for p, n in self.secrets.items()}
         except Exception as exc:
             return ToolResult(False, error=f"{self.name}: {exc}")
         result = await self._call(kwargs | clear, timer)
-        return _scrub_result(result, list(clear.values()))
+        own = Scrubber(clear.values())
+        for s in (own, scrub):
+            if s:
+                error = None if result.error is None else s.text(result.error)
+                result = dataclasses.replace(result, value=s.value(result.value), error=error)
+        return result
 
     async def _call(
         self, kwargs: dict[str, Any], timer: Callable[[float], AbstractAsyncContextManager[Any]]
@@ -193,24 +204,6 @@ def _secret(source: Callable[[str], str] | None, name: str) -> str:
     if source is None:
         raise LookupError(f"secret {name!r} is needed but no vault is configured")
     return source(name)
-
-
-def _scrub(value: Any, secrets: list[str]) -> Any:
-    if isinstance(value, str):
-        for s in secrets:
-            if s and s in value:
-                value = value.replace(s, "***")
-        return value
-    if isinstance(value, dict):
-        return {k: _scrub(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(v, secrets) for v in value]
-    return value
-
-
-def _scrub_result(result: ToolResult, secrets: list[str]) -> ToolResult:
-    """A secret the tool echoed (in its value or an error) never leaves it."""
-    return ToolResult(result.ok, _scrub(result.value, secrets), _scrub(result.error, secrets))
 
 
 def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
