@@ -60,8 +60,15 @@ async def run(
                     )
                 if outcome not in ("decision", "ended") or end is None:
                     break
-                if not await answer_approval(state, rt, con, end, auto=auto_approve,
-                                             quiet=as_json, stop=stop, reader=reader):  # fmt: skip
+                # The run that parked, or the ones holding a waiting tree up
+                # (the tree's wait may be seen before the child's park event).
+                asked = [end] if outcome == "decision" else await rt.kernel.waits_for_person(end)
+                answered = False
+                for parked in asked:
+                    answered = await answer_approval(state, rt, con, parked, auto=auto_approve,
+                                                     quiet=as_json, stop=stop,
+                                                     reader=reader) or answered  # fmt: skip
+                if not answered:
                     break
                 progress.decision = None
         return await report(rt, con, rec.id, outcome, end, as_json=as_json, timeout=timeout)
