@@ -162,13 +162,11 @@ class Governance:
             from orgos.policy.vault import Vault, vault_key
 
             key = self._vault_key or vault_key(self._vault_key_file)
-            self._vault = Vault(self.gstore, self.workspace, key)
+            self._vault = Vault(self.gstore, self.workspace, key, self.scrubber)
         return self._vault
 
     def _secret(self, name: str) -> str:
-        value = self.vault.get(name)
-        self.scrubber.add(value)  # set since start, perhaps by another process
-        return value
+        return self.vault.get(name)
 
     def audit_key(self) -> bytes | None:
         """The key sealing audit records (given, or the policy's), or None."""
@@ -183,7 +181,11 @@ class Governance:
             cost = self.prices.cost(key, model, tin, tout)
             self.meter.charge_day(agent, self._team(agent), tin + tout, cost)
         self._refresh_switches()
-        self._learn_vault()
+        if self.gstore.secret_names(self.workspace):
+            try:  # every vault value is scrubbed from tool results and logs
+                self.vault.learn_all()
+            except ConfigError as exc:  # no key here: tools' own secrets still are
+                log.warning("the vault cannot be read: %s", exc)
         if self._unredact is None:
             self._unredact = attach_log_scrub(self._redact_log)
         self.audit_key()  # a key that cannot be read fails here, not at a commit
@@ -452,20 +454,9 @@ class Governance:
             self.kernel.nudge()
         return woke
 
-    def _learn_vault(self) -> None:
-        """Every value in the vault is scrubbed from tool results and logs."""
-        if not self.gstore.secret_names(self.workspace):
-            return
-        try:
-            self.scrubber.add(*(self.vault.get(n) for n in self.vault.names()))
-        except ConfigError as exc:  # no key here: tools' own secrets are still scrubbed
-            log.warning("the vault cannot be read (%s): only the secrets tools get are"
-                        " scrubbed from results and logs", exc)  # fmt: skip
-
     async def set_secret(self, name: str, value: str, actor: str) -> None:
         """Store a secret (when it is the audit key, it seals this record too)."""
         self._audit.learn(self.spec.audit, name, value)
-        self.scrubber.add(value)
         await self.vault.set(name, value, actor)
 
     def may_decide(self, person: str) -> None:

@@ -13,6 +13,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from orgos.errors import ConfigError, NotFound
 from orgos.store.governance import GovernanceStore
+from orgos.tools.scrub import Scrubber
 
 KEY_ENV = "ORGOS_VAULT_KEY"
 
@@ -34,7 +35,13 @@ def vault_key(key_file: Path | None, env: Mapping[str, str] | None = None) -> by
 
 
 class Vault:
-    def __init__(self, gstore: GovernanceStore, workspace: str, key: bytes):
+    """``scrubber`` learns every value that goes in or out, so results and
+    logs are scrubbed of it (orgos.tools.scrub)."""
+
+    def __init__(
+        self, gstore: GovernanceStore, workspace: str, key: bytes, scrubber: Scrubber | None = None
+    ):
+        self.scrubber = scrubber if scrubber is not None else Scrubber()
         try:
             self._fernet = Fernet(key)
         except (ValueError, TypeError):
@@ -43,6 +50,7 @@ class Vault:
         self.workspace = workspace
 
     async def set(self, name: str, value: str, actor: str) -> None:
+        self.scrubber.add(value)
         token = self._fernet.encrypt(value.encode())
         await self._gstore.put_secret(self.workspace, name, token, actor)
 
@@ -52,9 +60,16 @@ class Vault:
         if token is None:
             raise NotFound(f"no secret named {name!r} in the vault")
         try:
-            return self._fernet.decrypt(token).decode()
+            value = self._fernet.decrypt(token).decode()
         except InvalidToken:
             raise ConfigError(f"secret {name!r} cannot be decrypted with this vault key") from None
+        self.scrubber.add(value)  # stored since start, perhaps by another process
+        return value
+
+    def learn_all(self) -> None:
+        """Teach the scrubber every value in the vault."""
+        for name in self.names():
+            self.get(name)
 
     def names(self) -> list[str]:
         return self._gstore.secret_names(self.workspace)
