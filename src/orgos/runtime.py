@@ -113,6 +113,12 @@ class Runtime:
         self.org = org or OrgSpec()
         self.chart: OrgChart | None = None
         self._workflows: dict[str, WorkflowSpec] = {w.name: w for w in workflows}
+        #: Routing and the agents' circuit breakers (no model, no kernel: a
+        #: supervisor's choice is a syscall of the run that routes).
+        self.router = Router(lambda: self._agents, load_source(self.store))
+        agent_program = AgentProgram(
+            self.registry, self.validators, self._delegates_of, self.router
+        )
         self.kernel = Kernel(
             self.store,
             workspace=workspace,
@@ -120,7 +126,7 @@ class Runtime:
             models=model_map,
             model_options=model_options,
             tools={t.name: t for t in tools},
-            programs={"agent": AgentProgram(self.registry, self.validators, self._delegates_of)},
+            programs={"agent": agent_program},
             max_active=max_active,
             lease_ttl=lease_ttl,
             poll_interval=poll_interval,
@@ -131,7 +137,6 @@ class Runtime:
             drain_timeout=drain_timeout,
             adopt=adopt,
         )
-        self.router = Router(lambda: self._agents, load_source(self.store), self.kernel)
         self.kernel.on_run_end.append(self.router.observe)
         services = RuntimeServices(
             self.registry, lambda: self._agents, self._workflows, self.router, lambda: self.chart,
@@ -163,6 +168,9 @@ class Runtime:
             chart = OrgChart(org or OrgSpec(), self._agents)
             gov.install(self.kernel, self._agents, chart)
             self.governance = gov
+        # Last of the before-hooks: a breaker's trial is taken only by a call
+        # that policy let through.
+        self.kernel.pipeline.before.append(self.router.check)
 
     @classmethod
     def from_project(cls, root: str | Path = ".", **overrides: Any) -> Runtime:

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from orgos import Agent, RunStatus, Runtime, tool
-from orgos.llm.base import ModelRequest, ModelResponse
+from orgos.config.org import OrgSpec, TeamSpec
+from orgos.llm.base import ModelError, ModelRequest, ModelResponse
 from orgos.testing.scripted import ScriptedModel
 
 
@@ -162,3 +163,93 @@ async def test_two_workers_share_the_queue_and_no_run_executes_twice(tmp_path: P
     assert all(d.status is RunStatus.SUCCEEDED for d in done)
     assert len(ran) == n
     assert {"A", "B"} <= set(ran)
+
+
+# --- delegation by capability: routing, reassignment, breakers --------------------------
+def routing_boss(call: dict[str, Any], offered: list[dict[str, Any]]) -> Any:
+    """The boss delegates ``call`` once, then answers with what came back."""
+
+    def boss(req: ModelRequest) -> ModelResponse:
+        tools = {t.name: t for t in req.tools}
+        if "delegate" in tools:
+            offered.append(tools["delegate"].parameters)
+        results = [m.content for m in req.messages if m.role == "tool"]
+        if not results:
+            return ScriptedModel.call("delegate", **call)
+        return ScriptedModel.final(results[0])
+
+    return boss
+
+
+def org_model(call: dict[str, Any], offered: list[dict[str, Any]], failing: set[str]) -> Any:
+    boss = routing_boss(call, offered)
+
+    def respond(req: ModelRequest) -> ModelResponse:
+        who = req.messages[0].content.split()[2].rstrip(".,")
+        if who == "boss":
+            return boss(req)
+        if who in failing:
+            raise ModelError(f"{who} is down")
+        return ScriptedModel.final(f"done by {who}")
+
+    return ScriptedModel(respond)
+
+
+def org_runtime(tmp_path: Path, model: Any, **kw: Any) -> Runtime:
+    agents = [Agent(name="boss", team="ops"),
+              Agent(name="w1", team="ops", capabilities=["refunds"]),
+              Agent(name="w2", team="ops", capabilities=["refunds"]),
+              Agent(name="outsider", capabilities=["refunds", "shipping"])]  # fmt: skip
+    org = OrgSpec(teams=[TeamSpec(name="ops", lead="boss")])
+    return Runtime(store=tmp_path / "o.db", agents=agents, org=org, models=model,
+                   model_retries=0, **kw)  # fmt: skip
+
+
+async def kids_of(r: Runtime, run_id: str) -> list[str]:
+    kids = [t for t in await r.tree(run_id) if t.parent_id == run_id]
+    return [k.target for k in sorted(kids, key=lambda k: (k.created_at, k.id))]
+
+
+async def test_delegation_by_capability_is_routed_among_the_agents_the_chart_allows(
+    tmp_path: Path,
+) -> None:
+    offered: list[dict[str, Any]] = []
+    model = org_model({"capability": "refunds", "task": "refund A-1"}, offered, set())
+    async with org_runtime(tmp_path, model) as r:
+        rec = await r.run("boss", "handle A-1", timeout=10)
+        kids = await kids_of(r, rec.id)
+        journal = await r.journal(rec.id)
+    assert rec.status is RunStatus.SUCCEEDED, rec.error
+    assert offered[0]["properties"]["capability"]["enum"] == ["refunds"]
+    assert kids == ["w1"]  # least loaded among boss's reports; never the outsider
+    assert '"result":"done by w1"' in rec.output
+    route = next(e for e in journal if e.kind == "route" and e.phase == "result")
+    assert route.payload == {"ok": "w1"}  # journaled: a replay never routes again
+
+
+async def test_a_failed_routed_delegation_is_reassigned_to_another_capable_agent(
+    tmp_path: Path,
+) -> None:
+    model = org_model({"capability": "refunds", "task": "refund A-1"}, [], {"w1"})
+    async with org_runtime(tmp_path, model) as r:
+        rec = await r.run("boss", "handle A-1", timeout=10)
+        kids = await kids_of(r, rec.id)
+    assert rec.status is RunStatus.SUCCEEDED, rec.error
+    assert kids == ["w1", "w2"]
+    assert '"result":"done by w2"' in rec.output
+
+
+async def test_a_delegation_to_an_agent_whose_breaker_is_open_is_refused(
+    tmp_path: Path,
+) -> None:
+    model = org_model({"agent": "w1", "task": "refund A-1"}, [], {"w1"})
+    r = org_runtime(tmp_path, model)
+    r.router.breaker_failures = 1
+    async with r:
+        first = await r.run("boss", "one", timeout=10)
+        assert r.router.breaker("w1").state == "open"
+        second = await r.run("boss", "two", timeout=10)
+        kids = await kids_of(r, second.id)
+    assert "agent w1 failed" in first.output
+    assert kids == []  # nothing was started for an agent cooling down
+    assert "agent w1 is cooling down after failures" in second.output

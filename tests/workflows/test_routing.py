@@ -211,3 +211,64 @@ async def test_a_half_open_breaker_admits_exactly_one_trial(tmp_path: Path) -> N
     assert rec.status is RunStatus.SUCCEEDED, rec.error
     assert got["bad"] == 1  # one trial, not half of the six branches
     assert got["good"] == 6
+
+
+async def test_a_supervisors_routing_choice_is_a_governed_syscall_of_the_workflow(
+    tmp_path: Path,
+) -> None:
+    from orgos.policy import PolicySpec
+
+    asked: list[ModelRequest] = []
+    inner = agents_model({"a1": echo("a1"), "a2": echo("a2")})
+
+    async def respond(req: ModelRequest) -> ModelResponse:
+        if req.messages[0].content.startswith("You are sup"):
+            asked.append(req)
+            return ScriptedModel.final({"agent": "a2"})
+        return await inner.complete(req)
+
+    agents = [Agent(name="sup"), Agent(name="a1", capabilities=["x"]),
+              Agent(name="a2", capabilities=["x"])]  # fmt: skip
+    route = {"capabilities": ["x"], "strategy": "supervisor", "supervisor": "sup"}
+    spec = wf([{"id": "s", "task": "pick someone", "route": route}])
+    frozen = PolicySpec.model_validate({"rules": [
+        {"name": "sup-frozen", "when": {"agent": "sup", "kind": "llm"}, "decide": "deny"}]})  # fmt: skip
+    async with Runtime(store=tmp_path / "o.db", agents=agents, models=ScriptedModel(respond),
+                       governance=frozen) as rt:  # fmt: skip
+        rec = await rt.run_workflow(spec, timeout=20)
+        got = await targets(rt, rec.id)
+        journal = await rt.journal(rec.id)
+        assert rt.governance is not None
+        audit = [(r.actor, r.action) for r in rt.governance.gstore.audit_rows()]
+    assert rec.status is RunStatus.SUCCEEDED, rec.error
+    assert asked == []  # policy refused the supervisor's model call: it never reached the model
+    assert got == ["a1"]  # so the step was routed by load
+    llm = [e.payload for e in journal if e.kind == "llm" and e.phase == "intent"]
+    assert llm and llm[0]["agent"] == "sup"  # journaled in the workflow run, as sup's call
+    assert ("agent:sup", "llm.deny") in audit
+
+
+async def test_a_supervisor_chooses_among_the_agents_the_chart_puts_under_it(
+    tmp_path: Path,
+) -> None:
+    asked: list[ModelRequest] = []
+    inner = agents_model({"a1": echo("a1"), "a2": echo("a2"), "a3": echo("a3")})
+
+    async def respond(req: ModelRequest) -> ModelResponse:
+        if req.messages[0].content.startswith("You are sup"):
+            asked.append(req)
+            return ScriptedModel.final({"agent": "a3"})  # not one of its own: ignored
+        return await inner.complete(req)
+
+    agents = [Agent(name="sup", team="t"), Agent(name="a1", team="t", capabilities=["x"]),
+              Agent(name="a2", team="t", capabilities=["x"]), Agent(name="a3", capabilities=["x"])]  # fmt: skip
+    org = OrgSpec(teams=[TeamSpec(name="t", lead="sup")])
+    route = {"capabilities": ["x"], "strategy": "supervisor", "supervisor": "sup"}
+    spec = wf([{"id": "s", "task": "pick", "route": route}])
+    async with Runtime(store=tmp_path / "o.db", agents=agents, org=org,
+                       models=ScriptedModel(respond)) as rt:  # fmt: skip
+        rec = await rt.run_workflow(spec, timeout=20)
+        got = await targets(rt, rec.id)
+    assert rec.status is RunStatus.SUCCEEDED, rec.error
+    assert (asked[0].output_schema or {})["properties"]["agent"]["enum"] == ["a1", "a2"]
+    assert got == ["a1"]  # its answer named an agent outside its team: routed by load

@@ -9,24 +9,28 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pydantic_core
 
+from orgos.agents import delegation
 from orgos.agents import guardrails as guard
+from orgos.agents.delegation import DELEGATE, check_delegation, delegate_tool
 from orgos.agents.effects import Effects
 from orgos.agents.registry import AgentRegistry
 from orgos.config.specs import AgentSpec, SchemaValidator, json_schema_validator
 from orgos.kernel.context import RunContext
 from orgos.llm.base import Message, ModelRequest, ModelResponse, ToolCall, ToolDef
 from orgos.memory.compact import compact
-from orgos.memory.handoff import HANDOFF_SCHEMA, Handoff
+from orgos.memory.handoff import Handoff
 from orgos.policy.guardrails import GuardrailError
 from orgos.tools.base import ToolResult
 from orgos.tools.validators import Validator
 
-DELEGATE = "delegate"
+if TYPE_CHECKING:
+    from orgos.org.routing import Router
+
 #: The key of ``Kernel.services`` under which a service offers built-in tools.
 BUILTIN_TOOLS = "builtin_tools"
 
@@ -83,26 +87,6 @@ def system_prompt(spec: AgentSpec) -> str:
     return "\n\n".join(lines)
 
 
-def delegate_tool(spec: AgentSpec, agents: list[str] | None = None) -> ToolDef:
-    return ToolDef(
-        DELEGATE,
-        "Hand a sub-task to another agent and get its result. Give it the context it needs.",
-        {
-            "type": "object",
-            "properties": {
-                "agent": {
-                    "type": "string",
-                    "enum": list(spec.delegates or [] if agents is None else agents),
-                },
-                "task": {"type": "string", "description": "what the agent must do"},
-                "context": {"type": "string", "description": "facts it needs from you"},
-                "handoff": HANDOFF_SCHEMA,
-            },
-            "required": ["agent", "task"],
-        },
-    )
-
-
 def report_schema(output: dict[str, Any] | None) -> dict[str, Any]:
     """The answer of an agent asked for a report (a workflow step): its data,
     a short summary of what it found, and how confident it is."""
@@ -142,6 +126,8 @@ class _Prepared:
     spec: AgentSpec
     validator: SchemaValidator | None
     prompt: str
+    #: The capabilities of the agents it may delegate to (delegation by capability).
+    caps: list[str] = field(default_factory=list)
     tools: _ToolKit | None = None
     #: Which kernel tools and built-in tools ``tools`` was built from.
     tools_key: tuple[int, int, int] = (0, 0, 0)
@@ -160,11 +146,14 @@ class AgentProgram:
         registry: AgentRegistry,
         validators: dict[str, Validator] | None = None,
         delegates_of: DelegatesOf | None = None,
+        router: Router | None = None,
     ):
         self.registry = registry
         #: Custom guardrail validators by name (the runtime's; it may add more).
         self.validators: dict[str, Validator] = {} if validators is None else validators
         self.delegates_of: DelegatesOf = delegates_of or (lambda spec: list(spec.delegates or []))
+        #: Routes delegations by capability and holds the agents' breakers.
+        self.router = router
         #: (registry spec, delegates, report) -> the spec as its runs use it
         self._prepared: dict[tuple[Any, ...], _Prepared] = {}
 
@@ -184,8 +173,15 @@ class AgentProgram:
         validator = json_schema_validator(spec.output) if spec.output is not None else None
         if len(self._prepared) > 1000:
             self._prepared.clear()
-        prep = self._prepared[key] = _Prepared(original, spec, validator, system_prompt(spec))
+        caps = self._capabilities(delegates)
+        prep = _Prepared(original, spec, validator, system_prompt(spec), caps)
+        self._prepared[key] = prep
         return prep
+
+    def _capabilities(self, delegates: list[str]) -> list[str]:
+        if self.router is None or not delegates:
+            return []
+        return self.router.capabilities_of(delegates)
 
     @staticmethod
     def _tools(ctx: RunContext, prep: _Prepared) -> _ToolKit:
@@ -205,7 +201,8 @@ class AgentProgram:
         extra = builtin.defs(spec) if builtin is not None else []
         all_defs += extra
         own = (builtin, frozenset(d.name for d in extra)) if builtin is not None else None
-        kit = _ToolKit(all_defs, own, offered_tools(spec, all_defs, {}), frozenset(spec.tools))
+        first = offered_tools(spec, all_defs, {}, prep.caps)
+        kit = _ToolKit(all_defs, own, first, frozenset(spec.tools))
         prep.tools, prep.tools_key = kit, key
         return kit
 
@@ -239,12 +236,12 @@ class AgentProgram:
             resp = await ctx.llm(req, spec.model)
             messages.append(Message("assistant", resp.content, list(resp.tool_calls)))
             if resp.tool_calls:
-                results = await self._act(ctx, spec, resp.tool_calls, used, own)
+                results = await self._act(ctx, prep, resp.tool_calls, used, own)
                 if effects is not None:
                     for call in resp.tool_calls:
                         effects.record(call.name, results[call.id])
                 if spec.tool_limits:
-                    defs = offered_tools(spec, all_defs, used)
+                    defs = offered_tools(spec, all_defs, used, prep.caps)
                 for call in resp.tool_calls:
                     messages.append(
                         Message("tool", results[call.id].for_model(), tool_call_id=call.id,
@@ -279,12 +276,13 @@ class AgentProgram:
     async def _act(
         self,
         ctx: RunContext,
-        spec: AgentSpec,
+        prep: _Prepared,
         calls: list[ToolCall],
         used: dict[str, int],
         builtin: tuple[BuiltinTools, frozenset[str]] | None = None,
     ) -> dict[str, ToolResult]:
         """Run the tool calls in order; delegations start together, in parallel."""
+        spec = prep.spec
         results: dict[str, ToolResult] = {}
         delegations: list[ToolCall] = []
         limits = spec.tool_limits
@@ -305,7 +303,7 @@ class AgentProgram:
                     False, error=f"arguments are not valid JSON: {call.arguments_error}"
                 )
             elif call.name == DELEGATE and spec.delegates:
-                problem = _check_delegation(spec, call.arguments)
+                problem = check_delegation(spec, call.arguments, prep.caps)
                 if problem:
                     results[call.id] = ToolResult(False, error=problem)
                 else:
@@ -322,32 +320,13 @@ class AgentProgram:
                 if key != call.name:
                     used[key] = used.get(key, 0) + 1
         if delegations:
-            parent_task = ctx.run.input.get("task") if isinstance(ctx.run.input, dict) else None
-            children = [
-                ("agent", str(c.arguments["agent"]),
-                 {"task": c.arguments.get("task", ""), "context": c.arguments.get("context"),
-                  "from": spec.name, "parent_task": parent_task,
-                  **({"handoff": c.arguments["handoff"]} if c.arguments.get("handoff") else {})})
-                for c in delegations
-            ]  # fmt: skip
-            started = await ctx.spawn(children)
-            if not started.ok:  # denied or refused: the model reads why, and goes on
-                for call in delegations:
-                    results[call.id] = started
-                return results
-            outcomes = await ctx.wait_runs(started.value)
-            for call, out in zip(delegations, outcomes, strict=True):
-                if out["status"] == "succeeded":
-                    results[call.id] = ToolResult(True, {"agent": out["target"],
-                                                        "result": out["output"]})  # fmt: skip
-                else:
-                    results[call.id] = ToolResult(
-                        False, error=f"agent {out['target']} {out['status']}: {out['error']}"
-                    )
+            results.update(await delegation.run(ctx, spec, delegations, self.router))
         return results
 
 
-def offered_tools(spec: AgentSpec, defs: list[ToolDef], used: dict[str, int]) -> list[ToolDef]:
+def offered_tools(
+    spec: AgentSpec, defs: list[ToolDef], used: dict[str, int], caps: list[str] | None = None
+) -> list[ToolDef]:
     """The tools still offered to the model, given the calls made so far."""
     limits = spec.tool_limits
     out = [d for d in defs if used.get(d.name, 0) < limits.get(d.name, 1 << 30)]
@@ -358,7 +337,7 @@ def offered_tools(spec: AgentSpec, defs: list[ToolDef], used: dict[str, int]) ->
             if used.get(f"{DELEGATE}:{a}", 0) < limits.get(f"{DELEGATE}:{a}", 1 << 30)
         ]
         if agents:
-            out.append(delegate_tool(spec, agents))
+            out.append(delegate_tool(spec, agents, caps))
     return out
 
 
@@ -367,18 +346,6 @@ def _over_limit(spec: AgentSpec, used: dict[str, int], name: str, key: str) -> s
         limit = spec.tool_limits.get(k)
         if limit is not None and used.get(k, 0) >= limit:
             return f"{k} may be called at most {limit} time(s) in one run; it was used up"
-    return None
-
-
-def _check_delegation(spec: AgentSpec, args: dict[str, Any]) -> str | None:
-    agent = args.get("agent")
-    allowed = spec.delegates or []
-    if agent not in allowed:
-        return (
-            f"{spec.name} may not delegate to {agent!r}; it may delegate to: {', '.join(allowed)}"
-        )
-    if not isinstance(args.get("task"), str) or not args["task"].strip():
-        return "delegate needs a non-empty 'task'"
     return None
 
 

@@ -3,32 +3,31 @@
 By name; by required capabilities; least-loaded among the capable agents
 (their queued and running runs, against each agent's ``max_concurrent``); or
 by a supervisor agent's choice, made under a JSON Schema that only allows the
-candidates. Agents whose circuit breaker is open get nothing until it cools
-down. The routing decision is journaled by the caller (a workflow's ``route``
-syscall), so a replay never routes twice.
+candidates (the capable agents the org chart lets the supervisor hand work
+to). Agents whose circuit breaker is open get nothing until it cools down.
+
+The router holds no model and no kernel: a supervisor's choice is an ``llm``
+syscall of the run that routes (``RunContext.llm``), so it is journaled,
+audited and governed like every model call; the router only builds its
+request and reads its answer. Every choice is journaled by the caller (a
+``route`` syscall), so a replay never routes twice.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
 
 import pydantic_core
 
 from orgos.config.specs import AgentSpec
 from orgos.config.workflow import RouteSpec
-from orgos.llm.base import Message, ModelError, ModelRequest
+from orgos.kernel.syscall import Syscall, Verdict
+from orgos.llm.base import Message, ModelRequest
 from orgos.org.breaker import CircuitBreaker
 from orgos.store.base import RunRecord, RunStatus
 from orgos.store.routing import LoadSource
-
-if TYPE_CHECKING:
-    from orgos.kernel.kernel import Kernel
-
-log = logging.getLogger("orgos.routing")
 
 
 class Router:
@@ -36,7 +35,6 @@ class Router:
         self,
         agents: Callable[[], Mapping[str, AgentSpec]],
         loads: LoadSource | None,
-        kernel: Kernel,
         *,
         breaker_failures: int = 3,
         breaker_cooldown: float = 30.0,
@@ -44,7 +42,6 @@ class Router:
     ):
         self._agents = agents
         self._loads = loads
-        self._kernel = kernel
         self.breaker_failures = breaker_failures
         self.breaker_cooldown = breaker_cooldown
         #: The breakers' clock (seconds, monotonic); tests may replace it.
@@ -67,39 +64,54 @@ class Router:
         need = set(capabilities)
         return sorted(n for n, a in self._agents().items() if need <= set(a.capabilities))
 
+    def capabilities_of(self, agents: list[str]) -> list[str]:
+        """Every capability some of ``agents`` has."""
+        specs = self._agents()
+        return sorted({c for a in agents if a in specs for c in specs[a].capabilities})
+
     async def load(self, workspace: str, agents: list[str]) -> dict[str, int]:
         if self._loads is not None:
             return await self._loads.active_runs(workspace, agents)
         return {a: 0 for a in agents}  # a backend without load queries: spread by name
 
-    async def choose(
-        self, workspace: str, route: RouteSpec, n: int, exclude: list[str], task: str = ""
+    def candidates(
+        self, capabilities: list[str], exclude: list[str], within: list[str] | None = None
     ) -> list[str]:
-        """``n`` agents for ``route`` (the same one n times for a supervisor's
-        choice; spread by load otherwise). LookupError when nobody can take it."""
-        capable = [a for a in self.capable(route.capabilities) if a not in exclude]
+        """The capable agents (among ``within``, who the org chart allows)
+        that may get work now. LookupError when there are none."""
+        capable = [a for a in self.capable(capabilities) if a not in exclude]
+        if within is not None:
+            capable = [a for a in capable if a in within]
         if not capable:
             why = f" other than {', '.join(exclude)}" if exclude else ""
-            raise LookupError(f"no agent{why} has the capabilities {route.capabilities}")
-        open_ = [a for a in capable if not self.breaker(a).allows()]
-        allowed = [a for a in capable if a not in open_]
+            among = f" among {', '.join(within) or 'nobody'}" if within is not None else ""
+            raise LookupError(f"no agent{why}{among} has the capabilities {capabilities}")
+        allowed = [a for a in capable if self.breaker(a).allows()]
         if not allowed:
             raise LookupError(
-                f"every capable agent is cooling down after failures: {', '.join(open_)}"
+                f"every capable agent is cooling down after failures: {', '.join(capable)}"
             )
-        if route.strategy == "supervisor" and route.supervisor is not None:
-            pick = await self._ask_supervisor(route.supervisor, allowed, task)
-            if pick is not None:
-                return self.admit([pick] * n)
+        return allowed
+
+    async def choose(
+        self,
+        workspace: str,
+        route: RouteSpec,
+        n: int,
+        exclude: list[str],
+        *,
+        pick: str | None = None,
+        within: list[str] | None = None,
+    ) -> list[str]:
+        """``n`` agents for ``route``: the supervisor's ``pick`` n times when
+        it may still take them, else spread by load. LookupError when nobody can."""
+        allowed = self.candidates(route.capabilities, exclude, within)
+        if pick in allowed and (n == 1 or self.breaker(pick).state != "half-open"):
+            return self.admit([pick] * n)
         return self.admit(await self.least_loaded(workspace, allowed, n))
 
     def admit(self, chosen: list[str]) -> list[str]:
-        """Send the chosen work: a half-open agent takes exactly one trial
-        (LookupError when the choice would send it more)."""
-        for a in dict.fromkeys(chosen):
-            b = self.breaker(a)
-            if b.state == "half-open" and chosen.count(a) > 1:
-                raise LookupError(f"{a} is cooling down after failures: it takes one trial")
+        """Send the chosen work: a half-open agent takes exactly one trial."""
         for a in dict.fromkeys(chosen):
             self.breaker(a).admit()
         return chosen
@@ -133,11 +145,16 @@ class Router:
             load[best] += 1
         return out
 
-    async def _ask_supervisor(self, supervisor: str, agents: list[str], task: str) -> str | None:
-        spec = self._agents().get(supervisor)
+    # --- a supervisor's choice ------------------------------------------------------
+    def supervisor_request(
+        self, supervisor: str, agents: list[str], task: str
+    ) -> tuple[ModelRequest, str] | None:
+        """The model request asking ``supervisor`` to choose among ``agents``,
+        and its model key (None: no such agent)."""
+        specs = self._agents()
+        spec = specs.get(supervisor)
         if spec is None:
             return None
-        specs = self._agents()
         roster = "\n".join(
             f"- {a}: {specs[a].role} {specs[a].description}".rstrip() for a in agents
         )
@@ -153,10 +170,34 @@ class Router:
         )  # fmt: skip
         req = ModelRequest([Message("system", system), Message("user", task or "(no task text)")],
                            [], schema, spec.temperature)  # fmt: skip
+        return req, spec.model
+
+    @staticmethod
+    def supervisor_pick(answer: str, agents: list[str]) -> str | None:
+        """The agent a supervisor's answer names, if it is one of ``agents``."""
         try:
-            resp = await self._kernel.complete(spec.model, req, None)
-            pick = pydantic_core.from_json(resp.content.strip()).get("agent")
-        except (ModelError, ValueError, AttributeError) as exc:
-            log.warning("supervisor %s could not choose (%s); routing by load", supervisor, exc)
+            pick = pydantic_core.from_json(answer.strip()).get("agent")
+        except (ValueError, AttributeError):
             return None
         return pick if pick in agents else None
+
+    # --- delegation -----------------------------------------------------------------
+    async def check(self, sc: Syscall) -> Verdict | None:
+        """Before-hook: an agent's delegation by name goes only to an agent
+        whose breaker lets work through (a half-open one takes one trial).
+        Routed children (``routed`` in their input) were admitted by their
+        ``route`` syscall; workflow runs route their steps themselves."""
+        if sc.kind != "delegate" or sc.run.kind != "agent":
+            return None
+        named = [c["target"] for c in sc.request.get("children") or ()
+                 if c.get("kind") == "agent" and not _routed(c.get("input"))]  # fmt: skip
+        for a in dict.fromkeys(named):
+            b = self.breaker(a)
+            if not b.allows() or (b.state == "half-open" and named.count(a) > 1):
+                return Verdict.deny(f"agent {a} is cooling down after failures; try another")
+        self.admit(named)
+        return None
+
+
+def _routed(inp: object) -> bool:
+    return isinstance(inp, dict) and bool(inp.get("routed"))

@@ -5,17 +5,22 @@ person, and the records of the steps' states that ``orgos show`` draws."""
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from orgos.config.workflow import RouteSpec
 from orgos.kernel.syscall import Park, Syscall
+from orgos.llm.base import ModelError
 from orgos.result import Result
 from orgos.workflows.expr import render, render_data
 from orgos.workflows.state import Attempt, StepState
 
 if TYPE_CHECKING:
     from orgos.workflows.engine import Engine, Launch
+
+
+log = logging.getLogger("orgos.routing")
 
 
 class NoRoute(LookupError):
@@ -26,23 +31,66 @@ class NoRoute(LookupError):
 async def route(
     engine: Engine, sid: str, route: RouteSpec, n: int, exclude: list[str]
 ) -> list[str]:
-    """``n`` agents for step ``sid``, chosen once: a ``route`` syscall."""
+    """``n`` agents for step ``sid``, chosen once: a ``route`` syscall (after
+    the supervisor's choice, an ``llm`` syscall of this run, when it chooses)."""
     services, ws = engine.services, engine.ctx.run.workspace
     task = engine.states[sid].spec.task
+    pick, within = None, None
+    if route.strategy == "supervisor" and route.supervisor is not None:
+        within = services.within(route.supervisor)
+        pick = await _supervisor_pick(engine, sid, route, exclude, within, task)
 
     async def execute(sc: Syscall) -> Result:
         try:
-            return Result.of(await services.route(ws, route, n, exclude, task))
+            return Result.of(await services.route(ws, route, n, exclude, pick=pick, within=within))
         except LookupError as exc:
             return Result.fail(str(exc), code="no_route")
 
     req = {"step": sid, "capabilities": route.capabilities, "strategy": route.strategy,
            "n": n, "exclude": exclude}  # fmt: skip
+    if pick is not None:
+        req["pick"] = pick
     res = await engine.ctx.syscall("route", req, execute)
     if not res.ok:
         # nobody can take it now (or policy says no): the launches fail like any attempt
         raise NoRoute(sid, str(res.error))
     return list(res.value)
+
+
+async def _supervisor_pick(
+    engine: Engine,
+    sid: str,
+    route: RouteSpec,
+    exclude: list[str],
+    within: list[str] | None,
+    task: str,
+) -> str | None:
+    """Ask the supervisor to choose among the candidates (journaled first, so
+    a replay asks about the same ones); None when its answer cannot be used."""
+    supervisor = route.supervisor
+    assert supervisor is not None
+    router, ctx = engine.services.router, engine.ctx
+
+    async def candidates(sc: Syscall) -> Result:
+        try:
+            return Result.of(router.candidates(route.capabilities, exclude, within))
+        except LookupError as exc:
+            return Result.fail(str(exc), code="no_route")
+
+    req = {"step": sid, "capabilities": route.capabilities, "candidates_for": supervisor,
+           "exclude": exclude}  # fmt: skip
+    res = await ctx.syscall("route", req, candidates)
+    agents: list[str] = list(res.value or []) if res.ok else []
+    built = router.supervisor_request(supervisor, agents, task) if agents else None
+    if built is None:
+        return None  # the route below says why nobody can take it, or picks by load
+    request, model = built
+    try:
+        resp = await ctx.llm(request, model, agent=supervisor)
+    except ModelError as exc:
+        log.warning("supervisor %s could not choose (%s); routing by load", supervisor, exc)
+        return None
+    return router.supervisor_pick(resp.content, agents)
 
 
 @dataclass(slots=True)

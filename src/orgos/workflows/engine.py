@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from orgos.config.specs import AgentSpec
 from orgos.config.workflow import RouteSpec, StepSpec, WorkflowSpec
@@ -31,6 +31,9 @@ from orgos.workflows.state import (
     step_result,
     upstream,
 )
+
+if TYPE_CHECKING:
+    from orgos.org.routing import Router
 
 #: Branches started per ``delegate`` syscall: a fan-out over 1,000 items
 #: starts its first branches while the later ones are still being created.
@@ -51,10 +54,24 @@ class Services(Protocol):
 
     async def agent(self, workspace: str, name: str) -> AgentSpec: ...
 
+    #: Candidates, breakers and a supervisor's request (routing itself holds no model).
+    router: Router
+
     async def route(
-        self, workspace: str, route: RouteSpec, n: int, exclude: list[str], task: str
+        self,
+        workspace: str,
+        route: RouteSpec,
+        n: int,
+        exclude: list[str],
+        *,
+        pick: str | None = None,
+        within: list[str] | None = None,
     ) -> list[str]:
         """``n`` agents for a step (raises LookupError when none may take it)."""
+        ...
+
+    def within(self, supervisor: str) -> list[str] | None:
+        """Whom the org chart lets ``supervisor`` hand work to (None: anyone)."""
         ...
 
     def escalation_target(self, agent: str | None) -> str: ...

@@ -51,9 +51,23 @@ class RuntimeServices:
         return await self.registry.get(workspace, name)
 
     async def route(
-        self, workspace: str, route: RouteSpec, n: int, exclude: list[str], task: str
+        self,
+        workspace: str,
+        route: RouteSpec,
+        n: int,
+        exclude: list[str],
+        *,
+        pick: str | None = None,
+        within: list[str] | None = None,
     ) -> list[str]:
-        return await self.router.choose(workspace, route, n, exclude, task)
+        return await self.router.choose(workspace, route, n, exclude, pick=pick, within=within)
+
+    def within(self, supervisor: str) -> list[str] | None:
+        """Whom the org chart lets ``supervisor`` hand work to (None: the
+        chart places nobody under it, so any capable agent)."""
+        chart = self._chart()
+        allowed = chart.may_delegate(supervisor) if chart is not None else []
+        return allowed or None
 
     def escalation_target(self, agent: str | None) -> str:
         chart = self._chart()
