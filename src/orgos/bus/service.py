@@ -20,7 +20,7 @@ from orgos.result import Result
 from orgos.store.base import RunRecord
 
 #: Topics only the system publishes to (run lifecycle, file writes).
-SYSTEM_PREFIXES = ("run.", "fs.")
+SYSTEM_PREFIXES = ("run.", "fs.", "approvals.")
 MAX_TOPIC = 200
 
 

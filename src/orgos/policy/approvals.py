@@ -5,11 +5,13 @@ denial's reason, or runs with the arguments the person edited: an edited call
 is a new call, validated and judged by the rules again (denied, asked again
 under another rule, or run). A pending
 approval that times out moves up the org chart: the agent's supervisors,
-then the owner of its team."""
+then the owner of its team; each move is announced (orgos.policy.escalation)."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
+from collections.abc import Callable
 from typing import Any
 
 from orgos.errors import NotFound
@@ -74,11 +76,16 @@ async def decide(
     return find(gstore, workspace, a.id)
 
 
+#: Runs in the escalation's transaction with the moved approval (the notice).
+Notify = Callable[[sqlite3.Connection, Approval, str | None], None]
+
+
 async def escalate_due(
     gstore: GovernanceStore,
     workspace: str,
     timeout: float,
     now: float | None = None,
+    notify: Notify | None = None,
 ) -> list[Approval]:
     """Move every overdue pending approval to the next one in its chain."""
     now = time.time() if now is None else now
@@ -86,14 +93,9 @@ async def escalate_due(
     for a in gstore.approvals(workspace, status="pending"):
         if a.due_at is None or a.due_at > now:
             continue
-        chain: list[str] = list((a.request or {}).get("chain") or [])
-        nxt = a.escalations + 1
-        if nxt >= len(chain):
-            continue
-        due = now + timeout if nxt + 1 < len(chain) else None
-        if await gstore.escalate(a.id, chain[nxt], due):
-            a.assignee, a.escalations, a.due_at = chain[nxt], nxt, due
-            moved.append(a)
+        b = await escalate(gstore, a, timeout, now, notify)
+        if b is not None:
+            moved.append(b)
     return moved
 
 
@@ -110,3 +112,29 @@ def may_decide(gstore: GovernanceStore, workspace: str, person: str) -> None:
     if role is None or not allowed(role, "approvals.decide"):
         who = f"{person} ({role})" if role else f"{person} (no role here)"
         raise PermissionError(f"permission denied: {who} may not decide for runs")
+
+
+async def escalate(
+    gstore: GovernanceStore,
+    a: Approval,
+    timeout: float,
+    now: float,
+    notify: Notify | None = None,
+) -> Approval | None:
+    """Move ``a`` to the next one in its chain, now (None: nobody is left,
+    or another worker moved it first)."""
+    chain: list[str] = list((a.request or {}).get("chain") or [])
+    nxt = a.escalations + 1
+    if nxt >= len(chain):
+        return None
+    due = now + timeout if nxt + 1 < len(chain) else None
+    previous = a.assignee
+
+    def also(conn: sqlite3.Connection, moved: Approval) -> None:
+        if notify is not None:
+            notify(conn, moved, previous)
+
+    if not await gstore.escalate(a.id, chain[nxt], due, expected=a.escalations, also=also):
+        return None
+    a.assignee, a.escalations, a.due_at = chain[nxt], nxt, due
+    return a

@@ -24,6 +24,7 @@ from orgos.ids import new_id
 from orgos.kernel.syscall import Syscall, Verdict
 from orgos.org.chart import OrgChart
 from orgos.policy import approvals as approvals_mod
+from orgos.policy import escalation
 from orgos.policy.budgets import Meter, Prices, RateLimiter, day_of
 from orgos.policy.redact import Redactor, attach_log_scrub
 from orgos.policy.rules import Call, Decision, RuleSet
@@ -121,6 +122,7 @@ class Governance:
         kernel.pipeline.after.append(self.after)
         kernel.wakers["approval"] = self._approval_waker
         kernel.wakers["paused"] = self._paused_waker
+        kernel.programs[escalation.KIND] = escalation.SupervisorDecision(self)
         kernel.secrets = self._secret
         kernel.scrubber = self.scrubber
         self.gstore.store.audit_key = self.audit_key
@@ -464,9 +466,13 @@ class Governance:
         approvals_mod.may_decide(self.gstore, self.workspace, person)
 
     async def escalate_due(self, now: float | None = None) -> list[Approval]:
-        return await approvals_mod.escalate_due(
-            self.gstore, self.workspace, self.spec.approvals.timeout, now
-        )
+        """Move overdue approvals up their chains; each move is announced on
+        the bus (``approvals.escalated``) in its transaction."""
+        return await escalation.escalate_due(self, now)
+
+    async def hand_over(self) -> list[str]:
+        """Start a decision run for each approval assigned to a supervisor agent."""
+        return await escalation.hand_over(self)
 
     async def _escalation_loop(self) -> None:
         while True:
@@ -474,6 +480,7 @@ class Governance:
             try:
                 for a in await self.escalate_due():
                     log.warning("approval %s escalated to %s", a.id, a.assignee)
+                await self.hand_over()
             except Exception as exc:  # a busy database: next time
                 log.warning("escalating approvals failed: %s", exc)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -214,21 +215,55 @@ class GovernanceStore:
 
         return await self.store._transact(apply)
 
-    async def escalate(self, approval_id: str, assignee: str, due_at: float | None) -> bool:
+    async def escalate(
+        self,
+        approval_id: str,
+        assignee: str,
+        due_at: float | None,
+        *,
+        expected: int | None = None,
+        also: Callable[[sqlite3.Connection, Approval], None] | None = None,
+    ) -> bool:
+        """Move a pending approval to ``assignee`` (only from its ``expected``
+        number of escalations, so two workers never move it twice); ``also``
+        runs in the same transaction with the moved approval (the notice)."""
+
+        def apply(conn: sqlite3.Connection) -> bool:
+            sql = (
+                "UPDATE approvals SET assignee=?, due_at=?, escalations=escalations+1"
+                " WHERE id=? AND status='pending'"
+            )
+            args: list[Any] = [assignee, due_at, approval_id]
+            if expected is not None:
+                sql += " AND escalations=?"
+                args.append(expected)
+            if conn.execute(sql, args).rowcount != 1:
+                return False
+            row = conn.execute(
+                f"SELECT {_APPROVAL_COLS} FROM approvals WHERE id=?", (approval_id,)
+            ).fetchone()
+            a = _approval(row)
+            data = {"approval": approval_id, "assignee": assignee}
+            self._record(conn, time.time(), a.workspace, "kernel", "approval.escalated", a.run_id,
+                         a.step, data)  # fmt: skip
+            if also is not None:
+                also(conn, a)
+            return True
+
+        return await self.store._transact(apply)
+
+    async def mark_asked(self, approval_id: str, escalations: int) -> bool:
+        """Note that the agent it is assigned to (at this escalation) is asked
+        to decide it; False if that was noted already or it moved on."""
+
         def apply(conn: sqlite3.Connection) -> bool:
             cur = conn.execute(
-                "UPDATE approvals SET assignee=?, due_at=?, escalations=escalations+1"
-                " WHERE id=? AND status='pending'",
-                (assignee, due_at, approval_id),
+                "UPDATE approvals SET request=json_set(request, '$.asked', ?)"
+                " WHERE id=? AND status='pending' AND escalations=?"
+                " AND json_extract(request, '$.asked') IS NOT ?",
+                (escalations, approval_id, escalations, escalations),
             )
-            if cur.rowcount != 1:
-                return False
-            ws, run, step = conn.execute(
-                "SELECT workspace, run_id, step FROM approvals WHERE id=?", (approval_id,)
-            ).fetchone()
-            data = {"approval": approval_id, "assignee": assignee}
-            self._record(conn, time.time(), ws, "kernel", "approval.escalated", run, step, data)
-            return True
+            return cur.rowcount == 1
 
         return await self.store._transact(apply)
 
