@@ -89,3 +89,27 @@ async def test_a_planner_decomposes_a_goal_and_the_plan_runs(tmp_path: Path) -> 
         "researcher",
         "writer",
     ]
+
+
+async def test_a_planners_model_calls_are_governed_as_the_planners(tmp_path: Path) -> None:
+    from orgos.policy import PolicySpec
+
+    asked: list[ModelRequest] = []
+
+    def respond(req: ModelRequest) -> ModelResponse:
+        asked.append(req)
+        return ScriptedModel.final({"steps": [{"id": "a", "agent": "writer", "task": "x"}]})
+
+    agents = [Agent(name="planner"), Agent(name="writer")]
+    spec = WorkflowSpec.model_validate(
+        {"name": "goal", "steps": [{"id": "plan", "planner": "planner", "task": "an essay"}]}
+    )
+    frozen = PolicySpec.model_validate({"rules": [
+        {"name": "no-planning", "when": {"agent": "planner", "kind": "llm"}, "decide": "deny",
+         "reason": "the planner is over its budget"}]})  # fmt: skip
+    async with Runtime(store=tmp_path / "o.db", agents=agents, models=ScriptedModel(respond),
+                       governance=frozen) as rt:  # fmt: skip
+        rec = await rt.run_workflow(spec, timeout=20)
+    assert asked == []  # the rule on the planner agent stopped its call in the workflow run
+    assert rec.status is RunStatus.FAILED
+    assert "the planner is over its budget" in (rec.error or "")

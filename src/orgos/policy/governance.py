@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orgos.errors import ConfigError
-from orgos.ids import new_id
 from orgos.kernel.syscall import Syscall, Verdict
 from orgos.org.chart import OrgChart
 from orgos.policy import approvals as approvals_mod
 from orgos.policy import escalation
 from orgos.policy.budgets import Meter, Prices, RateLimiter, day_of
+from orgos.policy.gate import ApprovalGate
 from orgos.policy.redact import Redactor, attach_log_scrub
 from orgos.policy.rules import Call, Decision, RuleSet
 from orgos.policy.sealing import AuditKey
@@ -75,6 +75,7 @@ class Governance:
             self.source = PolicySource(None, Path(policy), reload_interval)
         self.switch_interval = switch_interval
         self.meter = Meter()
+        self._gate = ApprovalGate(self)
         self.limiter = RateLimiter({}, clock=clock, sleep=sleep)
         self._rules: RuleSet = self.source.rules
         self._apply_spec(self._rules.spec)
@@ -261,7 +262,7 @@ class Governance:
         if action == "deny":
             verdict = Verdict.deny(d.reason)
         elif action == "approve":
-            verdict = await self._approval(sc, st, d.rule, d.reason, d.approver)
+            verdict = await self._gate.approval(sc, st, d.rule, d.reason, d.approver)
             if verdict is not None and verdict.action == "park":
                 return verdict  # nothing is journaled: the approval has its own record
             action = "allow" if verdict is None else "deny"
@@ -318,95 +319,6 @@ class Governance:
         return st
 
     # --- approvals ------------------------------------------------------------------
-    async def _approval(
-        self, sc: Syscall, st: RunState, rule: str | None, reason: str, approver: str | None
-    ) -> Verdict | None:
-        run = sc.run
-        a = self.gstore.approval_for(run.id, sc.seq)
-        if a is None:
-            a = await self._ask(sc, st, sc.request, rule, reason, approver)
-        if a.status == "pending":
-            return self._waiting(sc, a)
-        if a.status == "denied":
-            note = f": {a.note}" if a.note else ""
-            return Verdict.deny(f"{a.decided_by} denied this call{note}")
-        if sc.kind == "review":
-            sc.request["decided_by"] = a.decided_by
-            if isinstance(a.arguments, dict) and "answer" in a.arguments:  # corrected by them
-                sc.request["answer"] = a.arguments["answer"]
-            return None
-        if sc.kind != "tool":
-            return None
-        edited = approvals_mod.approved_arguments(a)
-        if edited is None or edited == sc.request.get("arguments"):
-            return None
-        sc.request["arguments"] = edited
-        return await self._recheck(sc, st, a)
-
-    async def _recheck(self, sc: Syscall, st: RunState, a: Approval) -> Verdict | None:
-        """Edited arguments make a new call: it is validated and judged by the
-        rules again; a rule other than the one just approved asks again."""
-        name = sc.request.get("tool")
-        tool = self.kernel.tools.get(name) if isinstance(name, str) else None
-        if tool is not None:
-            try:
-                tool.validate(sc.request["arguments"])
-            except ValueError as exc:
-                return Verdict.deny(f"the edited arguments are not valid: {exc}")
-        rules = self._rules
-        d = rules.decide(self._call(sc, st, name, rules))
-        if d.action == "deny":
-            return Verdict.deny(f"the call as edited by {a.decided_by} is refused: {d.reason}")
-        if d.action == "allow" or d.rule == a.rule:
-            return None
-        await self._ask(sc, st, sc.request, d.rule, d.reason, d.approver, again=a)
-        return await self._approval(sc, st, d.rule, d.reason, d.approver)
-
-    async def _ask(
-        self,
-        sc: Syscall,
-        st: RunState,
-        call: dict[str, Any],
-        rule: str | None,
-        reason: str,
-        approver: str | None,
-        again: Approval | None = None,
-    ) -> Approval:
-        """Request an approval for this call (or, ``again``, reopen an approved
-        one for its edited call under another rule)."""
-        run = sc.run
-        spec = self.spec.approvals
-        chain = approvals_mod.chain_for(approver or spec.approver, st.agent, self.chart)
-        now = time.time()
-        request: dict[str, Any] = {"call": dict(call), "chain": chain}
-        if again is not None:
-            previous = list((again.request or {}).get("approved") or [])
-            previous.append({"by": again.decided_by, "rule": again.rule,
-                             "arguments": call.get("arguments")})  # fmt: skip
-            request["approved"] = previous
-        a = Approval(
-            again.id if again is not None else new_id("ap-"), run.workspace, run.id, sc.seq,
-            st.agent, sc.kind, request, rule, reason, "pending", chain[0], 0,
-            now + spec.timeout if len(chain) > 1 else None, now,
-        )  # fmt: skip
-        if again is None:
-            a = await self.gstore.create_approval(a)
-        elif not await self.gstore.reopen_approval(a):
-            found = self.gstore.approval_for(run.id, sc.seq)
-            assert found is not None
-            return found
-        if a.status == "pending":
-            self.requested.put_nowait(a)
-        return a
-
-    def _waiting(self, sc: Syscall, a: Approval) -> Verdict:
-        call = (a.request or {}).get("call") or sc.request  # the call as it will run
-        return Verdict.park(
-            f"waiting for approval {a.id}: {a.reason}",
-            {"approval": {"id": a.id, "seq": sc.seq, "kind": sc.kind, "request": call,
-                          "reason": a.reason, "assignee": a.assignee}},
-        )  # fmt: skip
-
     async def decide(
         self,
         approval_id: str,

@@ -70,7 +70,7 @@ async def plan_workflow(engine: Engine, st: StepState) -> WorkflowSpec:
     problem = "no answer"
     for _ in range(PLAN_ATTEMPTS):
         req = ModelRequest(list(messages), [], plan_schema(agents), planner.temperature)
-        resp = await ctx.llm(req, planner.model)
+        resp = await ctx.llm(req, planner.model, agent=planner.name)
         messages.append(Message("assistant", resp.content))
         try:
             plan = Plan.model_validate_json(_strip_fence(resp.content))
