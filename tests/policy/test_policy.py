@@ -215,3 +215,16 @@ async def test_a_nan_refund_is_denied_by_a_deny_above_rule(tmp_path: Path) -> No
         run = await rt.run("clerk", "refund", timeout=30)
     assert ledger.refunds == []
     assert run.output == "ERROR: refunds above 5000 are never made by agents"
+
+
+async def test_a_denied_call_does_not_use_up_its_tool_limit(tmp_path: Path) -> None:
+    from orgos import Agent
+
+    ledger = Ledger()
+    model = plan(("refund", {"order_id": "A-1", "amount": 9000}),
+                 ("refund", {"order_id": "A-1", "amount": 90}), final=lambda r: r[1])  # fmt: skip
+    agents = [Agent(name="clerk", tools=["refund"], tool_limits={"refund": 1})]
+    async with runtime(tmp_path, RULES, model, ledger.tools(), agents=agents) as rt:
+        run = await rt.run("clerk", "refund", timeout=30)
+    assert ledger.refunds == [{"order_id": "A-1", "amount": 90}]  # the denial cost nothing
+    assert run.output.startswith('{"refund_id":"RF-1"')

@@ -296,7 +296,8 @@ class AgentProgram:
                     results[call.id] = ToolResult(False, error=over)
                     continue
             # Only a call that is carried out uses up its limit: a malformed
-            # one (bad JSON, unknown tool, invalid arguments) costs nothing.
+            # one (bad JSON, unknown tool, invalid arguments) or a denied one
+            # costs nothing.
             ran = False
             if call.arguments_error is not None:
                 results[call.id] = ToolResult(
@@ -315,6 +316,7 @@ class AgentProgram:
             else:
                 ran = not limits or ctx.tool_problem(call.name, call.arguments) is None
                 results[call.id] = await ctx.tool(call.name, call.arguments)
+                ran = ran and not results[call.id].denied  # a denied call never ran
             if limits and ran:
                 used[call.name] = used.get(call.name, 0) + 1
                 if key != call.name:

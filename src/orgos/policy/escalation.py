@@ -24,6 +24,7 @@ from orgos.kernel.syscall import Syscall
 from orgos.llm.base import Message, ModelRequest
 from orgos.policy import approvals as approvals_mod
 from orgos.policy.rules import Call
+from orgos.result import Result
 from orgos.store.governance import Approval
 
 if TYPE_CHECKING:
@@ -97,10 +98,10 @@ class SupervisorDecision:
         gov, me = self.gov, ctx.run.target
         approval_id = str((ctx.run.input or {}).get("approval"))
 
-        async def review(sc: Syscall) -> dict[str, Any]:
-            return {"ok": self.rights(approval_id, me)}
+        async def review(sc: Syscall) -> Result:
+            return Result.of(self.rights(approval_id, me))
 
-        seen = (await ctx.syscall("approval.review", {"approval": approval_id}, review))["ok"]
+        seen = (await ctx.syscall("approval.review", {"approval": approval_id}, review)).value
         if not seen.get("may"):
             return await self.pass_up(ctx, approval_id, str(seen.get("why")))
         spec = gov.chart.agents[me] if gov.chart is not None else None
@@ -113,36 +114,36 @@ class SupervisorDecision:
         except (ValueError, KeyError, TypeError):
             approve, note = False, f"{me} did not answer with a decision"
 
-        async def decide(sc: Syscall) -> dict[str, Any]:
+        async def decide(sc: Syscall) -> Result:
             try:
                 a = await gov.decide(approval_id, approve=approve, by=f"agent:{me}", note=note)
             except ValueError as exc:  # decided meanwhile (by a person, say)
-                return {"error": str(exc)}
-            return {"ok": a.status}
+                return Result.fail(str(exc), code="decided")
+            return Result.of(a.status)
 
         req = {"approval": approval_id, "approve": approve, "note": note}
         res = await ctx.syscall("approval.decide", req, decide, idempotent=False)
-        return {"approval": approval_id, "decision": res.get("ok"), "note": note,
-                "error": res.get("error")}  # fmt: skip
+        return {"approval": approval_id, "decision": res.value, "note": note,
+                "error": res.error}  # fmt: skip
 
     async def pass_up(self, ctx: RunContext, approval_id: str, why: str) -> dict[str, Any]:
         """Beyond its rights: the approval goes on up now (a syscall: once)."""
         gov = self.gov
 
-        async def execute(sc: Syscall) -> dict[str, Any]:
+        async def execute(sc: Syscall) -> Result:
             a = approvals_mod.find(gov.gstore, gov.workspace, approval_id)
             if a.status != "pending" or a.assignee != ctx.run.target:
-                return {"ok": None}
+                return Result.of(None)
             moved = await approvals_mod.escalate(
                 gov.gstore, a, gov.spec.approvals.timeout, time.time(), announce
             )
             if moved is not None:
                 gov.kernel.nudge()
-            return {"ok": moved.assignee if moved is not None else None}
+            return Result.of(moved.assignee if moved is not None else None)
 
         req = {"approval": approval_id, "why": why}
         res = await ctx.syscall("approval.pass_up", req, execute, idempotent=False)
-        return {"approval": approval_id, "decision": None, "passed_to": res.get("ok"),
+        return {"approval": approval_id, "decision": None, "passed_to": res.value,
                 "why": why}  # fmt: skip
 
     def rights(self, approval_id: str, me: str) -> dict[str, Any]:
