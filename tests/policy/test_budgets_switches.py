@@ -226,3 +226,51 @@ async def test_adding_an_agent_to_a_started_runtime_is_refused(tmp_path: Path) -
         assert "late" not in rt.agents
         with pytest.raises(NotFound):
             await rt.submit("late", "x")
+
+
+async def test_unpausing_a_tripped_breaker_admits_exactly_one_trial_run(tmp_path: Path) -> None:
+    from orgos.llm.base import ModelRequest, ModelResponse
+    from orgos.policy.trial import TRIAL
+
+    entered: list[str] = []
+    first, release = asyncio.Event(), asyncio.Event()
+
+    async def respond(req: ModelRequest) -> ModelResponse:
+        task = req.messages[1].content
+        results = [m.content for m in req.messages if m.role == "tool"]
+        if task == "bad":  # fails twice: the breaker trips
+            return (
+                ScriptedModel.call("lookup", wrong=1)
+                if len(results) < 2
+                else ScriptedModel.final("x")
+            )
+        entered.append(task)
+        if len(entered) == 1:
+            first.set()
+            await release.wait()  # the trial holds here while the others try
+        return ScriptedModel.final(task)
+
+    ledger = Ledger()
+    policy = {"breaker": {"window": 60, "max_errors": 2}}
+    async with runtime(tmp_path, policy, ScriptedModel(respond), ledger.tools()) as rt:
+        gov = rt.governance
+        assert gov is not None
+        bad = await rt.submit("clerk", "bad")
+        await _parked(rt, bad.id)
+        goods = [await rt.submit("clerk", f"good{i}") for i in range(3)]
+        for g in goods:
+            await _parked(rt, g.id)
+        await rt.cancel(bad.id)  # the culprit is dealt with; three runs wait
+        woke = await gov.unpause("agent:clerk", "olga")
+        assert sorted(woke) == sorted(g.id for g in goods)
+        async with asyncio.timeout(10):
+            await first.wait()
+        holder = gov.gstore.switches(rt.workspace)["agent:clerk"]
+        assert holder.startswith(TRIAL)  # still switched: half-open, held by one run
+        trial_id = holder[len(TRIAL) :]
+        assert entered == [next(g.input["task"] for g in goods if g.id == trial_id)]
+        release.set()
+        ends = [await rt.wait(g.id, timeout=10) for g in goods]
+        assert gov.gstore.switches(rt.workspace) == {}  # the trial succeeded: lifted
+    assert all(e.status.value == "succeeded" for e in ends)
+    assert sorted(entered) == ["good0", "good1", "good2"]

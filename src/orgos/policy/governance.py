@@ -23,7 +23,7 @@ from orgos.errors import ConfigError
 from orgos.kernel.syscall import Syscall, Verdict
 from orgos.org.chart import OrgChart
 from orgos.policy import approvals as approvals_mod
-from orgos.policy import escalation
+from orgos.policy import escalation, trial
 from orgos.policy.budgets import Meter, Prices, RateLimiter, day_of
 from orgos.policy.gate import ApprovalGate
 from orgos.policy.redact import Redactor, attach_log_scrub
@@ -82,6 +82,9 @@ class Governance:
         self.chart: OrgChart | None = None
         self._runs: dict[str, RunState] = {}
         self._paused: dict[str, str] = {}
+        #: Pauses the breaker set whose store write is still on its way (kept
+        #: across refreshes, or a refresh would let the agent go on meanwhile).
+        self._tripping: dict[str, str] = {}
         self._switch_next = 0.0
         self._breaker: dict[str, tuple[deque[float], deque[tuple[float, float]]]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -124,6 +127,7 @@ class Governance:
         kernel.wakers["approval"] = self._approval_waker
         kernel.wakers["paused"] = self._paused_waker
         kernel.programs[escalation.KIND] = escalation.SupervisorDecision(self)
+        kernel.on_run_end.append(lambda run: trial.ended(self, run))
         kernel.secrets = self._secret
         kernel.scrubber = self.scrubber
         self.gstore.store.audit_key = self.audit_key
@@ -224,7 +228,7 @@ class Governance:
             self._refresh_switches()
         if self._paused:
             scope = self._paused_scope(st)
-            if scope is not None:
+            if scope is not None and not await self._trial(scope, run.id):
                 why = self._paused[scope]
                 return Verdict.park(f"paused ({scope}): {why}", {"paused": scope})
         rules = self.source.current()
@@ -400,6 +404,8 @@ class Governance:
     def _refresh_switches(self) -> None:
         self._switch_next = time.monotonic() + self.switch_interval
         self._paused = self.gstore.switches(self.workspace)
+        if self._tripping:
+            self._paused.update(self._tripping)
 
     def _paused_scope(self, st: RunState) -> str | None:
         p = self._paused
@@ -430,12 +436,26 @@ class Governance:
             )
 
     async def unpause(self, scope: str, actor: str) -> list[str]:
-        """Lift a switch; runs parked by it are woken (they re-check)."""
-        await self.gstore.set_switch(self.workspace, check_scope(scope), False, "", actor)
+        """Lift a switch; runs parked by it are woken (they re-check). A pause
+        the breaker set turns half-open instead: one trial run goes first."""
+        reason = self.gstore.switches(self.workspace).get(check_scope(scope))
+        if scope.startswith("agent:") and trial.tripped(reason):
+            assert reason is not None
+            await self.gstore.replace_switch(self.workspace, scope, reason, trial.TRIAL, actor)
+        else:
+            await self.gstore.set_switch(self.workspace, scope, False, "", actor)
+        return await self.woke_by_lift()
+
+    async def woke_by_lift(self) -> list[str]:
+        """Wake the runs parked on switches (they re-check): after a lift."""
         self._refresh_switches()
         woke = await wake_paused(self.kernel.store, self.workspace)
         self.kernel._nudge.set()
         return woke
+
+    async def _trial(self, scope: str, run_id: str) -> bool:
+        why = self._paused[scope]
+        return why.startswith(trial.TRIAL) and await trial.admit(self, scope, why, run_id)
 
     # --- spend across worker processes ---------------------------------------------
     def on_result(self, sc: Syscall, result: Result) -> None:
@@ -522,10 +542,17 @@ class Governance:
         errors.clear()
         spend.clear()
         log.error("agent %s paused by its %s", agent, why)
-        self._paused["agent:" + agent] = why
-        task = asyncio.get_running_loop().create_task(self._pause("agent:" + agent, why, "breaker"))
+        scope = "agent:" + agent
+        self._paused[scope] = self._tripping[scope] = why
+        task = asyncio.get_running_loop().create_task(self._trip(scope, why))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _trip(self, scope: str, why: str) -> None:
+        try:
+            await self._pause(scope, why, "breaker")
+        finally:
+            self._tripping.pop(scope, None)
 
 
 def check_scope(scope: str) -> str:

@@ -297,6 +297,34 @@ class GovernanceStore:
 
         return await self.store._transact(apply)
 
+    async def replace_switch(
+        self, workspace: str, scope: str, old: str, new: str | None, actor: str = "breaker"
+    ) -> bool:
+        """Change a switch's reason from ``old`` to ``new`` (None: lift it),
+        only if it still says ``old``: the half-open breaker's claims."""
+
+        def apply(conn: sqlite3.Connection) -> bool:
+            now = time.time()
+            if new is None:
+                cur = conn.execute(
+                    "DELETE FROM switches WHERE workspace=? AND scope=? AND reason=?",
+                    (workspace, scope, old),
+                )
+            else:
+                cur = conn.execute(
+                    "UPDATE switches SET reason=?, ts=? WHERE workspace=? AND scope=? AND reason=?",
+                    (new, now, workspace, scope, old),
+                )
+            if cur.rowcount != 1:
+                return False
+            action = "switch.resume" if new is None else "switch.pause"
+            _record(
+                conn, now, workspace, actor, action, None, None, {"scope": scope, "reason": new}
+            )
+            return True
+
+        return await self.store._transact(apply)
+
     # --- people and tokens (SQL in store/people.py) ----------------------------------
     def people(self, workspace: str) -> dict[str, str]:
         return people_sql.read_people(self.store._read(), workspace)
