@@ -318,7 +318,7 @@ class GovernanceStore:
             if cur.rowcount != 1:
                 return False
             action = "switch.resume" if new is None else "switch.pause"
-            _record(
+            self._record(
                 conn, now, workspace, actor, action, None, None, {"scope": scope, "reason": new}
             )
             return True
