@@ -246,6 +246,9 @@ async def test_an_edited_call_under_a_stricter_rule_needs_a_second_approval(
         assert second.request["approved"][0]["by"] == "sam"
         await rt.approve(second.id, by="fiona")
         done = await rt.wait(rec.id, timeout=10)
+        assert rt.governance is not None
+        verdict = rt.governance.gstore.verify_audit()
+        assert verdict.ok, verdict  # both decisions are journaled and audited
     assert done.status.value == "succeeded"
     assert ledger.refunds == [{"order_id": "A-1", "amount": 5000.0}]
 
