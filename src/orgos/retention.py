@@ -142,6 +142,7 @@ async def apply_retention(
         try:
             _prune(conn, policy, now, rep, key)
             live = {r[0] for r in conn.execute("SELECT DISTINCT blob FROM fs_versions")}
+            live |= _result_blobs(conn)
             if dry_run:
                 conn.execute("ROLLBACK")
             else:
@@ -173,8 +174,20 @@ async def _live_after(store: SQLiteStore, policy: RetentionSpec, now: float) -> 
             _prune(conn, RetentionSpec(file_versions=policy.file_versions,
                                        file_version_days=policy.file_version_days),
                    now, RetentionReport())  # fmt: skip
-            return {r[0] for r in conn.execute("SELECT DISTINCT blob FROM fs_versions")}
+            live = {r[0] for r in conn.execute("SELECT DISTINCT blob FROM fs_versions")}
+            return live | _result_blobs(conn)
         finally:
             conn.execute("ROLLBACK")
 
     return await store._write(apply)
+
+
+def _result_blobs(conn: sqlite3.Connection) -> set[str]:
+    """The blobs holding whole tool results too large for the journal, of
+    the journals that stay (see ``limits.tool_result_bytes``)."""
+    rows = conn.execute(
+        "SELECT json_extract(COALESCE(result, payload), '$.full.blob') FROM journal"
+        " WHERE kind = 'tool' AND phase IN ('intent', 'result')"
+        ' AND instr(COALESCE(result, payload), \'"full":{"blob":"\') > 0'
+    )
+    return {r[0] for r in rows if r[0]}

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from orgos.agents.loop import AgentProgram
 from orgos.agents.registry import AgentRegistry
+from orgos.config.limits import Limits
 from orgos.config.org import OrgSpec
 from orgos.config.specs import AgentSpec
 from orgos.config.workflow import WorkflowSpec
@@ -74,6 +75,7 @@ class Runtime:
         file_limits: FileLimits | None = None,
         embedder: Embedder | None = None,
         memory_search: SearchMode = "keyword",
+        limits: Limits | None = None,
     ):
         """``adopt``: work on any unfinished run of the store (a worker; the
         default), or only on the run trees this runtime starts or follows.
@@ -90,7 +92,9 @@ class Runtime:
         how recall searches (keyword unless an embedder is given).
 
         ``workspaces``: more workspaces whose runs this runtime's worker
-        claims (an instance's shared worker); by default it sees only its own."""
+        claims (an instance's shared worker); by default it sees only its own.
+        ``limits``: bounds on delegation depth, runs per tree, tool calls per
+        reply, answer and tool result sizes, ``for_each`` (sane by default)."""
         if isinstance(store, str | Path):
             store = open_store(str(store), Durability(durability))
         self.store: Store = store
@@ -136,6 +140,7 @@ class Runtime:
             tune_gc=tune_gc,
             drain_timeout=drain_timeout,
             adopt=adopt,
+            limits=limits,
         )
         self.kernel.on_run_end.append(self.router.observe)
         services = RuntimeServices(
@@ -155,6 +160,7 @@ class Runtime:
                 teams={t.name: t for t in self.org.teams}, people=people, limits=file_limits,
                 embedder=embedder, memory_search=memory_search,
             )  # fmt: skip
+            self.kernel.blobs = self.shared.blobs  # where tool results too large are kept
         self.governance: Governance | None = None
         if governance is not None and governance is not False:
             from orgos.org.chart import OrgChart
@@ -218,6 +224,7 @@ class Runtime:
             "durability": project.spec.durability,
             "max_active": project.spec.max_active_runs,
             "model_timeout": project.spec.model_timeout,
+            "limits": project.spec.limits,
             "env": env_map,
             "workflows": project.workflows.values(),
         }

@@ -16,8 +16,11 @@ from typing import Any, Literal
 import pytest
 
 from orgos import Agent, Runtime, tool
-from orgos.llm.base import Model, ModelRequest, ModelResponse, ToolCall
+from orgos.config.limits import Limits
+from orgos.config.workflow import WorkflowSpec
+from orgos.llm.base import Model, ModelRequest, ModelResponse, ToolCall, Usage
 from orgos.llm.openai_compat import OpenAICompatModel
+from orgos.policy.spec import Budgets, Limit, PolicySpec
 from orgos.store.base import RunRecord
 from orgos.testing import ScriptedModel
 from orgos.testing.fake_openai import FakeOpenAIServer, RawToolCall
@@ -87,17 +90,23 @@ CASES = [
 ]
 
 
+#: How a test's own agents answer: (task, tool results so far) -> reply.
+Script = Callable[[str, list[str]], ModelResponse]
+
+
 @dataclass
 class Crowd:
     """The runtime and the scripted model every innocent shares."""
 
     rt: Runtime
-    first_turn: asyncio.Barrier
+    first_turn: asyncio.Barrier | None
     bad: Case | None = None
+    script: Script | None = None
 
 
 def _task(req: ModelRequest) -> str:
-    return next(m.content for m in req.messages if m.role == "user")
+    """The task's first line (a delegated task goes on with who delegated it)."""
+    return next(m.content for m in req.messages if m.role == "user").split("\n")[0]
 
 
 def _tool_results(req: ModelRequest) -> list[str]:
@@ -107,11 +116,14 @@ def _tool_results(req: ModelRequest) -> list[str]:
 def responder(crowd: Crowd) -> Callable[[ModelRequest], Any]:
     async def respond(req: ModelRequest) -> ModelResponse:
         task, results = _task(req), _tool_results(req)
+        if crowd.script is not None and not task.startswith("innocent"):
+            return crowd.script(task, results)
         if results:
             return ScriptedModel.final(f"{task} saw: {results[0]}")
-        # Every run's first reply comes in the same tick: one commit batch.
-        async with asyncio.timeout(20):
-            await crowd.first_turn.wait()
+        if crowd.first_turn is not None:
+            # Every run's first reply comes in the same tick: one commit batch.
+            async with asyncio.timeout(20):
+                await crowd.first_turn.wait()
         case = crowd.bad
         if task != "bad" or case is None:
             return ScriptedModel.call("echo", text=task)
@@ -240,7 +252,7 @@ async def test_a_bad_reply_over_http_ends_in_a_clear_error_in_its_own_run(
 
     async with FakeOpenAIServer(answer) as server:
         wire: Model = OpenAICompatModel("gpt-test", base_url=server.base_url, api_key="k")
-        crowd = Crowd(None, asyncio.Barrier(INNOCENTS))  # type: ignore[arg-type]
+        crowd = Crowd(None, None)  # type: ignore[arg-type]
         agents = [Agent(name="worker", tools=["echo"], max_steps=4),
                   Agent(name="outsider", tools=["echo"], model="wire", max_steps=4)]  # fmt: skip
         crowd.rt = Runtime(store=tmp_path / "o.db", agents=agents, tools=[echo],
@@ -254,3 +266,144 @@ async def test_a_bad_reply_over_http_ends_in_a_clear_error_in_its_own_run(
 def test_the_corpus_is_large_enough() -> None:
     assert len(CASES) + len(WIRE) >= 30
     assert {c.via for c in CASES} == {"reply", "call", "result"}
+
+
+# --- the resource limits ---------------------------------------------------------
+
+
+async def limited(
+    tmp_path: Path, script: Script, agents: list[Agent], **kw: Any
+) -> AsyncIterator[Crowd]:
+    crowd = Crowd(None, None, script=script)  # type: ignore[arg-type]
+    worker = Agent(name="worker", tools=["echo", "big"], max_steps=4)
+    crowd.rt = Runtime(store=tmp_path / "o.db", agents=[worker, *agents], tools=[echo, big],
+                       models=ScriptedModel(responder(crowd)), **kw)  # fmt: skip
+    async with crowd.rt:
+        yield crowd
+
+
+@tool(idempotent=True)
+async def big(kb: int) -> str:
+    """A long text."""
+    return "".join(f"line {i:06d} of the report\n" for i in range(kb * 1024 // 26))
+
+
+def delegate(agent: str, task: str) -> tuple[str, dict[str, Any]]:
+    return ("delegate", {"agent": agent, "task": task})
+
+
+async def tree_of(rt: Runtime, rec: RunRecord) -> list[RunRecord]:
+    return await rt.tree(rec.id)
+
+
+async def test_self_delegation_stops_at_the_depth_limit(tmp_path: Path) -> None:
+    def script(task: str, results: list[str]) -> ModelResponse:
+        if results:
+            return ScriptedModel.final(f"below me: {results[0]}")
+        return ScriptedModel.calls(delegate("looper", "again"))
+
+    looper = Agent(name="looper", delegates=["looper"], max_steps=4)
+    async for crowd in limited(tmp_path, script, [looper], limits=Limits(delegation_depth=3)):
+        bad, _ = await run_beside_innocents(crowd.rt, "looper", "again")
+        tree = await tree_of(crowd.rt, bad)
+    assert len(tree) == 4  # depths 0 to 3
+    assert bad.status.value == "succeeded"
+    assert "ERROR: delegation depth limit 3 reached" in str(bad.output)
+
+
+async def test_a_fan_out_tree_stops_at_its_runs_limit(tmp_path: Path) -> None:
+    def script(task: str, results: list[str]) -> ModelResponse:
+        if results:
+            return ScriptedModel.final(" / ".join(results))
+        level = int(task.split()[-1])
+        if level >= 2:
+            return ScriptedModel.final("leaf")
+        return ScriptedModel.calls(*(delegate("fan", f"fan {level + 1}") for _ in range(5)))
+
+    fan = Agent(name="fan", delegates=["fan"], max_steps=4)
+    async for crowd in limited(tmp_path, script, [fan], limits=Limits(runs_per_tree=12)):
+        bad, _ = await run_beside_innocents(crowd.rt, "fan", "fan 0")
+        tree = await tree_of(crowd.rt, bad)
+    assert len(tree) <= 12
+    assert "runs per tree limit 12 reached" in str(bad.output)
+
+
+async def test_tool_calls_past_the_limit_of_one_reply_are_not_run(tmp_path: Path) -> None:
+    def script(task: str, results: list[str]) -> ModelResponse:
+        if results:
+            return ScriptedModel.final(f"{results.count('x')} ran; " + results[-1])
+        return ScriptedModel.calls(*(("echo", {"text": "x"}) for _ in range(70)))
+
+    async for crowd in limited(tmp_path, script, []):
+        bad, _ = await run_beside_innocents(crowd.rt, "worker", "many")
+    assert bad.output == (
+        "64 ran; ERROR: not run: one reply may make at most 64 tool calls and this one made 70"
+        " (limits.tool_calls_per_reply); make fewer at once"
+    )
+
+
+async def test_a_model_answer_over_the_size_limit_fails_its_run(tmp_path: Path) -> None:
+    def script(task: str, results: list[str]) -> ModelResponse:
+        return ScriptedModel.final("y" * 2_000_000)
+
+    async for crowd in limited(tmp_path, script, []):
+        bad, _ = await run_beside_innocents(crowd.rt, "worker", "ramble")
+    assert bad.status.value == "failed"
+    assert "model answer of 2,000,1" in str(bad.error)
+    assert "bytes is over the limit of 1,000,000 (limits.answer_bytes)" in str(bad.error)
+
+
+async def test_a_large_tool_result_goes_to_a_blob_and_the_model_reads_its_start(
+    tmp_path: Path,
+) -> None:
+    def script(task: str, results: list[str]) -> ModelResponse:
+        if results:
+            return ScriptedModel.final(results[0])
+        return ScriptedModel.call("big", kb=500)
+
+    async for crowd in limited(tmp_path, script, []):
+        bad, _ = await run_beside_innocents(crowd.rt, "worker", "read it")
+        journal = await crowd.rt.journal(bad.id)
+        stored = next(e.payload for e in journal if e.phase == "result" and e.kind == "tool")
+        assert crowd.rt.shared is not None
+        whole = await crowd.rt.shared.blobs.get(stored["full"]["blob"])
+    seen = str(bad.output)
+    assert seen.startswith("line 000000 of the report\n")
+    assert len(seen.encode()) <= 100_000
+    assert "over the limit of 100,000 (limits.tool_result_bytes)" in seen
+    assert f"kept whole in blob {stored['full']['blob']}" in seen
+    assert stored["full"]["bytes"] == len(whole) > 500_000
+    assert whole.decode().startswith('{"ok":true,"value":"line 000000')
+
+
+async def test_a_for_each_over_the_limit_fails_its_step(tmp_path: Path) -> None:
+    def script(task: str, results: list[str]) -> ModelResponse:
+        return ScriptedModel.final("done")
+
+    spec = WorkflowSpec.model_validate({"name": "wide", "steps": [
+        {"id": "each", "agent": "worker", "task": "do {{ item }}", "for_each": "input.items"}]})  # fmt: skip
+    async for crowd in limited(tmp_path, script, [], limits=Limits(for_each=10)):
+        bad_run, _ = await asyncio.gather(
+            crowd.rt.run_workflow(spec, {"items": list(range(11))}, timeout=30),
+            run_beside_innocents(crowd.rt, "worker", "innocent x"),
+        )
+    assert bad_run.status.value == "failed"
+    assert "gave 11 items, over the limit of 10 (limits.for_each)" in str(bad_run.error)
+
+
+async def test_a_run_budget_covers_the_runs_it_starts(tmp_path: Path) -> None:
+    def script(task: str, results: list[str]) -> ModelResponse:
+        if task == "spend":  # a child: one costly answer
+            return ModelResponse(content="spent", usage=Usage(150, 150), model="m")
+        if results:
+            return ModelResponse(content="after", usage=Usage(5, 5), model="m")
+        return ModelResponse(tool_calls=[ToolCall(f"d{i}", *delegate("spender", "spend"))
+                                         for i in range(3)], usage=Usage(5, 5), model="m")  # fmt: skip
+
+    boss = Agent(name="boss", delegates=["spender"], max_steps=4)
+    spender = Agent(name="spender", max_steps=4)
+    policy = PolicySpec(budgets=Budgets(run=Limit(tokens=200)))
+    async for crowd in limited(tmp_path, script, [boss, spender], governance=policy):
+        bad, _ = await run_beside_innocents(crowd.rt, "boss", "delegate")
+    assert bad.status.value == "failed"  # its children spent 900 of its 200 tokens
+    assert f"budget exhausted: run {bad.id} used 910 tokens of its 200" in str(bad.error)

@@ -286,6 +286,13 @@ class AgentProgram:
         results: dict[str, ToolResult] = {}
         delegations: list[ToolCall] = []
         limits = spec.tool_limits
+        cap = ctx.kernel.limits.tool_calls_per_reply
+        if len(calls) > cap:  # the first ones run; the model is told about the rest
+            why = (f"not run: one reply may make at most {cap} tool calls and this one made"
+                   f" {len(calls)} (limits.tool_calls_per_reply); make fewer at once")  # fmt: skip
+            for call in calls[cap:]:
+                results[call.id] = ToolResult(False, error=why)
+            calls = calls[:cap]
         for call in calls:
             key = call.name
             if limits:

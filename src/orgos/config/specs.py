@@ -19,6 +19,7 @@ from orgos.config.access import (
     RetentionSpec,
 )
 from orgos.config.guardrails import Guardrails
+from orgos.config.limits import Limits
 from orgos.llm.select import ModelConfig
 
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
@@ -183,6 +184,8 @@ class ProjectSpec(BaseModel):
     memory: MemorySettings = Field(default_factory=MemorySettings)
     #: What ``orgos retention`` removes.
     retention: RetentionSpec = Field(default_factory=RetentionSpec)
+    #: Bounds on delegation, runs per tree, tool calls, answer and result sizes.
+    limits: Limits = Field(default_factory=Limits)
 
 
 class SchemaValidator:
@@ -218,4 +221,4 @@ def json_schema_validator(schema: dict[str, Any]) -> SchemaValidator:
     return SchemaValidator(schema)
 
 
-__all__ = ["AgentSpec", "ModelConfig", "ProjectSpec", "json_schema_validator"]
+__all__ = ["AgentSpec", "Limits", "ModelConfig", "ProjectSpec", "json_schema_validator"]

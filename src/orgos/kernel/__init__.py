@@ -1,7 +1,8 @@
 """The kernel: runs, the syscall pipeline, the journal, workers and recovery."""
 
 from orgos.kernel.context import RunContext
-from orgos.kernel.kernel import Kernel, Program
+from orgos.kernel.kernel import Kernel
+from orgos.kernel.program import Program
 from orgos.kernel.syscall import AfterHook, BeforeHook, Park, Pipeline, Syscall, Verdict
 
 __all__ = [

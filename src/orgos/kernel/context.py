@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from orgos.errors import NondeterminismError, PayloadError
 from orgos.kernel.events import Event
+from orgos.kernel.limits import LimitReached, view_of
 from orgos.kernel.syscall import Park, Stopping, Syscall
 from orgos.llm.base import ModelError, ModelRequest, ModelResponse
 from orgos.result import Result
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 Executor = Callable[[Syscall], Awaitable[Result]]
 #: Given a result that cannot be stored, one that can (or None).
 Repair = Callable[[Result], Result | None]
+#: Given a result too large (its stored JSON, its size and the limit in
+#: bytes), the payload to journal instead.
+Shrink = Callable[[Result, str, int, int], Awaitable[dict[str, Any]]]
 
 
 class RunContext:
@@ -85,6 +89,8 @@ class RunContext:
         *,
         idempotent: bool = True,
         repair: Repair | None = None,
+        max_bytes: int | None = None,
+        shrink: Shrink | None = None,
     ) -> Result:
         """Run one syscall through the pipeline and return its journaled result.
 
@@ -92,8 +98,10 @@ class RunContext:
         run should see. A denial by a before-hook comes back as a Result too
         (``denied``), for the caller to act on. ``repair`` makes a result
         that cannot be stored into one that can (else it becomes an error
-        saying why). A result marked ``tainted`` (by the executor or a result
-        hook) brings untrusted content: from then on the run is tainted."""
+        saying why); ``shrink`` makes one whose stored JSON is over
+        ``max_bytes`` into one that is not. A result marked ``tainted`` (by
+        the executor or a result hook) brings untrusted content: from then on
+        the run is tainted."""
         self._seq += 1
         seq = self._seq
         done = self._results.get(seq)
@@ -148,9 +156,9 @@ class RunContext:
             rhook(sc, result)
         if result.tainted:
             self.run.tainted = True
-        if idempotent and journal.undefer(pending):
-            return await self._finish(sc, result, pending, repair=repair)
-        return await self._finish(sc, result, repair=repair)
+        head = (pending,) if idempotent and journal.undefer(pending) else ()
+        return await self._finish(sc, result, *head, repair=repair, max_bytes=max_bytes,
+                                  shrink=shrink)  # fmt: skip
 
     def _intent(self, sc: Syscall) -> Append:
         """The syscall's intent, encoded; PayloadError if its request cannot be stored."""
@@ -172,7 +180,13 @@ class RunContext:
         return await self._finish(sc, refused, intent)
 
     async def _finish(
-        self, sc: Syscall, result: Result, *head: Append, repair: Repair | None = None
+        self,
+        sc: Syscall,
+        result: Result,
+        *head: Append,
+        repair: Repair | None = None,
+        max_bytes: int | None = None,
+        shrink: Shrink | None = None,
     ) -> Result:
         """Journal the result (after ``head``) with the syscall's ops, then
         the after-hooks. A result that cannot be stored becomes an error
@@ -182,6 +196,16 @@ class RunContext:
         done = Append(JournalEntry(run.id, sc.seq, "result", sc.kind, result.to_payload(),
                                    run.workspace, time.time()))  # fmt: skip
         try:
+            if max_bytes is not None and shrink is not None:
+                text = prepare(done)[0]
+                # a character is 1 to 4 bytes: count them only when it may matter
+                if len(text) * 4 > max_bytes and (size := len(text.encode())) > max_bytes:
+                    payload = await shrink(result, text, size, max_bytes)
+                    if result.tainted:  # cut, it still came from where it came from
+                        payload["tainted"] = True
+                    result = Result.from_payload(payload)
+                    done = Append(JournalEntry(run.id, sc.seq, "result", sc.kind, payload,
+                                               run.workspace, time.time()))  # fmt: skip
             fut = journal.submit(*head, done, *sc.ops)
         except PayloadError as exc:
             fixed = repair(result) if repair is not None else None
@@ -246,7 +270,10 @@ class RunContext:
         if agent is not None:
             req["agent"] = agent
         sent: list[Result] = []
-        result = await self.syscall("llm", req, execute, repair=_repair_reply)
+        result = await self.syscall(
+            "llm", req, execute, repair=_repair_reply,
+            max_bytes=kernel.limits.answer_bytes, shrink=_too_large_reply,
+        )  # fmt: skip
         if not result.ok:
             raise ModelError(str(result.error))
         if live and result is sent[0]:
@@ -291,6 +318,8 @@ class RunContext:
             {"tool": name, "arguments": arguments},
             execute,
             idempotent=tool.safe_to_retry,
+            max_bytes=kernel.limits.tool_result_bytes,
+            shrink=self._too_large_result,
         )
 
     def tool_problem(self, name: str, arguments: dict[str, Any]) -> str | None:
@@ -312,6 +341,23 @@ class RunContext:
         except ValueError as exc:
             return str(exc), None
 
+    async def _too_large_result(
+        self, result: Result, text: str, size: int, limit: int
+    ) -> dict[str, Any]:
+        """A tool result too large for the model and the journal: kept whole
+        in a blob (when the runtime has a blob store), and the model reads its
+        beginning with a note saying so; ``full`` in the journaled payload
+        names the blob."""
+        kernel = self.kernel
+        blob = await kernel.blobs.put(text.encode()) if kernel.blobs is not None else None
+        kept = f"kept whole in blob {blob}" if blob else "not kept (no blob store)"
+        note = (f"\n[cut: this result is {size:,} bytes, over the limit of {limit:,}"
+                f" (limits.tool_result_bytes); the whole result is {kept}]")  # fmt: skip
+        view = view_of(result.value if result.ok else result.error, text,
+                       limit - len(note) - 100)  # fmt: skip
+        cut = Result.of(view + note) if result.ok else Result.fail(view + note, code=result.code)
+        return {**cut.to_payload(), "full": {"blob": blob, "bytes": size}}
+
     async def spawn(
         self, children: list[tuple[str, str, Any]], *, tainted: list[bool] | None = None
     ) -> Result:
@@ -326,11 +372,17 @@ class RunContext:
         taints = tainted if tainted is not None else [self.run.tainted] * len(children)
 
         async def execute(sc: Syscall) -> Result:
-            for (kind, target, inp), t in zip(children, taints, strict=True):
-                rec = await kernel.new_run(kind, target, inp, self.run.workspace, parent=self.run)
-                rec.tainted = t
-                sc.ops.extend(kernel.insert_ops(rec))
-                ids.append(rec.id)
+            try:
+                for (kind, target, inp), t in zip(children, taints, strict=True):
+                    rec = await kernel.new_run(
+                        kind, target, inp, self.run.workspace, parent=self.run
+                    )
+                    rec.tainted = t
+                    sc.ops.extend(kernel.insert_ops(rec))
+                    ids.append(rec.id)
+            except LimitReached as exc:  # none of them is made
+                sc.ops.clear()
+                return Result.fail(str(exc), code="limit")
             return Result.of(ids)
 
         req = {"children": [{"kind": k, "target": t, "input": i, **({"tainted": True} if x else {})}
@@ -339,7 +391,7 @@ class RunContext:
         if result.ok:
             kernel.start_local(result.value)
         else:
-            kernel.unreserve(ids)  # not created: denied, or their records were refused
+            kernel.unreserve(ids)  # not created: denied, refused, or their records were
         return result
 
     async def wait_until(
@@ -468,3 +520,8 @@ def _repair_reply(result: Result) -> Result | None:
         calls.append(c if why is None else {**c, "arguments": {}, "arguments_error": why})
     fixed = {**reply, "tool_calls": calls}
     return Result.of(fixed) if explain(fixed) is None else None
+
+
+async def _too_large_reply(result: Result, text: str, size: int, limit: int) -> dict[str, Any]:
+    why = f"model answer of {size:,} bytes is over the limit of {limit:,} (limits.answer_bytes)"
+    return Result.fail(why, code="limit").to_payload()

@@ -16,10 +16,11 @@ import os
 import socket
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 import pydantic_core
 
+from orgos.config.limits import Limits
 from orgos.errors import FencedOut, NotFound, PayloadError, RunFailed, WorkspaceError
 from orgos.ids import new_id
 from orgos.kernel.context import RunContext
@@ -27,6 +28,8 @@ from orgos.kernel.deadlines import Deadlines
 from orgos.kernel.events import Event, EventHub
 from orgos.kernel.host import pid_alive, tune_collector
 from orgos.kernel.journal import Journal, end_ops
+from orgos.kernel.limits import BlobSink, TreeLimits
+from orgos.kernel.program import Program
 from orgos.kernel.scheduler import Scheduler
 from orgos.kernel.syscall import Park, Pipeline, Stopping
 from orgos.kernel.timers import WakeTimers
@@ -50,17 +53,6 @@ from orgos.tools.base import Tool
 from orgos.tools.scrub import Scrubber
 
 log = logging.getLogger("orgos.kernel")
-
-
-class Program(Protocol):
-    """What a run executes. The agents layer provides the "agent" program;
-    workflows will provide theirs. The kernel knows nothing of either."""
-
-    async def resolve_version(self, workspace: str, target: str) -> int:
-        """The version a new run of ``target`` starts with (raises NotFound)."""
-        ...
-
-    async def __call__(self, ctx: RunContext) -> Any: ...
 
 
 #: Asked after a run's park is committed: has what it waits for come already?
@@ -93,6 +85,7 @@ class Kernel:
         tune_gc: bool = True,
         adopt: bool = True,
         drain_timeout: float = 10.0,
+        limits: Limits | None = None,
     ):
         self.store = store
         self.workspace = workspace
@@ -105,6 +98,11 @@ class Kernel:
         self.tools: dict[str, Tool] = dict(tools or {})
         self.programs: dict[str, Program] = dict(programs or {})
         self.pipeline = Pipeline()
+        #: Delegation depth, runs per tree, sizes (``orgos.config.limits``).
+        self.limits = limits or Limits()
+        self.trees = TreeLimits(store, self.limits)
+        #: Where a tool result too large for the model is kept whole (None: cut only).
+        self.blobs: BlobSink | None = None
         #: Gives a tool the value of a vault secret by name, at execution only.
         self.secrets: Callable[[str], str] | None = None
         #: Every vault value this runtime knows: masked in tool results.
@@ -265,6 +263,7 @@ class Kernel:
             raise NotFound(f"no program for runs of kind {kind!r}")
         ws = self._workspace_of(workspace, parent)
         version = await program.resolve_version(ws, target)
+        depth = 0 if parent is None else await self.trees.admit(parent)  # LimitReached
         rid = new_id("r-")
         local = len(self._active) + len(self._reserved) < self.max_active and (
             self.scheduler is None or self.scheduler.admit(self, kind, target)
@@ -279,6 +278,10 @@ class Kernel:
             priority=priority, created_at=time.time(),
             tainted=parent is not None and parent.tainted,  # it works on what its parent read
         )  # fmt: skip
+        if parent is None:
+            self.trees.started(rec)
+        else:
+            self.trees.created(rec, depth)
         if local:
             self._reserved[rid] = rec
             self._held[rid] = rec

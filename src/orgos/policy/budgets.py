@@ -56,6 +56,9 @@ class Meter:
 
     def __init__(self) -> None:
         self.runs: dict[str, Tally] = {}
+        #: Per tree of runs (by its top run's id): a run's budget covers the
+        #: runs it started too, so children cannot spend around it.
+        self.trees: dict[str, Tally] = {}
         self.agents: dict[str, Tally] = {}
         self.teams: dict[str, Tally] = {}
         self.day = Tally()
@@ -70,20 +73,29 @@ class Meter:
             self.teams.clear()
 
     def charge(
-        self, run_id: str, agent: str, team: str | None, tokens: int, cost: float, now: float
+        self,
+        run_id: str,
+        agent: str,
+        team: str | None,
+        tokens: int,
+        cost: float,
+        now: float,
+        root_id: str | None = None,
     ) -> None:
         self.roll(now)
         self.charge_run(run_id, tokens, cost)
+        self.charge_tree(root_id or run_id, tokens, cost)
         self.charge_day(agent, team, tokens, cost)
 
     def charge_run(self, run_id: str, tokens: int, cost: float) -> None:
-        t = self.runs.get(run_id)
-        if t is None:
-            t = self.runs[run_id] = Tally()
-            if len(self.runs) > 100_000:  # forget the oldest half
-                for k in list(self.runs)[:50_000]:
-                    del self.runs[k]
-        t.add(tokens, cost)
+        _tally(self.runs, run_id).add(tokens, cost)
+
+    def charge_tree(self, root_id: str, tokens: int, cost: float) -> None:
+        _tally(self.trees, root_id).add(tokens, cost)
+
+    def open_tree(self, root_id: str) -> None:
+        """Start counting a tree's spend (from nothing)."""
+        _tally(self.trees, root_id)
 
     def charge_day(self, agent: str, team: str | None, tokens: int, cost: float) -> None:
         self.day.add(tokens, cost)
@@ -95,12 +107,22 @@ class Meter:
         return self.runs.get(run_id)
 
     def exhausted(
-        self, b: Budgets, run_id: str, agent: str, team: str | None, currency: str
+        self,
+        b: Budgets,
+        run_id: str,
+        agent: str,
+        team: str | None,
+        currency: str,
+        root_id: str | None = None,
     ) -> str | None:
-        """Why a new model call may not start, or None."""
+        """Why a new model call may not start, or None. The run budget is
+        every ancestor's too: the tree's spend counts against the top run's
+        budget, the tightest of them."""
         self.roll(time.time())
+        root = root_id or run_id
+        what = f"run {run_id}" if root == run_id else f"the tree of run {root} (this run's root)"
         return (
-            _over(b.run, self.runs.get(run_id), f"run {run_id}", currency)
+            _over(b.run, self.trees.get(root), what, currency)
             or _over(b.agents.get(agent), self.agents.get(agent), f"agent {agent} today", currency)
             or (
                 _over(b.teams.get(team), self.teams.get(team), f"team {team} today", currency)
@@ -109,6 +131,16 @@ class Meter:
             )
             or _over(b.day, self.day, "the workspace today", currency)
         )
+
+
+def _tally(table: dict[str, Tally], key: str) -> Tally:
+    t = table.get(key)
+    if t is None:
+        t = table[key] = Tally()
+        if len(table) > 100_000:  # forget the oldest half
+            for k in list(table)[:50_000]:
+                del table[k]
+    return t
 
 
 class _Bucket:

@@ -245,7 +245,7 @@ class Governance:
             if (b.day or b.agents or b.teams) and time.monotonic() >= self._spend_next:
                 self._sync_spend()
             over = self.meter.exhausted(
-                rules.spec.budgets, run.id, agent, st.team, rules.spec.currency
+                rules.spec.budgets, run.id, agent, st.team, rules.spec.currency, run.root_id
             )
             if over is not None:
                 sc.ops.append(Audit(run.workspace, "agent:" + agent, "llm.deny", run.id, sc.seq,
@@ -316,6 +316,12 @@ class Governance:
                 run.workspace, run_id=run.id
             ):
                 self.meter.charge_run(run.id, tin + tout, self.prices.cost(key, model, tin, tout))
+        root = run.root_id or run.id
+        if root not in self.meter.trees and (seq > 1 or run.parent_id is not None):
+            # what its tree spent so far, on any worker (a run's budget covers its tree)
+            self.meter.open_tree(root)
+            for _r, _a, key, model, tin, tout in self.gstore.llm_usage(run.workspace, root_id=root):
+                self.meter.charge_tree(root, tin + tout, self.prices.cost(key, model, tin, tout))
         if len(self._runs) > 100_000:
             for k in list(self._runs)[:50_000]:
                 del self._runs[k]
@@ -512,7 +518,8 @@ class Governance:
             tin, tout = int(u.get("input_tokens", 0)), int(u.get("output_tokens", 0))
             key = str(sc.request.get("model", "default"))
             cost = self.prices.cost(key, str(ok.get("model", "")), tin, tout)
-            self.meter.charge(sc.run.id, st.agent, st.team, tin + tout, cost, time.time())
+            run = sc.run
+            self.meter.charge(run.id, st.agent, st.team, tin + tout, cost, time.time(), run.root_id)
             self.limiter.spend(key, tin + tout)
             if cost and self.spec.breaker.max_cost is not None:
                 self._breaker_note(st.agent, cost=cost)

@@ -194,6 +194,10 @@ class Store(Protocol):
 
     async def load_journal(self, run_id: str) -> list[JournalEntry]: ...
 
+    async def tree_size(self, workspace: str, root_id: str) -> int:
+        """How many runs the tree under ``root_id`` holds (the root counted)."""
+        ...
+
     async def request_cancel(self, workspace: str, run_id: str) -> list[str]:
         """Mark a run and all its descendants for cancellation. Runs that hold
         no task (queued, waiting) are cancelled at once; running ones are

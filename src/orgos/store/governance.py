@@ -422,10 +422,15 @@ class GovernanceStore:
 
     # --- usage, read back from the journal --------------------------------------------
     def llm_usage(
-        self, workspace: str, *, since: float = 0.0, run_id: str | None = None
+        self,
+        workspace: str,
+        *,
+        since: float = 0.0,
+        run_id: str | None = None,
+        root_id: str | None = None,
     ) -> list[tuple[str, str, str, str, int, int]]:
         """(run, agent, model key, model name, input tokens, output tokens) of
-        every model call journaled since ``since``."""
+        every model call journaled since ``since`` (of one run, or one tree)."""
         sql = (
             "SELECT j.run_id, r.target, json_extract(j.payload, '$.model'),"
             " json_extract(COALESCE(j.result, jr.payload), '$.ok.model'),"
@@ -440,6 +445,9 @@ class GovernanceStore:
         if run_id is not None:
             sql += " AND j.run_id = ?"
             args.append(run_id)
+        if root_id is not None:
+            sql += " AND r.root_id = ?"
+            args.append(root_id)
         out = []
         for r in self.store._read().execute(sql, args):
             if r[4] is None and r[5] is None:

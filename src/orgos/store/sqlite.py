@@ -330,6 +330,16 @@ class SQLiteStore:
         )
         return [_run_from_row(r) for r in rows]
 
+    async def tree_size(self, workspace: str, root_id: str) -> int:
+        row = (
+            self._read()
+            .execute(
+                "SELECT COUNT(*) FROM runs WHERE root_id=? AND workspace=?", (root_id, workspace)
+            )
+            .fetchone()
+        )
+        return int(row[0])
+
     async def load_journal(self, run_id: str) -> list[JournalEntry]:
         rows = (
             self._read()

@@ -192,6 +192,12 @@ class Engine:
                     raise ExprError(
                         f"for_each {s.for_each!r} gave {type(items).__name__}, not a list"
                     )
+                cap = self.ctx.kernel.limits.for_each
+                if len(items) > cap:
+                    raise ExprError(
+                        f"for_each {s.for_each!r} gave {len(items)} items, over the limit of"
+                        f" {cap} (limits.for_each)"
+                    )
                 st.items = items
         except ExprError as exc:  # the data did not fit the expression
             if s.on_failure == "continue":
