@@ -145,3 +145,30 @@ async def test_trusted_content_needs_no_approval(tmp_path: Path) -> None:
     async with runtime(tmp_path, POLICY, ScriptedModel(respond), tools(refunds)) as rt:
         run = await rt.run("clerk", "refund", timeout=10)
     assert run.status.value == "succeeded" and refunds == [("X-9", 10.0)]
+
+
+async def test_an_untrusted_result_cut_to_the_size_limit_still_taints_its_run(
+    tmp_path: Path,
+) -> None:
+    """A page over ``limits.tool_result_bytes`` reaches the model cut (the
+    whole of it in a blob); the cut result is still untrusted content."""
+    refunds: list[Any] = []
+    page = tools(refunds)[0]
+
+    @tool(idempotent=True, name="read_page")
+    def read_long_page(url: str) -> str:
+        """Read a web page (content from outside)."""
+        return page(url) + " filler" * 40_000
+
+    toolset = [read_long_page, *tools(refunds)[1:]]
+    async with runtime(tmp_path, POLICY, ScriptedModel(gullible), toolset) as rt:
+        rec = await rt.submit("clerk", "0")
+        a = await next_approval(rt)
+        assert a.rule == "injection-containment" and refunds == []
+        await rt.deny(a.id, by="olga", note="injected")
+        await rt.wait(rec.id, timeout=10)
+        journal = await rt.journal(rec.id)
+    cut = next(e.payload for e in journal if e.phase == "result" and e.kind == "tool")
+    assert cut["full"]["bytes"] > 280_000 and "limits.tool_result_bytes" in cut["value"]
+    assert cut["tainted"] is True  # what a restarted worker rebuilds the taint from
+    assert refunds == []
