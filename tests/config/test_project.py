@@ -74,3 +74,17 @@ def test_broken_tools_file(tmp_path: Path) -> None:
     (p / "tools.py").write_text("import nonexistent_module_xyz\n")
     with pytest.raises(ConfigError, match=r"tools\.py: importing failed: ModuleNotFoundError"):
         load_project(p)
+
+
+async def test_limits_in_orgos_yaml_reach_the_kernel(tmp_path: Path) -> None:
+    from orgos import Runtime
+
+    p = project(tmp_path, {"a.yaml": "name: a\n"},
+                "name: t\nlimits:\n  delegation_depth: 2\n  for_each: 50\n")  # fmt: skip
+    rt = Runtime.from_project(p, models={})
+    limits = rt.kernel.limits
+    assert (limits.delegation_depth, limits.for_each) == (2, 50)
+    assert limits.runs_per_tree == 5000  # the rest keep their defaults
+    (tmp_path / "orgos.yaml").write_text("name: t\nlimits:\n  delegation_depth: 2\n  depth: 3\n")
+    with pytest.raises(ConfigError, match=r"orgos\.yaml:4: limits\.depth: Extra inputs"):
+        load_project(p)
