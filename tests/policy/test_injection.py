@@ -169,6 +169,6 @@ async def test_an_untrusted_result_cut_to_the_size_limit_still_taints_its_run(
         await rt.wait(rec.id, timeout=10)
         journal = await rt.journal(rec.id)
     cut = next(e.payload for e in journal if e.phase == "result" and e.kind == "tool")
-    assert cut["full"]["bytes"] > 280_000 and "limits.tool_result_bytes" in cut["value"]
+    assert cut["full"]["bytes"] > 280_000 and "limits.tool_result_bytes" in cut["ok"]
     assert cut["tainted"] is True  # what a restarted worker rebuilds the taint from
     assert refunds == []
