@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 
 import pytest
@@ -16,6 +17,8 @@ from orgos.llm import (
     TokenSink,
     complete_with_retry,
 )
+from orgos.llm.base import Serial
+from orgos.llm.local import LocalModel
 from orgos.llm.retry import backoff_delay
 from orgos.testing import ScriptedModel
 
@@ -128,3 +131,81 @@ async def test_other_exceptions_are_not_swallowed() -> None:
 async def test_negative_max_retries_is_rejected() -> None:
     with pytest.raises(ValueError):
         await complete_with_retry(ScriptedModel(["x"]), REQ, timeout=1, max_retries=-1)
+
+
+class OneAtATime:
+    """A fake model that answers one caller at a time, like the embedded one:
+    each answer waits for ``go``."""
+
+    name = "one-at-a-time"
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.go = asyncio.Event()
+        self.answering = asyncio.Event()
+
+    def turn(self) -> asyncio.Lock:
+        return self.lock
+
+    async def complete(
+        self, request: ModelRequest, on_token: TokenSink | None = None
+    ) -> ModelResponse:
+        self.answering.set()
+        await self.go.wait()
+        return ModelResponse(str(request.messages[0].content))
+
+
+async def test_a_serial_models_timeout_starts_when_its_turn_comes() -> None:
+    """Four parallel steps on the embedded model timed out queued behind each
+    other on a slow machine: an attempt's clock starts once it has the model."""
+    model = OneAtATime()
+    started: list[str] = []
+
+    def timer(name: str):  # type: ignore[no-untyped-def]
+        @contextlib.asynccontextmanager
+        async def clock(timeout: float):  # type: ignore[no-untyped-def]
+            started.append(name)
+            async with asyncio.timeout(timeout):
+                yield
+
+        return clock
+
+    first = asyncio.create_task(
+        complete_with_retry(
+            model, ModelRequest([Message("user", "a")]), timeout=30, timer=timer("a")
+        )
+    )
+    second = asyncio.create_task(
+        complete_with_retry(
+            model, ModelRequest([Message("user", "b")]), timeout=30, timer=timer("b")
+        )
+    )
+    async with asyncio.timeout(30):
+        await model.answering.wait()
+    for _ in range(20):  # let the second caller reach the queue
+        await asyncio.sleep(0)
+    assert started == ["a"]  # the second one's clock has not started while it waits
+    model.go.set()
+    assert [(await first).content, (await second).content] == ["a", "b"]
+    assert started == ["a", "b"]
+
+
+async def test_the_embedded_model_takes_its_turn_once_per_caller() -> None:
+    """The retry loop holds the turn while ``complete`` takes it again: no deadlock,
+    and another task still waits."""
+    model = LocalModel()  # not loaded: a turn needs no weights
+    assert isinstance(model, Serial)
+    other_got_it = asyncio.Event()
+
+    async def other() -> None:
+        async with model.turn():
+            other_got_it.set()
+
+    async with model.turn(), asyncio.timeout(5), model.turn():
+        waiting = asyncio.create_task(other())
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not other_got_it.is_set()
+    async with asyncio.timeout(30):
+        await waiting
+    assert other_got_it.is_set()

@@ -6,6 +6,7 @@ hot path of every step and are journaled as dicts.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -160,3 +161,13 @@ class Model(Protocol):
     async def complete(
         self, request: ModelRequest, on_token: TokenSink | None = None
     ) -> ModelResponse: ...
+
+
+@runtime_checkable
+class Serial(Protocol):
+    """A model that answers one caller at a time (the embedded model). Its
+    ``turn()`` is taken before an attempt's timeout starts: time queued behind
+    other callers is not taken for a model that does not answer (four parallel
+    steps on a slow machine timed out waiting for each other)."""
+
+    def turn(self) -> contextlib.AbstractAsyncContextManager[None]: ...

@@ -11,7 +11,7 @@ import importlib.util
 import json
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,12 +65,28 @@ class LocalModel:
         self._name = Path(model_path).stem if model_path else WEIGHTS_FILE.split(".")[0]
         self._llm: Any = None
         self._lock = asyncio.Lock()  # one caller at a time, without tying up threads
+        self._holder: asyncio.Task[Any] | None = None  # the task whose turn it is
         self._thread_lock = threading.Lock()  # the Llama object itself, even after a cancel
         self._grammars: dict[str, Any] = {}
 
     @property
     def name(self) -> str:
         return self._name
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """One caller at a time. The retry loop takes the turn before its
+        timeout starts (see ``Serial``); ``complete`` inside it does not wait again."""
+        task = asyncio.current_task()
+        if task is not None and self._holder is task:
+            yield
+            return
+        async with self._lock:
+            self._holder = task
+            try:
+                yield
+            finally:
+                self._holder = None
 
     def _load(self) -> Any:
         try:
@@ -169,7 +185,7 @@ class LocalModel:
             with contextlib.suppress(RuntimeError):  # the loop is gone: nobody listens
                 loop.call_soon_threadsafe(queue.put_nowait, piece)
 
-        async with self._lock:
+        async with self.turn():
             if self._llm is None:
                 self._llm = await asyncio.to_thread(self._load)
             work = asyncio.ensure_future(

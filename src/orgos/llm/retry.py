@@ -4,12 +4,13 @@ and every retry is visible to the caller that journals it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from orgos.llm.base import Model, ModelError, ModelRequest, ModelResponse, TokenSink
+from orgos.llm.base import Model, ModelError, ModelRequest, ModelResponse, Serial, TokenSink
 
 
 class RetriesExhausted(ModelError):
@@ -59,7 +60,9 @@ async def complete_with_retry(
     ``RetriesExhausted`` says how many attempts were made.
 
     A retried attempt streams its tokens again from the start: a token sink
-    that must not see duplicates should reset on each new attempt.
+    that must not see duplicates should reset on each new attempt. A ``Serial``
+    model's turn is taken before the timeout starts: waiting for it is not a
+    model that does not answer.
     """
     if max_retries < 0:
         raise ValueError("max_retries must be >= 0")
@@ -67,7 +70,10 @@ async def complete_with_retry(
     attempts = max_retries + 1
     for attempt in range(attempts):
         try:
-            async with timer(timeout):
+            async with (
+                model.turn() if isinstance(model, Serial) else contextlib.nullcontext(),
+                timer(timeout),
+            ):
                 return await model.complete(request, on_token)
         except TimeoutError:
             error = ModelError(
