@@ -74,12 +74,30 @@ class Guardrails(BaseModel):
     @field_validator("criteria")
     @classmethod
     def _unique(cls, v: list[Criterion]) -> list[Criterion]:
-        names = [c.name for c in v]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ValueError(f"criterion {dup[0]!r} is defined twice")
-        return v
+        return unique_criteria(v)
 
     def validators(self) -> set[str]:
         """Names of the custom validators these guardrails use."""
         return {c.validator for c in (*self.input, *self.output, *self.criteria) if c.validator}
+
+
+def unique_criteria(v: list[Criterion]) -> list[Criterion]:
+    """``v``, or ValueError naming a criterion defined twice (guardrails and gates)."""
+    names = [c.name for c in v]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ValueError(f"criterion {dup[0]!r} is defined twice")
+    return v
+
+
+def checked_schema(v: dict[str, Any] | None, what: str) -> dict[str, Any] | None:
+    """``v``, or ValueError when it is not a valid JSON Schema (an agent's
+    output, a gate's schema)."""
+    if v is not None:
+        import jsonschema
+
+        try:
+            jsonschema.Draft202012Validator.check_schema(v)
+        except jsonschema.SchemaError as exc:
+            raise ValueError(f"{what} is not a valid JSON Schema: {exc.message}") from None
+    return v

@@ -18,7 +18,7 @@ from orgos.config.access import (
     MemorySettings,
     RetentionSpec,
 )
-from orgos.config.guardrails import Guardrails
+from orgos.config.guardrails import Guardrails, checked_schema
 from orgos.config.limits import Limits
 from orgos.llm.select import ModelConfig
 
@@ -100,14 +100,7 @@ class AgentSpec(BaseModel):
     @field_validator("output")
     @classmethod
     def _valid_schema(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
-        if v is not None:
-            import jsonschema
-
-            try:
-                jsonschema.Draft202012Validator.check_schema(v)
-            except jsonschema.SchemaError as exc:
-                raise ValueError(f"output is not a valid JSON Schema: {exc.message}") from None
-        return v
+        return checked_schema(v, "output")
 
     @field_validator("requires")
     @classmethod

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from orgos.config.guardrails import Criterion
+from orgos.config.guardrails import Criterion, checked_schema, unique_criteria
 from orgos.config.specs import NAME_PATTERN
 
 STEP_ID = r"^[a-z][a-z0-9_]{0,62}$"
@@ -96,23 +96,12 @@ class GateSpec(BaseModel):
     @field_validator("output_schema")
     @classmethod
     def _valid_schema(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
-        if v is not None:
-            import jsonschema
-
-            try:
-                jsonschema.Draft202012Validator.check_schema(v)
-            except jsonschema.SchemaError as exc:
-                raise ValueError(f"schema is not a valid JSON Schema: {exc.message}") from None
-        return v
+        return checked_schema(v, "schema")
 
     @field_validator("criteria")
     @classmethod
     def _unique(cls, v: list[Criterion]) -> list[Criterion]:
-        names = [c.name for c in v]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ValueError(f"criterion {dup[0]!r} is defined twice")
-        return v
+        return unique_criteria(v)
 
     @model_validator(mode="after")
     def _something(self) -> GateSpec:
