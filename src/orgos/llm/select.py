@@ -149,7 +149,7 @@ def _anthropic(
 
 def _echo_model(name: str) -> Model:
     """``provider: scripted`` from config: answers by echoing the last user message."""
-    from orgos.testing.scripted import ScriptedModel
+    from orgos.llm.scripted import ScriptedModel
 
     def echo(request: ModelRequest) -> ModelResponse:
         last = next((m.content for m in reversed(request.messages) if m.role == "user"), "")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from orgos.testing.scripted import Responder, ScriptedModel, ScriptExhausted
+from orgos.llm.scripted import Responder, ScriptedModel, ScriptExhausted
 
 if TYPE_CHECKING:
     from orgos.testing.fake_openai import FakeOpenAIServer, RawToolCall, RecordedRequest
