@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orgos.agents.loop import AgentProgram
-from orgos.agents.registry import AgentRegistry
+from orgos.kernel.registry import AgentRegistry
 from orgos.config.limits import Limits
 from orgos.config.org import OrgSpec
 from orgos.config.specs import AgentSpec

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from orgos.agents.loop import BUILTIN_TOOLS
-from orgos.agents.registry import AgentRegistry
+from orgos.kernel.registry import AgentRegistry
 from orgos.bus.service import Bus
 from orgos.bus.table import BusTable
 from orgos.config.access import MemoryScope

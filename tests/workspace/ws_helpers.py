@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from orgos import Agent, Runtime
-from orgos.agents.registry import AgentRegistry
+from orgos.kernel.registry import AgentRegistry
 from orgos.config.access import FileAccess
 from orgos.config.org import OrgSpec, TeamSpec
 from orgos.fs.people import Person, StaticRoles

@@ -1,6 +1,6 @@
-"""Agents: the versioned registry and the agent loop."""
+"""Agents: the agent loop (and, from the kernel, the versioned registry)."""
 
 from orgos.agents.loop import AgentProgram
-from orgos.agents.registry import AgentRegistry
+from orgos.kernel.registry import AgentRegistry
 
 __all__ = ["AgentProgram", "AgentRegistry"]

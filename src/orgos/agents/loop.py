@@ -18,7 +18,7 @@ from orgos.agents import delegation
 from orgos.agents import guardrails as guard
 from orgos.agents.delegation import DELEGATE, check_delegation, delegate_tool
 from orgos.agents.effects import Effects
-from orgos.agents.registry import AgentRegistry
+from orgos.kernel.registry import AgentRegistry
 from orgos.config.specs import AgentSpec, SchemaValidator, json_schema_validator
 from orgos.kernel.context import RunContext
 from orgos.llm.base import Message, ModelRequest, ModelResponse, ToolCall, ToolDef

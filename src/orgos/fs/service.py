@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from orgos.agents.registry import AgentRegistry
+from orgos.kernel.registry import AgentRegistry
 from orgos.config.org import TeamSpec
 from orgos.errors import NotFound, OrgosError
 from orgos.fs.blobs import BlobStore, sha256_of

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Mapping
 from typing import Literal
 
-from orgos.agents.registry import AgentRegistry
+from orgos.kernel.registry import AgentRegistry
 from orgos.config.access import MemoryScope
 from orgos.config.org import TeamSpec
 from orgos.errors import ConfigError

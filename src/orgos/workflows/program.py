@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from orgos.agents.registry import AgentRegistry
+from orgos.kernel.registry import AgentRegistry
 from orgos.config.specs import AgentSpec
 from orgos.config.workflow import RouteSpec, WorkflowSpec
 from orgos.errors import NotFound

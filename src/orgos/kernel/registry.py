@@ -1,4 +1,7 @@
-"""Agent versions: every distinct spec is stored once, numbered per name."""
+"""Agent versions: every distinct spec is stored once, numbered per name.
+
+In the kernel layer (not agents/): the workspace services (fs, memory) and
+workflows look agents up by version too, and must not import the agent loop."""
 
 from __future__ import annotations
 
