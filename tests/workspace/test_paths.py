@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from orgos.fs.blobs import BlobStore
-from orgos.fs.paths import PathError, clean_path, glob_match
+from orgos.fs.paths import PathError, clean_path
+from orgos.globs import glob_match
 
 GOOD = ["a", "teams/sales/plan.md", "shared/Résumé 2026 (v2).txt", "a/b-c_d/e.f.g", "数据/报告.md"]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from orgos.bus.table import BusEvent, BusTable
 from orgos.errors import OrgosError
-from orgos.fs.paths import glob_match
+from orgos.globs import glob_match
 from orgos.kernel.context import RunContext
 from orgos.kernel.kernel import Kernel
 from orgos.kernel.syscall import Syscall, Verdict

@@ -8,9 +8,7 @@ percent-encodings, control and format characters, look-alike Unicode."""
 
 from __future__ import annotations
 
-import re
 import unicodedata
-from functools import lru_cache
 
 from orgos.errors import OrgosError
 
@@ -67,31 +65,6 @@ def clean_path(raw: object, *, allow_root: bool = False) -> str:
         if seg[0] == " " or seg[-1] in " .":
             raise PathError(f"{shown!r}: a name may not start with a space or end in '.' or ' '")
     return path
-
-
-@lru_cache(maxsize=4096)
-def _compile(pattern: str) -> re.Pattern[str]:
-    out, sep = "", False
-    segs = pattern.split("/")
-    for i, seg in enumerate(segs):
-        if seg == "**":
-            if i == len(segs) - 1:
-                out += "(?:/.*)?" if sep else ".*"
-            else:
-                out += "/(?:[^/]+/)*" if sep else "(?:[^/]+/)*"
-                sep = False
-            continue
-        if sep:
-            out += "/"
-        out += "".join("[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c) for c in seg)
-        sep = True
-    return re.compile(out)
-
-
-def glob_match(pattern: str, path: str) -> bool:
-    """``*`` matches within a segment, ``?`` one character, ``**`` any number
-    of whole segments (``teams/a/**`` matches ``teams/a`` and all below)."""
-    return _compile(pattern).fullmatch(path) is not None
 
 
 def under(prefix: str, path: str) -> bool:

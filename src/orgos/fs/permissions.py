@@ -10,7 +10,7 @@ from typing import Literal
 from orgos.config.access import FileAccess, MemoryScope
 from orgos.config.org import TeamSpec
 from orgos.config.specs import AgentSpec
-from orgos.fs.paths import glob_match
+from orgos.globs import glob_match
 
 Mode = Literal["read", "write"]
 
