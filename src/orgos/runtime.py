@@ -22,7 +22,7 @@ from orgos.kernel.kernel import Kernel
 from orgos.kernel.scheduler import Policy, Scheduler
 from orgos.llm.base import Model
 from orgos.llm.fallback import ModelOptions
-from orgos.org.chart import OrgChart
+from orgos.config.chart import OrgChart
 from orgos.org.routing import Router
 from orgos.policy.spec import PolicySpec
 from orgos.store import Durability, JournalEntry, RunFilter, RunRecord, Store, open_store
@@ -163,7 +163,7 @@ class Runtime:
             self.kernel.blobs = self.shared.blobs  # where tool results too large are kept
         self.governance: Governance | None = None
         if governance is not None and governance is not False:
-            from orgos.org.chart import OrgChart
+            from orgos.config.chart import OrgChart
             from orgos.policy import Governance as Gov
 
             gov = (
@@ -334,7 +334,7 @@ class Runtime:
             self.org.teams or any(a.max_concurrent for a in self._agents.values())
         ):
             self.kernel.scheduler = self._scheduler()
-        from orgos.workflows.loader import raise_problems
+        from orgos.config.workflow_files import raise_problems
 
         for wf in self._workflows.values():
             raise_problems(wf, self._agents, self._workflows.keys(), validators=self.validators)
@@ -404,7 +404,7 @@ class Runtime:
     ) -> RunRecord:
         """Start a run of a workflow (by name, or a spec) on ``data`` (its input)."""
         if isinstance(workflow, WorkflowSpec):
-            from orgos.workflows.loader import raise_problems
+            from orgos.config.workflow_files import raise_problems
 
             raise_problems(
                 workflow, self._agents, self._workflows.keys(), validators=self.validators

@@ -19,7 +19,7 @@ from orgos.errors import ConfigError
 from orgos.llm.base import ModelRequest, ModelResponse
 from orgos.policy.guardrails import VERDICT_SCHEMA
 from orgos.testing import ScriptedModel
-from orgos.workflows.loader import load_workflow
+from orgos.config.workflow_files import load_workflow
 
 AGENTS = [Agent(name="quoter", team="sales"), Agent(name="mailer"), Agent(name="lead")]
 ORG = OrgSpec(teams=[TeamSpec(name="sales", owner="dana@example.com", lead="lead")])

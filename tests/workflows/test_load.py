@@ -10,8 +10,8 @@ import pytest
 from orgos import Agent
 from orgos.config.project import load_project
 from orgos.errors import ConfigError
-from orgos.workflows.expr import ExprError, parse, render
-from orgos.workflows.loader import load_workflow, load_workflows
+from orgos.config.expr import ExprError, parse, render
+from orgos.config.workflow_files import load_workflow, load_workflows
 
 AGENTS = {n: Agent(name=n, capabilities=["refunds"] if n == "finance" else [])
           for n in ("service", "finance", "logistics")}  # fmt: skip

@@ -8,7 +8,7 @@ from rich.tree import Tree
 
 from orgos.cli.common import State, console
 from orgos.cli.safe import inert, safe
-from orgos.org.chart import OrgChart
+from orgos.config.chart import OrgChart
 
 
 def org_tree(chart: OrgChart) -> Tree:

@@ -14,10 +14,12 @@ from pathlib import Path
 
 import yaml
 
+from orgos.config.chart import OrgChart
 from orgos.config.loader import _line_of, load_file, read_yaml, validate
 from orgos.config.org import OrgSpec
 from orgos.config.specs import AgentSpec, ProjectSpec
 from orgos.config.workflow import WorkflowSpec
+from orgos.config.workflow_files import load_workflows
 from orgos.errors import ConfigError
 from orgos.tools.base import Tool
 from orgos.tools.validators import Validator
@@ -85,14 +87,10 @@ def load_project(root: Path) -> Project:
     if org_path.is_file():
         project.org = load_file(OrgSpec, org_path)
     check_references(project)
-    from orgos.org.chart import OrgChart
-
     try:
         OrgChart(project.org, project.agents)
     except ConfigError as exc:
         raise ConfigError(f"{org_path}: {exc}") from None
-    from orgos.workflows.loader import load_workflows
-
     project.workflows, _ = load_workflows(
         [root / w for w in project.spec.workflows], project.agents, project.validators.keys()
     )

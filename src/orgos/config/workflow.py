@@ -4,9 +4,9 @@ A step is done by an agent (named, or chosen by a routing rule), by a
 sub-workflow, or by a planner agent whose plan becomes a sub-workflow. Steps
 wait for their ``needs``; ``for_each`` fans a step out over a list computed at
 run time; ``when`` makes it conditional; ``loop`` repeats it, always with a
-bound. Conditions and lists are expressions (orgos.workflows.expr), never code.
+bound. Conditions and lists are expressions (orgos.config.expr), never code.
 
-YAML and Python build the same models; orgos.workflows.check validates the
+YAML and Python build the same models; orgos.config.workflow_check validates the
 graph (cycles, unknown agents, missing inputs) before anything runs.
 """
 

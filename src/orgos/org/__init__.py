@@ -1,5 +1,5 @@
 """The org chart and, on top of it, routing."""
 
-from orgos.org.chart import OrgChart
+from orgos.config.chart import OrgChart
 
 __all__ = ["OrgChart"]

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from orgos.errors import NotFound
-from orgos.org.chart import OrgChart
+from orgos.config.chart import OrgChart
 from orgos.store.base import Store
 from orgos.store.governance import Approval, GovernanceStore
 

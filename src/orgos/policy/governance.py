@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from orgos.errors import ConfigError
 from orgos.kernel.syscall import Syscall, Verdict
-from orgos.org.chart import OrgChart
+from orgos.config.chart import OrgChart
 from orgos.policy import approvals as approvals_mod
 from orgos.policy import escalation, trial
 from orgos.policy.budgets import Meter, Prices, RateLimiter, day_of

@@ -13,7 +13,7 @@ from orgos.config.workflow import RouteSpec
 from orgos.kernel.syscall import Park, Syscall
 from orgos.llm.base import ModelError
 from orgos.result import Result
-from orgos.workflows.expr import render, render_data
+from orgos.config.expr import render, render_data
 from orgos.workflows.state import Attempt, StepState
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from orgos.config.workflow import RouteSpec, StepSpec, WorkflowSpec
 from orgos.kernel.context import RunContext
 from orgos.tools.validators import Validator
 from orgos.workflows import calls, gates
-from orgos.workflows.expr import ExprError, Exprs
+from orgos.config.expr import ExprError, Exprs
 from orgos.workflows.planner import plan_workflow
 from orgos.workflows.state import (
     SETTLED,

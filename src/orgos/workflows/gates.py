@@ -24,7 +24,7 @@ from orgos.policy.guardrails import (
 )
 from orgos.result import Result
 from orgos.store.base import Audit
-from orgos.workflows.expr import ExprError, render
+from orgos.config.expr import ExprError, render
 from orgos.workflows.state import Attempt, StepState
 
 if TYPE_CHECKING:

@@ -15,8 +15,8 @@ import pydantic
 
 from orgos.config.workflow import Plan, StepSpec, WorkflowSpec
 from orgos.llm.base import Message, ModelRequest
-from orgos.workflows.check import check_workflow
-from orgos.workflows.expr import render
+from orgos.config.workflow_check import check_workflow
+from orgos.config.expr import render
 
 if TYPE_CHECKING:
     from orgos.workflows.engine import Engine

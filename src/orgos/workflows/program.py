@@ -15,7 +15,7 @@ from orgos.config.specs import AgentSpec
 from orgos.config.workflow import RouteSpec, WorkflowSpec
 from orgos.errors import NotFound
 from orgos.kernel.context import RunContext
-from orgos.org.chart import OrgChart
+from orgos.config.chart import OrgChart
 from orgos.org.routing import Router
 from orgos.tools.validators import Validator
 from orgos.workflows.engine import Engine

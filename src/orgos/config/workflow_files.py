@@ -12,7 +12,7 @@ from orgos.config.loader import _line_of, read_yaml, validate
 from orgos.config.specs import AgentSpec
 from orgos.config.workflow import WorkflowSpec
 from orgos.errors import ConfigError
-from orgos.workflows.check import check_workflow
+from orgos.config.workflow_check import check_workflow
 
 
 def raise_problems(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from orgos.config.specs import AgentSpec
 from orgos.config.workflow import StepSpec, WorkflowSpec
-from orgos.workflows.expr import Expr, ExprError, parse, template_exprs
+from orgos.config.expr import Expr, ExprError, parse, template_exprs
 
 Loc = tuple[str | int, ...]
 

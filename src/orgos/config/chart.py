@@ -1,7 +1,10 @@
 """Queries over the org chart that routing, delegation and governance share.
 
 Built once from the specs; it never changes under a running Runtime (a new
-project load builds a new chart)."""
+project load builds a new chart).
+
+In config, not org/: the chart is a checked view of the org spec, and loading
+a project checks it (config must not import the services)."""
 
 from __future__ import annotations
 
