@@ -12,7 +12,8 @@ from orgos import Agent, Runtime
 from orgos.kernel.registry import AgentRegistry
 from orgos.config.access import FileAccess
 from orgos.config.org import OrgSpec, TeamSpec
-from orgos.fs.people import Person, StaticRoles
+from orgos.fs.people import StaticRoles
+from orgos.people import Person
 from orgos.kernel.context import RunContext
 from orgos.kernel.syscall import Syscall
 from orgos.llm.base import Model

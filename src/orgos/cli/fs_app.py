@@ -58,7 +58,8 @@ def _local(state: State) -> Actor:
     signed in), the local user acts as its admin, as for every command;
     once people.yaml lists people, one of them must be named."""
     from orgos.cli.common import fail, reported_errors
-    from orgos.fs.people import PEOPLE_FILE, StaticRoles
+    from orgos.fs.people import StaticRoles
+    from orgos.people import PEOPLE_FILE
     from orgos.policy.identity import LOCAL
 
     with reported_errors():

@@ -376,7 +376,7 @@ async def _issue(rt: Runtime, gov: Governance, name: str, actor: str, until: flo
 
 
 def _person_name(name: str) -> str:
-    from orgos.config.access import check_person_name
+    from orgos.people import check_person_name
 
     try:
         return check_person_name(name)
@@ -394,7 +394,7 @@ def people_add(
     """Give a person a role in this workspace (or change it), and print a new
     API token for them (shown once), valid in this workspace only. The first
     person added should be an admin: from then on every command needs ORGOS_TOKEN."""
-    from orgos.policy.identity import check_role
+    from orgos.people import check_role
 
     state = _state(ctx)
     person = require(state, "people.add")

@@ -4,25 +4,9 @@ the workspace services enforce them on every syscall."""
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-
-#: A person's name: it goes into path globs (``people/<name>/**``), audit
-#: records and terminals, so no wildcard, separator or control character.
-PERSON_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}\Z")
-
-
-def check_person_name(name: str) -> str:
-    """``name`` if it is a valid person's name, else ValueError saying why."""
-    if not PERSON_NAME.match(name):
-        raise ValueError(
-            f"{name!r} is not a valid name: a person's name is letters, digits and . _ @ -,"
-            " starting with a letter or digit, at most 100 characters"
-        )
-    return name
-
 
 #: ``agent``: the agent's own memories; ``team``: its team's; ``org``: everyone's.
 MemoryScope = Literal["agent", "team", "org"]
@@ -92,12 +76,10 @@ class MemorySettings(BaseModel):
 
 
 __all__ = [
-    "PERSON_NAME",
     "EmbeddingsConfig",
     "FileAccess",
     "FilesSettings",
     "MemoryScope",
     "MemorySettings",
     "RetentionSpec",
-    "check_person_name",
 ]

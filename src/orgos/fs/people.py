@@ -1,4 +1,5 @@
-"""People and their roles, for the ``orgos fs`` commands.
+"""Role lookups for the ``orgos fs`` commands, and what a role may read and
+write (who a person is and the roles: ``orgos.people``).
 
 A deliberately small stand-in: governance (a separate part of orgos) owns
 identities and roles. Everything here sits behind the ``RoleLookup``
@@ -13,37 +14,12 @@ Roles come from ``people.yaml`` in the project folder::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from orgos.config.access import check_person_name
 from orgos.config.loader import load_file
 from orgos.errors import NotFound
 from orgos.fs.permissions import Grant
-
-Role = Literal["admin", "operator", "builder", "viewer"]
-PEOPLE_FILE = "people.yaml"
-
-
-class Person(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    role: Role
-    teams: list[str] = Field(default_factory=list)
-
-
-class PeopleSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    people: dict[str, Person] = Field(default_factory=dict)
-
-    @field_validator("people")
-    @classmethod
-    def _names(cls, v: dict[str, Person]) -> dict[str, Person]:
-        for name in v:  # a name goes into path globs (people/<name>/**)
-            check_person_name(name)
-        return v
+from orgos.people import PEOPLE_FILE, PeopleSpec, Person
 
 
 class RoleLookup(Protocol):

@@ -21,8 +21,6 @@ from collections.abc import Mapping
 from orgos.errors import OrgosError
 from orgos.store.people import Token
 
-ROLES = ("viewer", "builder", "operator", "admin")
-
 _READ = frozenset(
     {"runs", "show", "org", "fs.read", "audit.verify", "audit.log", "policy.check",
      "approvals.list", "usage", "secrets.list", "people.list"}
@@ -59,12 +57,6 @@ def token_hash(token: str) -> str:
 
 def allowed(role: str, action: str) -> bool:
     return action in GRANTS.get(role, frozenset())
-
-
-def check_role(role: str) -> str:
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
-    return role
 
 
 class TokenRefused(OrgosError):

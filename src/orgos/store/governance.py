@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from orgos.config.access import check_person_name
+from orgos.people import check_person_name
 from orgos.errors import ConfigError, NotFound
 from orgos.ids import new_id
 from orgos.store import audit as audit_sql
