@@ -28,6 +28,7 @@ lint: $(VENV)/.installed-dev-local
 	$(VENV)/bin/ruff check src tests bench examples
 	$(VENV)/bin/ruff format --check src tests bench examples
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 ## Benchmarks: orgos and its peers (LangGraph, DBOS) measured in the same run, then the
 ## workflow, workspace, governance and guardrails benchmarks; all in bench/RESULTS.md.
