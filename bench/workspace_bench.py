@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from orgos import Agent, Runtime
-from orgos.kernel.registry import AgentRegistry
 from orgos.config.access import FileAccess
 from orgos.config.org import OrgSpec, TeamSpec
 from orgos.kernel.context import RunContext
+from orgos.kernel.registry import AgentRegistry
 from orgos.memory.quality import evaluate
 from orgos.shared import workspace_of
 from orgos.testing.scripted import ScriptedModel

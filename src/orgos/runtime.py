@@ -12,17 +12,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orgos.agents.loop import AgentProgram
-from orgos.kernel.registry import AgentRegistry
+from orgos.config.chart import OrgChart
 from orgos.config.limits import Limits
 from orgos.config.org import OrgSpec
 from orgos.config.specs import AgentSpec
 from orgos.config.workflow import WorkflowSpec
 from orgos.errors import ConfigError, NotFound
 from orgos.kernel.kernel import Kernel
+from orgos.kernel.registry import AgentRegistry
 from orgos.kernel.scheduler import Policy, Scheduler
 from orgos.llm.base import Model
 from orgos.llm.fallback import ModelOptions
-from orgos.config.chart import OrgChart
 from orgos.org.routing import Router
 from orgos.policy.spec import PolicySpec
 from orgos.store import Durability, JournalEntry, RunFilter, RunRecord, Store, open_store

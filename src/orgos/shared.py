@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, cast
 
 from orgos.agents.loop import BUILTIN_TOOLS
-from orgos.kernel.registry import AgentRegistry
 from orgos.bus.service import Bus
 from orgos.bus.table import BusTable
 from orgos.config.access import MemoryScope
@@ -23,6 +22,7 @@ from orgos.fs.service import FileLimits, Files
 from orgos.fs.table import FileTable
 from orgos.kernel.context import RunContext
 from orgos.kernel.kernel import Kernel
+from orgos.kernel.registry import AgentRegistry
 from orgos.kernel.syscall import Syscall, Verdict
 from orgos.llm.base import ToolDef
 from orgos.memory.embed import Embedder

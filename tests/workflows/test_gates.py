@@ -15,11 +15,11 @@ from wf_helpers import agent_of, agents_model
 from orgos import Agent, RunStatus, Runtime, validator
 from orgos.config.org import OrgSpec, TeamSpec
 from orgos.config.workflow import WorkflowSpec
+from orgos.config.workflow_files import load_workflow
 from orgos.errors import ConfigError
 from orgos.llm.base import ModelRequest, ModelResponse
 from orgos.policy.guardrails import VERDICT_SCHEMA
 from orgos.testing import ScriptedModel
-from orgos.config.workflow_files import load_workflow
 
 AGENTS = [Agent(name="quoter", team="sales"), Agent(name="mailer"), Agent(name="lead")]
 ORG = OrgSpec(teams=[TeamSpec(name="sales", owner="dana@example.com", lead="lead")])

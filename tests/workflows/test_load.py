@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from orgos import Agent
-from orgos.config.project import load_project
-from orgos.errors import ConfigError
 from orgos.config.expr import ExprError, parse, render
+from orgos.config.project import load_project
 from orgos.config.workflow_files import load_workflow, load_workflows
+from orgos.errors import ConfigError
 
 AGENTS = {n: Agent(name=n, capabilities=["refunds"] if n == "finance" else [])
           for n in ("service", "finance", "logistics")}  # fmt: skip

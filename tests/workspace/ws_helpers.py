@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from orgos import Agent, Runtime
-from orgos.kernel.registry import AgentRegistry
 from orgos.config.access import FileAccess
 from orgos.config.org import OrgSpec, TeamSpec
 from orgos.fs.people import StaticRoles
-from orgos.people import Person
 from orgos.kernel.context import RunContext
+from orgos.kernel.registry import AgentRegistry
 from orgos.kernel.syscall import Syscall
 from orgos.llm.base import Model
+from orgos.people import Person
 from orgos.result import Result
 
 Code = Callable[[RunContext], Awaitable[Any]]

@@ -18,9 +18,9 @@ from orgos.agents import delegation
 from orgos.agents import guardrails as guard
 from orgos.agents.delegation import DELEGATE, check_delegation, delegate_tool
 from orgos.agents.effects import Effects
-from orgos.kernel.registry import AgentRegistry
 from orgos.config.specs import AgentSpec, SchemaValidator, json_schema_validator
 from orgos.kernel.context import RunContext
+from orgos.kernel.registry import AgentRegistry
 from orgos.llm.base import Message, ModelRequest, ModelResponse, ToolCall, ToolDef
 from orgos.memory.compact import compact
 from orgos.memory.handoff import Handoff

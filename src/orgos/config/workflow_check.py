@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
+from orgos.config.expr import Expr, ExprError, parse, template_exprs
 from orgos.config.specs import AgentSpec
 from orgos.config.workflow import StepSpec, WorkflowSpec
-from orgos.config.expr import Expr, ExprError, parse, template_exprs
 
 Loc = tuple[str | int, ...]
 

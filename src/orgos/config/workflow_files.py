@@ -11,8 +11,8 @@ import yaml
 from orgos.config.loader import _line_of, read_yaml, validate
 from orgos.config.specs import AgentSpec
 from orgos.config.workflow import WorkflowSpec
-from orgos.errors import ConfigError
 from orgos.config.workflow_check import check_workflow
+from orgos.errors import ConfigError
 
 
 def raise_problems(

@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from orgos.kernel.registry import AgentRegistry
 from orgos.config.org import TeamSpec
 from orgos.errors import NotFound, OrgosError
 from orgos.fs.blobs import BlobStore, sha256_of
@@ -25,6 +24,7 @@ from orgos.fs.people import RoleLookup, person_grant
 from orgos.fs.permissions import Grant, Mode, agent_grant
 from orgos.fs.table import FileTable, FileVersion
 from orgos.kernel.context import RunContext
+from orgos.kernel.registry import AgentRegistry
 from orgos.kernel.syscall import Syscall, Verdict
 from orgos.result import Result
 from orgos.store.base import RunRecord

@@ -9,13 +9,13 @@ import logging
 from collections.abc import Mapping
 from typing import Literal
 
-from orgos.kernel.registry import AgentRegistry
 from orgos.config.access import MemoryScope
 from orgos.config.org import TeamSpec
 from orgos.errors import ConfigError
 from orgos.fs.paths import AccessDenied
 from orgos.fs.permissions import agent_memory
 from orgos.kernel.context import RunContext
+from orgos.kernel.registry import AgentRegistry
 from orgos.kernel.syscall import Syscall, Verdict
 from orgos.memory.embed import Embedder
 from orgos.memory.table import MemoryItem, MemoryTable, fuse

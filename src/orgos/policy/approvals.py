@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from orgos.errors import NotFound
 from orgos.config.chart import OrgChart
+from orgos.errors import NotFound
 from orgos.store.base import Store
 from orgos.store.governance import Approval, GovernanceStore
 

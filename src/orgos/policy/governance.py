@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orgos.config.chart import OrgChart
 from orgos.errors import ConfigError
 from orgos.kernel.syscall import Syscall, Verdict
-from orgos.config.chart import OrgChart
 from orgos.policy import approvals as approvals_mod
 from orgos.policy import escalation, trial
 from orgos.policy.budgets import Meter, Prices, RateLimiter, day_of

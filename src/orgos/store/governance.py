@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from orgos.people import check_person_name
 from orgos.errors import ConfigError, NotFound
 from orgos.ids import new_id
+from orgos.people import check_person_name
 from orgos.store import audit as audit_sql
 from orgos.store import people as people_sql
 from orgos.store.base import Store

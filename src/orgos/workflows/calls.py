@@ -9,11 +9,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from orgos.config.expr import render, render_data
 from orgos.config.workflow import RouteSpec
 from orgos.kernel.syscall import Park, Syscall
 from orgos.llm.base import ModelError
 from orgos.result import Result
-from orgos.config.expr import render, render_data
 from orgos.workflows.state import Attempt, StepState
 
 if TYPE_CHECKING:

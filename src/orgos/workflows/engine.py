@@ -15,12 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from orgos.config.expr import ExprError, Exprs
 from orgos.config.specs import AgentSpec
 from orgos.config.workflow import RouteSpec, StepSpec, WorkflowSpec
 from orgos.kernel.context import RunContext
 from orgos.tools.validators import Validator
 from orgos.workflows import calls, gates
-from orgos.config.expr import ExprError, Exprs
 from orgos.workflows.planner import plan_workflow
 from orgos.workflows.state import (
     SETTLED,

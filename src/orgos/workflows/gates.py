@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from orgos.agents.guardrails import parse_verdict
+from orgos.config.expr import ExprError, render
 from orgos.config.specs import json_schema_validator
 from orgos.config.workflow import GateSpec
 from orgos.kernel.syscall import Syscall
@@ -24,7 +25,6 @@ from orgos.policy.guardrails import (
 )
 from orgos.result import Result
 from orgos.store.base import Audit
-from orgos.config.expr import ExprError, render
 from orgos.workflows.state import Attempt, StepState
 
 if TYPE_CHECKING:

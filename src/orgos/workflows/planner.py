@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic
 
-from orgos.config.workflow import Plan, StepSpec, WorkflowSpec
-from orgos.llm.base import Message, ModelRequest
-from orgos.config.workflow_check import check_workflow
 from orgos.config.expr import render
+from orgos.config.workflow import Plan, StepSpec, WorkflowSpec
+from orgos.config.workflow_check import check_workflow
+from orgos.llm.base import Message, ModelRequest
 
 if TYPE_CHECKING:
     from orgos.workflows.engine import Engine

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from orgos.kernel.registry import AgentRegistry
+from orgos.config.chart import OrgChart
 from orgos.config.specs import AgentSpec
 from orgos.config.workflow import RouteSpec, WorkflowSpec
 from orgos.errors import NotFound
 from orgos.kernel.context import RunContext
-from orgos.config.chart import OrgChart
+from orgos.kernel.registry import AgentRegistry
 from orgos.org.routing import Router
 from orgos.tools.validators import Validator
 from orgos.workflows.engine import Engine
