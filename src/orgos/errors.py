@@ -38,3 +38,9 @@ class RunFailed(OrgosError):
 class WorkspaceError(OrgosError):
     """Something reached outside its workspace: a worker asked to create a
     run in a workspace it does not serve, or a token used in another one."""
+
+
+class StoreError(OrgosError):
+    """The store cannot be used: its server is unreachable (the message
+    names it, without a password), or its schema was written by a newer
+    orgos than this one (upgrade orgos; a schema is never downgraded)."""

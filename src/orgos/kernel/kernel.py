@@ -39,6 +39,7 @@ from orgos.result import Result
 from orgos.store.base import (
     Append,
     Audit,
+    Change,
     InsertRun,
     JournalEntry,
     Op,
@@ -142,6 +143,7 @@ class Kernel:
         #: Records of the runs this worker holds (reserved or executing).
         self._held: dict[str, RunRecord] = {}
         self._nudge = asyncio.Event()
+        self._unlisten: Callable[[], None] = lambda: None
         self._bg: list[asyncio.Task[None]] = []
         self._started = False
         self.tune_gc = tune_gc
@@ -172,6 +174,9 @@ class Kernel:
         self.stopping = False
         self.draining.clear()
         self._bg.append(asyncio.create_task(self._housekeeping(), name="orgos-housekeeping"))
+        # A store that announces changes (PostgreSQL) wakes the dispatcher and
+        # waiters at once; with one that cannot (SQLite) they look now and then.
+        self._unlisten = self.store.listen(self._on_change)
         if recover:
             await self.reap_dead_workers()
             await self.store.wake_all_ready(self.workspaces)
@@ -190,6 +195,7 @@ class Kernel:
         self._started = False
         self.stopping = True
         self.draining.set()
+        self._unlisten()
         for t in self._bg:
             t.cancel()
         await self.timers.close()
@@ -551,6 +557,17 @@ class Kernel:
     def nudge(self) -> None:
         """Look for runnable runs now (a service made some runnable)."""
         self._nudge.set()
+
+    def _on_change(self, change: Change) -> None:
+        """The store says: runs of a workspace became claimable (``""``: maybe
+        any), or a run ended (whoever waits here for it looks again)."""
+        if change.kind == "runnable":
+            if not change.workspace or change.workspace in self.workspaces:
+                self._nudge.set()
+        elif change.run_id is not None and change.run_id not in self._held:
+            for fut in self._waiters.get(change.run_id, ()):
+                if not fut.done():
+                    fut.set_result(None)
 
     def follow(self, root_id: str) -> None:
         """Let a non-adopting kernel work on this run tree too."""

@@ -149,14 +149,20 @@ def append(conn: sqlite3.Connection, rows: list[Pending], key: bytes | None = No
     last = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
     top = conn.execute("SELECT seq FROM sqlite_sequence WHERE name='audit'").fetchone()
     seq = max(last[0] if last else 0, top[0] if top else 0)
-    prev = last[1] if last else GENESIS
+    out = chained(rows, seq, last[1] if last else GENESIS, key)
+    conn.executemany(f"INSERT INTO audit ({_COLS}, mac) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", out)
+
+
+def chained(rows: list[Pending], seq: int, prev: str, key: bytes | None) -> list[tuple[Any, ...]]:
+    """The stored rows (``_COLS`` and mac) of records following record
+    ``seq`` whose hash is ``prev``; sealed with ``key`` when given."""
     out = []
     for r in rows:
         seq += 1
         h = chain_hash(prev, seq, canonical(*r))
         out.append((seq, *r, prev, h, None if key is None else mac(key, h)))
         prev = h
-    conn.executemany(f"INSERT INTO audit ({_COLS}, mac) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", out)
+    return out
 
 
 def rows(conn: sqlite3.Connection, *, after: int = 0) -> Iterator[AuditRow]:

@@ -8,7 +8,7 @@ lost its lease cannot write.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal, Protocol
@@ -169,6 +169,20 @@ class RunFilter:
     limit: int = 100
 
 
+@dataclass(slots=True, frozen=True)
+class Change:
+    """What a store tells its listeners about runs another worker changed:
+    one of ``workspace`` became claimable (``runnable``, ``run_id`` None),
+    or run ``run_id`` ended (``ended``)."""
+
+    kind: Literal["runnable", "ended"]
+    workspace: str
+    run_id: str | None = None
+
+
+Listener = Callable[[Change], None]
+
+
 class Store(Protocol):
     """What the kernel needs from storage. SQLite and PostgreSQL implement it
     and pass the same conformance suite (tests/store/)."""
@@ -178,6 +192,13 @@ class Store(Protocol):
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
+
+    def listen(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` (on the event loop) when runs change in the store,
+        by this process or another, so that a worker need not poll; returns
+        the function that stops it. A backend that cannot tell (SQLite)
+        never calls it: its workers look now and then (``poll_interval``)."""
+        ...
 
     # --- writes: one atomic, fenced batch -------------------------------------
     async def write_batch(self, worker_id: str, ops: list[Op]) -> None:

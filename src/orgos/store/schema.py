@@ -1,190 +1,273 @@
-"""SQL schema, as an append-only list of migrations (``PRAGMA user_version``).
+"""The schema of every backend, from one description: an append-only list of
+migrations, each a list of steps that render themselves for SQLite and for
+PostgreSQL. A backend stores how many migrations it applied (SQLite in
+``PRAGMA user_version``, PostgreSQL in the ``orgos_schema`` table); the same
+number means the same schema on both.
 
-Never edit a released migration; add a new one."""
+Portable steps (``Table``, ``Index``, ``AddColumn``, ``Drop``) cover most of
+it. Where the engines differ in kind (SQLite's FTS5 index against a
+``tsvector`` column, triggers, data copies) a ``Dialects`` step says what each
+does; ``tests/store/test_schema_parity.py`` checks that both still end with
+the same tables and columns.
+
+Never edit a released migration; add a new one.
+"""
 
 from __future__ import annotations
 
-MIGRATIONS: list[list[str]] = [
-    [
-        """CREATE TABLE runs (
-            id TEXT PRIMARY KEY,
-            workspace TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            target TEXT NOT NULL,
-            target_version INTEGER NOT NULL,
-            input TEXT,
-            parent_id TEXT,
-            root_id TEXT NOT NULL,
-            status TEXT NOT NULL,
-            output TEXT,
-            error TEXT,
-            waiting_on TEXT,
-            owner TEXT,
-            fence INTEGER NOT NULL DEFAULT 0,
-            priority INTEGER NOT NULL DEFAULT 0,
-            created_at REAL NOT NULL,
-            updated_at REAL NOT NULL,
-            cancel_requested INTEGER NOT NULL DEFAULT 0
-        )""",
-        "CREATE INDEX runs_claim ON runs (status, owner)",
-        "CREATE INDEX runs_parent ON runs (parent_id)",
-        "CREATE INDEX runs_root ON runs (root_id)",
-        "CREATE INDEX runs_ws_created ON runs (workspace, created_at)",
-        """CREATE TABLE journal (
-            run_id TEXT NOT NULL,
-            seq INTEGER NOT NULL,
-            phase TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            payload TEXT,
-            workspace TEXT NOT NULL,
-            ts REAL NOT NULL
-        )""",
-        "CREATE INDEX journal_run ON journal (run_id, seq)",
-        """CREATE TABLE workers (
-            id TEXT PRIMARY KEY,
-            host TEXT NOT NULL,
-            pid INTEGER NOT NULL,
-            lease_until REAL NOT NULL,
-            fenced INTEGER NOT NULL DEFAULT 0
-        )""",
-        """CREATE TABLE agents (
-            workspace TEXT NOT NULL,
-            name TEXT NOT NULL,
-            version INTEGER NOT NULL,
-            digest TEXT NOT NULL,
-            spec TEXT NOT NULL,
-            created_at REAL NOT NULL,
-            PRIMARY KEY (workspace, name, version)
-        )""",
-    ],
-    [
-        # A syscall whose intent and result commit together is one row: the
-        # result rides in these columns. Readers still see two entries.
-        "ALTER TABLE journal ADD COLUMN result TEXT",
-        "ALTER TABLE journal ADD COLUMN result_ts REAL",
-    ],
-    [
-        # Governance: the hash-chained audit log, approvals, kill switches,
-        # people and their API tokens, encrypted secrets.
-        """CREATE TABLE audit (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            ts REAL NOT NULL,
-            workspace TEXT NOT NULL,
-            actor TEXT NOT NULL,
-            action TEXT NOT NULL,
-            run_id TEXT,
-            step INTEGER,
-            data TEXT,
-            request_sha TEXT,
-            result_sha TEXT,
-            prev TEXT NOT NULL,
-            hash TEXT NOT NULL
-        )""",
-        """CREATE TABLE approvals (
-            id TEXT PRIMARY KEY,
-            workspace TEXT NOT NULL,
-            run_id TEXT NOT NULL,
-            step INTEGER NOT NULL,
-            agent TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            request TEXT,
-            rule TEXT,
-            reason TEXT,
-            status TEXT NOT NULL,
-            assignee TEXT,
-            escalations INTEGER NOT NULL DEFAULT 0,
-            due_at REAL,
-            created_at REAL NOT NULL,
-            decided_by TEXT,
-            decided_at REAL,
-            note TEXT,
-            arguments TEXT,
-            UNIQUE (run_id, step)
-        )""",
-        "CREATE INDEX approvals_ws_status ON approvals (workspace, status)",
-        """CREATE TABLE switches (
-            workspace TEXT NOT NULL,
-            scope TEXT NOT NULL,
-            reason TEXT,
-            actor TEXT,
-            ts REAL NOT NULL,
-            PRIMARY KEY (workspace, scope)
-        )""",
-        """CREATE TABLE people (
-            workspace TEXT NOT NULL,
-            name TEXT NOT NULL,
-            role TEXT NOT NULL,
-            PRIMARY KEY (workspace, name)
-        )""",
-        """CREATE TABLE tokens (
-            hash TEXT PRIMARY KEY,
-            person TEXT NOT NULL,
-            created_at REAL NOT NULL
-        )""",
-        """CREATE TABLE secrets (
-            workspace TEXT NOT NULL,
-            name TEXT NOT NULL,
-            ciphertext BLOB NOT NULL,
-            updated_at REAL NOT NULL,
-            PRIMARY KEY (workspace, name)
-        )""",
-        # The workspace (issue 4): file versions and reads (lineage), the
-        # event bus (events, subscriptions' cursors, runs parked on a topic)
-        # and long-term memory with its full-text index. Run lifecycle events
-        # are written by triggers, in the same transaction as the status.
-        """CREATE TABLE fs_versions (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            workspace TEXT NOT NULL,
-            path TEXT NOT NULL,
-            version INTEGER NOT NULL,
-            blob TEXT,
-            size INTEGER NOT NULL,
-            author_kind TEXT NOT NULL,
-            author TEXT NOT NULL,
-            run_id TEXT,
-            seq INTEGER,
-            ts REAL NOT NULL,
-            key TEXT,
-            UNIQUE (workspace, path, version)
-        )""",
-        "CREATE UNIQUE INDEX fs_versions_key ON fs_versions (workspace, key) WHERE key IS NOT NULL",
-        "CREATE INDEX fs_versions_run ON fs_versions (run_id)",
-        """CREATE TABLE fs_reads (
-            workspace TEXT NOT NULL,
-            run_id TEXT NOT NULL,
-            seq INTEGER NOT NULL,
-            path TEXT NOT NULL,
-            version INTEGER NOT NULL,
-            ts REAL NOT NULL,
-            PRIMARY KEY (run_id, seq, path)
-        )""",
-        """CREATE TABLE bus_events (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            workspace TEXT NOT NULL,
-            topic TEXT NOT NULL,
-            data TEXT,
-            source TEXT,
-            run_id TEXT,
-            key TEXT,
-            ts REAL NOT NULL
-        )""",
-        "CREATE INDEX bus_events_topic ON bus_events (workspace, topic, id)",
-        "CREATE UNIQUE INDEX bus_events_key ON bus_events (workspace, topic, key)"
-        " WHERE key IS NOT NULL",
-        """CREATE TABLE bus_cursors (
-            workspace TEXT NOT NULL,
-            subscriber TEXT NOT NULL,
-            topic TEXT NOT NULL,
-            acked INTEGER NOT NULL,
-            PRIMARY KEY (workspace, subscriber, topic)
-        )""",
-        """CREATE TABLE bus_waits (
-            run_id TEXT PRIMARY KEY,
-            workspace TEXT NOT NULL,
-            topic TEXT NOT NULL,
-            after INTEGER NOT NULL
-        )""",
-        "CREATE INDEX bus_waits_topic ON bus_waits (workspace, topic)",
+from dataclasses import dataclass
+from typing import Literal
+
+Dialect = Literal["sqlite", "postgres"]
+#: Column types: JSON lives in ``text`` on both (the store writes the encoded
+#: text as it is); booleans are ``int`` 0/1 on both, so SQL reads the same.
+ColType = Literal["text", "int", "real", "blob", "serial"]
+
+_TYPES: dict[Dialect, dict[ColType, str]] = {
+    "sqlite": {"text": "TEXT", "int": "INTEGER", "real": "REAL", "blob": "BLOB",
+               "serial": "INTEGER PRIMARY KEY AUTOINCREMENT"},
+    "postgres": {"text": "TEXT", "int": "BIGINT", "real": "DOUBLE PRECISION", "blob": "BYTEA",
+                 "serial": "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"},
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Col:
+    name: str
+    type: ColType
+    null: bool = True
+    default: str | None = None
+    primary: bool = False
+    unique: bool = False
+
+    def render(self, d: Dialect) -> str:
+        out = f"{self.name} {_TYPES[d][self.type]}"
+        if self.primary and self.type != "serial":
+            out += " PRIMARY KEY"
+        if not self.null and self.type != "serial" and not self.primary:
+            out += " NOT NULL"
+        if self.unique:
+            out += " UNIQUE"
+        if self.default is not None:
+            out += f" DEFAULT {self.default}"
+        return out
+
+
+def col(name: str, type: ColType, *, null: bool = False, default: str | None = None,
+        primary: bool = False, unique: bool = False) -> Col:  # fmt: skip
+    """A column, NOT NULL unless ``null``."""
+    return Col(name, type, null, default, primary, unique)
+
+
+def opt(name: str, type: ColType) -> Col:
+    """A nullable column."""
+    return Col(name, type, True)
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    name: str
+    cols: tuple[Col, ...]
+    primary_key: tuple[str, ...] = ()
+    unique: tuple[tuple[str, ...], ...] = ()
+
+    def render(self, d: Dialect) -> list[str]:
+        parts = [c.render(d) for c in self.cols]
+        if self.primary_key:
+            parts.append(f"PRIMARY KEY ({', '.join(self.primary_key)})")
+        parts.extend(f"UNIQUE ({', '.join(u)})" for u in self.unique)
+        body = ",\n    ".join(parts)
+        return [f"CREATE TABLE {self.name} (\n    {body}\n)"]
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    name: str
+    table: str
+    cols: tuple[str, ...]
+    unique: bool = False
+    where: str | None = None
+
+    def render(self, d: Dialect) -> list[str]:
+        sql = "CREATE UNIQUE INDEX" if self.unique else "CREATE INDEX"
+        sql += f" {self.name} ON {self.table} ({', '.join(self.cols)})"
+        if self.where:
+            sql += f" WHERE {self.where}"
+        return [sql]
+
+
+@dataclass(frozen=True, slots=True)
+class AddColumn:
+    table: str
+    col: Col
+
+    def render(self, d: Dialect) -> list[str]:
+        return [f"ALTER TABLE {self.table} ADD COLUMN {self.col.render(d)}"]
+
+
+@dataclass(frozen=True, slots=True)
+class Dialects:
+    """What each engine does for one step, where they differ in kind."""
+
+    sqlite: tuple[str, ...] = ()
+    postgres: tuple[str, ...] = ()
+
+    def render(self, d: Dialect) -> list[str]:
+        return list(self.sqlite if d == "sqlite" else self.postgres)
+
+
+Step = Table | Index | AddColumn | Dialects
+
+
+def sqlite_only(*sql: str) -> Dialects:
+    return Dialects(sqlite=sql)
+
+
+def render(d: Dialect) -> list[list[str]]:
+    """Every migration's statements for dialect ``d``."""
+    return [[s for step in migration for s in step.render(d)] for migration in SCHEMA]
+
+
+# fmt: off
+_RUNS = Table("runs", (
+    col("id", "text", primary=True), col("workspace", "text"), col("kind", "text"),
+    col("target", "text"), col("target_version", "int"), opt("input", "text"),
+    opt("parent_id", "text"), col("root_id", "text"), col("status", "text"),
+    opt("output", "text"), opt("error", "text"), opt("waiting_on", "text"), opt("owner", "text"),
+    col("fence", "int", default="0"), col("priority", "int", default="0"),
+    col("created_at", "real"), col("updated_at", "real"),
+    col("cancel_requested", "int", default="0"),
+))
+
+_JOURNAL = Table("journal", (
+    col("run_id", "text"), col("seq", "int"), col("phase", "text"), col("kind", "text"),
+    opt("payload", "text"), col("workspace", "text"), col("ts", "real"),
+))
+
+_V1: list[Step] = [
+    _RUNS,
+    Index("runs_claim", "runs", ("status", "owner")),
+    Index("runs_parent", "runs", ("parent_id",)),
+    Index("runs_root", "runs", ("root_id",)),
+    Index("runs_ws_created", "runs", ("workspace", "created_at")),
+    _JOURNAL,
+    # A run's journal reads back in the order it was written: SQLite's rowid,
+    # PostgreSQL's identity column.
+    Dialects(postgres=("ALTER TABLE journal ADD COLUMN id BIGINT GENERATED ALWAYS AS IDENTITY",)),
+    Index("journal_run", "journal", ("run_id", "seq")),
+    # PostgreSQL announces run changes on the schema's channel, so workers
+    # need not poll: a run that became claimable (``q <workspace>``) or
+    # ended (``e <workspace> <id>``). The WHEN clauses keep every other row
+    # change free of it.
+    Dialects(postgres=(
+        """CREATE FUNCTION orgos_runs_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.status = 'queued' THEN
+        PERFORM pg_notify('orgos_' || TG_TABLE_SCHEMA, 'q ' || NEW.workspace);
+    ELSE
+        PERFORM pg_notify('orgos_' || TG_TABLE_SCHEMA, 'e ' || NEW.workspace || ' ' || NEW.id);
+    END IF;
+    RETURN NULL;
+END $$""",
+        "CREATE TRIGGER runs_notify_insert AFTER INSERT ON runs FOR EACH ROW"
+        " WHEN (NEW.status = 'queued') EXECUTE FUNCTION orgos_runs_notify()",
+        "CREATE TRIGGER runs_notify_update AFTER UPDATE OF status ON runs FOR EACH ROW"
+        " WHEN (NEW.status IS DISTINCT FROM OLD.status AND"
+        " NEW.status IN ('queued', 'succeeded', 'failed', 'cancelled'))"
+        " EXECUTE FUNCTION orgos_runs_notify()",
+    )),
+    Table("workers", (
+        col("id", "text", primary=True), col("host", "text"), col("pid", "int"),
+        col("lease_until", "real"), col("fenced", "int", default="0"),
+    )),
+    Table("agents", (
+        col("workspace", "text"), col("name", "text"), col("version", "int"),
+        col("digest", "text"), col("spec", "text"), col("created_at", "real"),
+    ), primary_key=("workspace", "name", "version")),
+]
+
+_V2: list[Step] = [
+    # A syscall whose intent and result commit together is one row: the
+    # result rides in these columns. Readers still see two entries.
+    AddColumn("journal", opt("result", "text")),
+    AddColumn("journal", opt("result_ts", "real")),
+]
+
+# Governance: the hash-chained audit log, approvals, kill switches, people
+# and their API tokens, encrypted secrets.
+_GOVERNANCE: list[Step] = [
+    Table("audit", (
+        col("seq", "serial"), col("ts", "real"), col("workspace", "text"), col("actor", "text"),
+        col("action", "text"), opt("run_id", "text"), opt("step", "int"), opt("data", "text"),
+        opt("request_sha", "text"), opt("result_sha", "text"), col("prev", "text"),
+        col("hash", "text"),
+    )),
+    # The highest audit seq ever written, moved in the transaction that
+    # writes it (a sequence is not transactional), which exposes a deletion
+    # at the tail as SQLite's AUTOINCREMENT does; its row lock orders writers.
+    Dialects(postgres=(
+        "CREATE TABLE audit_top (seq BIGINT NOT NULL)",
+        "INSERT INTO audit_top (seq) VALUES (0)",
+    )),
+    Table("approvals", (
+        col("id", "text", primary=True), col("workspace", "text"), col("run_id", "text"),
+        col("step", "int"), col("agent", "text"), col("kind", "text"), opt("request", "text"),
+        opt("rule", "text"), opt("reason", "text"), col("status", "text"),
+        opt("assignee", "text"), col("escalations", "int", default="0"), opt("due_at", "real"),
+        col("created_at", "real"), opt("decided_by", "text"), opt("decided_at", "real"),
+        opt("note", "text"), opt("arguments", "text"),
+    ), unique=(("run_id", "step"),)),
+    Index("approvals_ws_status", "approvals", ("workspace", "status")),
+    Table("switches", (
+        col("workspace", "text"), col("scope", "text"), opt("reason", "text"),
+        opt("actor", "text"), col("ts", "real"),
+    ), primary_key=("workspace", "scope")),
+    Table("people", (col("workspace", "text"), col("name", "text"), col("role", "text")),
+          primary_key=("workspace", "name")),
+    Table("tokens", (
+        col("hash", "text", primary=True), col("person", "text"), col("created_at", "real"),
+    )),
+    Table("secrets", (
+        col("workspace", "text"), col("name", "text"), col("ciphertext", "blob"),
+        col("updated_at", "real"),
+    ), primary_key=("workspace", "name")),
+]
+
+# The workspace (issue 4): file versions and reads (lineage), the event bus
+# (events, subscriptions' cursors, runs parked on a topic).
+_WORKSPACE: list[Step] = [
+    Table("fs_versions", (
+        col("id", "serial"), col("workspace", "text"), col("path", "text"),
+        col("version", "int"), opt("blob", "text"), col("size", "int"),
+        col("author_kind", "text"), col("author", "text"), opt("run_id", "text"),
+        opt("seq", "int"), col("ts", "real"), opt("key", "text"),
+    ), unique=(("workspace", "path", "version"),)),
+    Index("fs_versions_key", "fs_versions", ("workspace", "key"), unique=True,
+          where="key IS NOT NULL"),
+    Index("fs_versions_run", "fs_versions", ("run_id",)),
+    Table("fs_reads", (
+        col("workspace", "text"), col("run_id", "text"), col("seq", "int"), col("path", "text"),
+        col("version", "int"), col("ts", "real"),
+    ), primary_key=("run_id", "seq", "path")),
+    Table("bus_events", (
+        col("id", "serial"), col("workspace", "text"), col("topic", "text"),
+        opt("data", "text"), opt("source", "text"), opt("run_id", "text"), opt("key", "text"),
+        col("ts", "real"),
+    )),
+    Index("bus_events_topic", "bus_events", ("workspace", "topic", "id")),
+    Index("bus_events_key", "bus_events", ("workspace", "topic", "key"), unique=True,
+          where="key IS NOT NULL"),
+    Table("bus_cursors", (
+        col("workspace", "text"), col("subscriber", "text"), col("topic", "text"),
+        col("acked", "int"),
+    ), primary_key=("workspace", "subscriber", "topic")),
+    Table("bus_waits", (
+        col("run_id", "text", primary=True), col("workspace", "text"), col("topic", "text"),
+        col("after", "int"),
+    )),
+    Index("bus_waits_topic", "bus_waits", ("workspace", "topic")),
+    # Run lifecycle events were written by triggers (dropped in migration 4).
+    sqlite_only(
         """CREATE TRIGGER bus_run_created AFTER INSERT ON runs BEGIN
             INSERT INTO bus_events (workspace, topic, data, source, run_id, ts)
             VALUES (NEW.workspace, 'run.created', json_object('run_id', NEW.id, 'kind', NEW.kind,
@@ -200,78 +283,120 @@ MIGRATIONS: list[list[str]] = [
                     'root_id', NEW.root_id, 'error', NEW.error), 'system', NEW.id,
                     NEW.updated_at);
         END""",
-        """CREATE TABLE memories (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            workspace TEXT NOT NULL,
-            scope TEXT NOT NULL,
-            text TEXT NOT NULL,
-            tags TEXT NOT NULL DEFAULT '',
-            source_run TEXT,
-            author TEXT NOT NULL,
-            key TEXT,
-            ts REAL NOT NULL
-        )""",
-        "CREATE INDEX memories_scope ON memories (workspace, scope)",
-        "CREATE UNIQUE INDEX memories_key ON memories (workspace, key) WHERE key IS NOT NULL",
-        """CREATE VIRTUAL TABLE memories_fts USING fts5(
+    ),
+]
+
+# Long-term memory with its full-text index: FTS5 on SQLite, a generated
+# ``tsvector`` column with a GIN index on PostgreSQL.
+_MEMORY: list[Step] = [
+    Table("memories", (
+        col("id", "serial"), col("workspace", "text"), col("scope", "text"),
+        col("text", "text"), col("tags", "text", default="''"), opt("source_run", "text"),
+        col("author", "text"), opt("key", "text"), col("ts", "real"),
+    )),
+    Index("memories_scope", "memories", ("workspace", "scope")),
+    Index("memories_key", "memories", ("workspace", "key"), unique=True, where="key IS NOT NULL"),
+    Dialects(
+        sqlite=(
+            """CREATE VIRTUAL TABLE memories_fts USING fts5(
             text, tags, content='memories', content_rowid='id', tokenize='porter unicode61'
         )""",
-        """CREATE TRIGGER memories_ai AFTER INSERT ON memories BEGIN
+            """CREATE TRIGGER memories_ai AFTER INSERT ON memories BEGIN
             INSERT INTO memories_fts (rowid, text, tags) VALUES (NEW.id, NEW.text, NEW.tags);
         END""",
-        """CREATE TABLE memory_vectors (
-            memory_id INTEGER PRIMARY KEY,
-            workspace TEXT NOT NULL,
-            model TEXT NOT NULL,
-            vec BLOB NOT NULL
-        )""",
-        """CREATE TRIGGER memories_ad AFTER DELETE ON memories BEGIN
+        ),
+        postgres=(
+            "ALTER TABLE memories ADD COLUMN tsv tsvector GENERATED ALWAYS AS"
+            " (to_tsvector('english', text || ' ' || tags)) STORED",
+            "CREATE INDEX memories_tsv ON memories USING GIN (tsv)",
+        ),
+    ),
+    Table("memory_vectors", (
+        col("memory_id", "int", primary=True), col("workspace", "text"), col("model", "text"),
+        col("vec", "blob"),
+    )),
+    Dialects(
+        sqlite=(
+            """CREATE TRIGGER memories_ad AFTER DELETE ON memories BEGIN
             DELETE FROM memory_vectors WHERE memory_id = OLD.id;
             INSERT INTO memories_fts (memories_fts, rowid, text, tags)
             VALUES ('delete', OLD.id, OLD.text, OLD.tags);
         END""",
-    ],
-    # Run lifecycle events are written by the store next to the change
-    # (store/lifecycle.py): with these triggers a run insert cost 4-5x more,
-    # because SQLite then runs the trigger program once per row.
-    [
-        "DROP TRIGGER IF EXISTS bus_run_created",
-        "DROP TRIGGER IF EXISTS bus_run_ended",
-    ],
-    # Tokens are records of one workspace: an id to list and revoke them by,
-    # an optional expiry, and a revocation that stays (removing a person
-    # revokes theirs; adding the name again does not bring them back). A
-    # token from before is kept only where its person is in exactly one
-    # workspace (it was valid wherever the name was: no telling which).
-    [
-        """CREATE TABLE tokens_v2 (
-            id TEXT PRIMARY KEY,
-            hash TEXT NOT NULL UNIQUE,
-            workspace TEXT NOT NULL,
-            person TEXT NOT NULL,
-            created_at REAL NOT NULL,
-            expires_at REAL,
-            revoked_at REAL
-        )""",
-        """INSERT INTO tokens_v2 (id, hash, workspace, person, created_at)
+        ),
+        postgres=(
+            "ALTER TABLE memory_vectors ADD FOREIGN KEY (memory_id) REFERENCES memories (id)"
+            " ON DELETE CASCADE",
+        ),
+    ),
+]
+
+# Tokens are records of one workspace: an id to list and revoke them by, an
+# optional expiry, and a revocation that stays (removing a person revokes
+# theirs; adding the name again does not bring them back). A token from
+# before is kept only where its person is in exactly one workspace (it was
+# valid wherever the name was: no telling which).
+_TOKENS: list[Step] = [
+    Table("tokens_v2", (
+        col("id", "text", primary=True), col("hash", "text", unique=True),
+        col("workspace", "text"), col("person", "text"), col("created_at", "real"),
+        opt("expires_at", "real"), opt("revoked_at", "real"),
+    )),
+    Dialects(
+        sqlite=(
+            """INSERT INTO tokens_v2 (id, hash, workspace, person, created_at)
         SELECT 'tk-' || lower(hex(randomblob(8))), t.hash, p.workspace, t.person, t.created_at
         FROM tokens t JOIN people p ON p.name = t.person
         WHERE (SELECT COUNT(*) FROM people q WHERE q.name = t.person) = 1""",
-        "DROP TABLE tokens",
-        "ALTER TABLE tokens_v2 RENAME TO tokens",
-        "CREATE INDEX tokens_person ON tokens (workspace, person)",
-    ],
+        ),
+        postgres=(
+            """INSERT INTO tokens_v2 (id, hash, workspace, person, created_at)
+        SELECT 'tk-' || substr(md5(random()::text || t.hash), 1, 16), t.hash, p.workspace,
+               t.person, t.created_at
+        FROM tokens t JOIN people p ON p.name = t.person
+        WHERE (SELECT COUNT(*) FROM people q WHERE q.name = t.person) = 1""",
+        ),
+    ),
+    Dialects(sqlite=("DROP TABLE tokens",), postgres=("DROP TABLE tokens",)),
+    Dialects(
+        sqlite=("ALTER TABLE tokens_v2 RENAME TO tokens",),
+        postgres=("ALTER TABLE tokens_v2 RENAME TO tokens",),
+    ),
+    Index("tokens_person", "tokens", ("workspace", "person")),
+]
+
+#: The migrations, oldest first. Migration N brings a store to version N.
+SCHEMA: list[list[Step]] = [
+    _V1,
+    _V2,
+    [*_GOVERNANCE, *_WORKSPACE, *_MEMORY],
+    # Run lifecycle events are written by the store next to the change
+    # (store/lifecycle.py): with these triggers a run insert cost 4-5x more,
+    # because SQLite then runs the trigger program once per row.
+    [sqlite_only("DROP TRIGGER IF EXISTS bus_run_created", "DROP TRIGGER IF EXISTS bus_run_ended")],
+    _TOKENS,
     # Taint travels with data (docs/governance.md): a run that read untrusted
     # content, and each file version, memory and event such a run wrote.
     [
-        "ALTER TABLE runs ADD COLUMN tainted INTEGER NOT NULL DEFAULT 0",
-        "ALTER TABLE fs_versions ADD COLUMN tainted INTEGER NOT NULL DEFAULT 0",
-        "ALTER TABLE memories ADD COLUMN tainted INTEGER NOT NULL DEFAULT 0",
-        "ALTER TABLE bus_events ADD COLUMN tainted INTEGER NOT NULL DEFAULT 0",
+        AddColumn("runs", col("tainted", "int", default="0")),
+        AddColumn("fs_versions", col("tainted", "int", default="0")),
+        AddColumn("memories", col("tainted", "int", default="0")),
+        AddColumn("bus_events", col("tainted", "int", default="0")),
     ],
     # A keyed audit log: each record sealed with an HMAC of its hash
     # (store/audit.py); NULL for records written without a key.
-    [
-        "ALTER TABLE audit ADD COLUMN mac TEXT",
-    ],
+    [AddColumn("audit", opt("mac", "text"))],
 ]
+# fmt: on
+
+#: The SQLite statements of each migration (``PRAGMA user_version`` counts them).
+MIGRATIONS: list[list[str]] = render("sqlite")
+#: The PostgreSQL statements of each migration (``orgos_schema`` counts them).
+PG_MIGRATIONS: list[list[str]] = render("postgres")
+#: The schema version this orgos writes; a store at a higher one is refused.
+VERSION = len(SCHEMA)
+
+
+def too_new(where: str, version: int) -> str:
+    """Why a store whose schema is at ``version`` (above ``VERSION``) is refused."""
+    return (f"{where} has schema version {version}, written by a newer orgos (this one knows"
+            f" versions up to {VERSION}); upgrade orgos to open it")  # fmt: skip

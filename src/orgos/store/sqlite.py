@@ -22,7 +22,7 @@ from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from orgos.errors import FencedOut
+from orgos.errors import FencedOut, StoreError
 from orgos.store import audit as audit_sql
 from orgos.store import codec, lifecycle
 from orgos.store.base import (
@@ -31,6 +31,7 @@ from orgos.store.base import (
     Durability,
     InsertRun,
     JournalEntry,
+    Listener,
     Op,
     RunFilter,
     RunRecord,
@@ -46,7 +47,7 @@ from orgos.store.rows import (
     _loads,
     _run_from_row,
 )
-from orgos.store.schema import MIGRATIONS
+from orgos.store.schema import MIGRATIONS, VERSION, too_new
 from orgos.store.transaction import transact
 
 T = TypeVar("T")
@@ -86,12 +87,20 @@ def migrate_file(path: Path) -> None:
         current = conn.execute("PRAGMA user_version").fetchone()[0]
     finally:
         conn.close()
-    if current < len(MIGRATIONS):
+    if current != VERSION:
         conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
         try:
             SQLiteStore._migrate(conn)
         finally:
             conn.close()
+
+
+def _nothing() -> None:
+    return None
+
+
+def _name(conn: sqlite3.Connection) -> str:
+    return str(conn.execute("PRAGMA database_list").fetchone()[2] or "this store")
 
 
 class SQLiteStore:
@@ -107,6 +116,10 @@ class SQLiteStore:
         self.checkpoint_interval = 1.0
         #: The key that seals audit records (set by governance; None: keyless).
         self.audit_key: audit_sql.KeySource | None = None
+
+    def listen(self, listener: Listener) -> Callable[[], None]:
+        # Another process's changes are not announced: workers poll.
+        return _nothing
 
     def audit_key_now(self) -> bytes | None:
         return None if self.audit_key is None else self.audit_key()
@@ -129,7 +142,13 @@ class SQLiteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._w = self._connect()
         self._r = self._connect()
-        await self._write(self._migrate)
+        try:
+            await self._write(self._migrate)
+        except BaseException:
+            self._w.close()
+            self._r.close()
+            self._w = self._r = None
+            raise
         # From now on a writer that finds the lock taken (another process is
         # committing) is told at once and retries in _write, in short steps:
         # SQLite's own busy handler sleeps in coarse steps (up to 100 ms), and
@@ -169,12 +188,18 @@ class SQLiteStore:
     @staticmethod
     def _migrate(conn: sqlite3.Connection) -> None:
         """Bring the schema up to date. The version is read under the write
-        lock, so processes opening a new database at once migrate it once."""
-        if conn.execute("PRAGMA user_version").fetchone()[0] >= len(MIGRATIONS):
+        lock, so processes opening a new database at once migrate it once.
+        A schema from a newer orgos is refused (StoreError)."""
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        if current > VERSION:
+            raise StoreError(too_new(_name(conn), current))
+        if current == VERSION:
             return
 
         def migrate(conn: sqlite3.Connection) -> None:
             current = conn.execute("PRAGMA user_version").fetchone()[0]
+            if current > VERSION:
+                raise StoreError(too_new(_name(conn), current))
             for version, statements in enumerate(MIGRATIONS, start=1):
                 if version > current:
                     for stmt in statements:
