@@ -12,9 +12,9 @@ import pytest
 from gov_helpers import next_approval, runtime
 
 from orgos import Agent, validator
+from orgos.agents.guardrails import VERDICT_SCHEMA
 from orgos.errors import ConfigError
 from orgos.llm.base import ModelRequest, ModelResponse
-from orgos.policy.guardrails import VERDICT_SCHEMA
 from orgos.testing import ScriptedModel
 
 

@@ -13,12 +13,12 @@ import pytest
 from wf_helpers import agent_of, agents_model
 
 from orgos import Agent, RunStatus, Runtime, validator
+from orgos.agents.guardrails import VERDICT_SCHEMA
 from orgos.config.org import OrgSpec, TeamSpec
 from orgos.config.workflow import WorkflowSpec
 from orgos.config.workflow_files import load_workflow
 from orgos.errors import ConfigError
 from orgos.llm.base import ModelRequest, ModelResponse
-from orgos.policy.guardrails import VERDICT_SCHEMA
 from orgos.testing import ScriptedModel
 
 AGENTS = [Agent(name="quoter", team="sales"), Agent(name="mailer"), Agent(name="lead")]

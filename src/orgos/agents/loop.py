@@ -18,13 +18,13 @@ from orgos.agents import delegation
 from orgos.agents import guardrails as guard
 from orgos.agents.delegation import DELEGATE, check_delegation, delegate_tool
 from orgos.agents.effects import Effects
+from orgos.agents.guardrails import GuardrailError
 from orgos.config.specs import AgentSpec, SchemaValidator, json_schema_validator
 from orgos.kernel.context import RunContext
 from orgos.kernel.registry import AgentRegistry
 from orgos.llm.base import Message, ModelRequest, ModelResponse, ToolCall, ToolDef
 from orgos.memory.compact import compact
 from orgos.memory.handoff import Handoff
-from orgos.policy.guardrails import GuardrailError
 from orgos.tools.base import ToolResult
 from orgos.tools.validators import Validator
 

@@ -1,6 +1,7 @@
 """Governance: policy rules, approvals, budgets and rate limits, kill switches,
-guardrails, the secrets vault, people and roles, and the audit chain. It plugs
-into the kernel's syscall pipeline when a Runtime is assembled."""
+the secrets vault, tokens and what each role may do, and the audit chain
+(guardrails: ``orgos.agents.guardrails``). It plugs into the kernel's
+syscall pipeline when a Runtime is assembled."""
 
 from orgos.policy.governance import Governance
 from orgos.policy.rules import Call, Decision, RuleSet

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from orgos.agents.guardrails import parse_verdict
+from orgos.agents.guardrails import (
+    as_text,
+    is_deterministic,
+    judge_request,
+    parse_verdict,
+    read_verdict,
+    run_checks,
+)
 from orgos.config.expr import ExprError, render
 from orgos.config.specs import json_schema_validator
 from orgos.config.workflow import GateSpec
 from orgos.kernel.syscall import Syscall
-from orgos.policy.guardrails import (
-    as_text,
-    is_deterministic,
-    judge_request,
-    read_verdict,
-    run_checks,
-)
 from orgos.result import Result
 from orgos.store.base import Audit
 from orgos.workflows.state import Attempt, StepState
