@@ -30,7 +30,7 @@ import governance_report
 
 from orgos import Agent, Runtime
 from orgos.policy import Governance, PolicySpec
-from orgos.policy.redact import Redactor, install_log_redaction
+from orgos.redact import Redactor, install_log_redaction
 from orgos.testing.scripted import ScriptedModel
 
 EVENT = {

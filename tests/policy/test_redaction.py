@@ -14,7 +14,7 @@ from gov_helpers import runtime
 from orgos import Agent, tool
 from orgos.kernel.events import Event
 from orgos.llm.base import ModelRequest, ModelResponse
-from orgos.policy.redact import Redactor, iban_ok, luhn_ok
+from orgos.redact import Redactor, iban_ok, luhn_ok
 from orgos.testing import ScriptedModel
 
 EMAIL = "dana.reyes+shop@example.co.uk"

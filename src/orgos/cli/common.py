@@ -10,7 +10,6 @@ import asyncio
 import json
 import logging
 import os
-import re
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Iterator, Mapping
@@ -23,6 +22,7 @@ import typer
 
 from orgos import aio
 from orgos.cli.safe import inert
+from orgos.redact import redact_env
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -43,8 +43,6 @@ EXIT_INTERRUPTED = 130  # Ctrl-C; the run goes on when a worker resumes it
 #: A Python file defining ``model`` (or ``models``, a dict): the models every
 #: command uses instead of the project's. A hook for tests and demos.
 MODEL_SCRIPT_ENV = "ORGOS_MODEL_SCRIPT"
-
-_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$", re.IGNORECASE)
 
 
 class CliError(Exception):
@@ -70,24 +68,6 @@ class State:
 
 
 # --- secrets ------------------------------------------------------------------------
-def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
-    """Values of environment variables that look like secrets (API keys...)."""
-    env = os.environ if env is None else env
-    return sorted(
-        (v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= 8),
-        key=len,
-        reverse=True,
-    )
-
-
-def redact(text: str, secrets: list[str] | None = None) -> str:
-    """``text`` with every secret from the environment replaced by ``***``."""
-    for value in secret_values() if secrets is None else secrets:
-        if value in text:
-            text = text.replace(value, "***")
-    return text
-
-
 # --- output -------------------------------------------------------------------------
 def console(*, stderr: bool = False) -> Console:
     """A console; when output is not a terminal, lines are not wrapped at 80.
@@ -106,7 +86,7 @@ def error_line(message: str) -> Text:
     """``error: message`` in red, the message inert and its secrets redacted."""
     from rich.text import Text
 
-    return Text("error:", style="bold red").append(" " + inert(redact(message)))
+    return Text("error:", style="bold red").append(" " + inert(redact_env(message)))
 
 
 class _InertLogHandler(logging.Handler):
@@ -115,10 +95,10 @@ class _InertLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            text = inert(redact(record.getMessage()))  # one line
+            text = inert(redact_env(record.getMessage()))  # one line
             if record.exc_info:  # a traceback's lines, indented under it
                 formatted = (self.formatter or logging.Formatter()).formatException(record.exc_info)
-                trace = inert(redact(formatted), lines=True)
+                trace = inert(redact_env(formatted), lines=True)
                 text += "".join("\n  " + line for line in trace.splitlines())
         except Exception:
             self.handleError(record)
@@ -151,7 +131,7 @@ def short(value: Any, limit: int | None = 160) -> str:
             text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str)
         except (TypeError, ValueError):
             text = repr(value)
-    text = inert(redact(" ".join(text.split())))
+    text = inert(redact_env(" ".join(text.split())))
     if limit is not None and len(text) > limit:
         text = text[: max(1, limit - 1)] + "…"
     return text

@@ -11,9 +11,10 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from orgos.cli.common import fmt_seconds, fmt_tokens, redact, short
+from orgos.cli.common import fmt_seconds, fmt_tokens, short
 from orgos.cli.safe import inert, inert_json, safe
 from orgos.cli.tree import RunNode, Step, outcome, run_seconds
+from orgos.redact import redact_env
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -229,9 +230,9 @@ def print_output(con: Console, output: Any) -> None:
     """A run's output, whole, inert, each line indented: nothing it holds
     can pass for a line orgos printed (a fake ``✔ approved``)."""
     if isinstance(output, str):
-        text = inert(redact(output), lines=True)
+        text = inert(redact_env(output), lines=True)
     else:
-        text = inert_json(redact(json.dumps(output, indent=2, ensure_ascii=False, default=str)))
+        text = inert_json(redact_env(json.dumps(output, indent=2, ensure_ascii=False, default=str)))
     con.print(Text("\n".join("  " + line for line in text.split("\n"))))
 
 

@@ -35,6 +35,7 @@ from orgos.kernel.syscall import Park, Pipeline, Stopping
 from orgos.kernel.timers import WakeTimers
 from orgos.llm.base import Model, ModelRequest, ModelResponse, TokenSink
 from orgos.llm.fallback import Caller, ModelOptions
+from orgos.redact import Scrubber
 from orgos.result import Result
 from orgos.store.base import (
     Append,
@@ -51,7 +52,6 @@ from orgos.store.base import (
 )
 from orgos.store.children import ended_source, outcome_of
 from orgos.tools.base import Tool
-from orgos.tools.scrub import Scrubber
 
 log = logging.getLogger("orgos.kernel")
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from orgos.llm.base import ModelError, ToolCall
+from orgos.redact import redact_key
 
 #: Statuses worth retrying: timeouts, conflicts, rate limits, and every 5xx.
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
@@ -60,16 +61,6 @@ def retry_after(headers: Mapping[str, str] | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def redact(text: str, secret: str | None) -> str:
-    """Remove a secret (and any long prefix of it) from error text."""
-    if secret and len(secret) >= 4:
-        text = text.replace(secret, "***")
-        # Providers often echo a truncated key ("sk-abc12***wxyz").
-        if len(secret) >= 16:
-            text = text.replace(secret[:8], "***")
-    return text
-
-
 def status_error(
     provider: str,
     status: int,
@@ -79,9 +70,9 @@ def status_error(
 ) -> ModelError:
     retryable = status in RETRYABLE_STATUSES or status >= 500
     hint = retry_after(headers) if retryable else None
-    text = redact(f"{provider} returned HTTP {status}: {message}", secret)
+    text = redact_key(f"{provider} returned HTTP {status}: {message}", secret)
     return ModelError(text, retryable=retryable, retry_after=hint)
 
 
 def transport_error(provider: str, what: str, secret: str | None) -> ModelError:
-    return ModelError(redact(f"{provider}: {what}", secret), retryable=True)
+    return ModelError(redact_key(f"{provider}: {what}", secret), retryable=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 import openai
 
-from orgos.llm._common import emit, parse_tool_call, redact, status_error, transport_error
+from orgos.llm._common import emit, parse_tool_call, status_error, transport_error
 from orgos.llm.base import (
     Message,
     ModelError,
@@ -19,6 +19,7 @@ from orgos.llm.base import (
     ToolCall,
     Usage,
 )
+from orgos.redact import redact_key
 
 
 class OpenAICompatModel:
@@ -164,7 +165,7 @@ class OpenAICompatModel:
         )
 
     def __repr__(self) -> str:
-        url = redact(self.base_url, self._secret)
+        url = redact_key(self.base_url, self._secret)
         return f"OpenAICompatModel({self.model!r}, base_url={url!r})"
 
 

@@ -26,15 +26,14 @@ from orgos.policy import approvals as approvals_mod
 from orgos.policy import escalation, trial
 from orgos.policy.budgets import Meter, Prices, RateLimiter, day_of
 from orgos.policy.gate import ApprovalGate
-from orgos.policy.redact import Redactor, attach_log_scrub
 from orgos.policy.rules import Call, Decision, RuleSet
 from orgos.policy.sealing import AuditKey
 from orgos.policy.source import PolicySource
 from orgos.policy.spec import PolicySpec
+from orgos.redact import Redactor, Scrubber, attach_log_scrub
 from orgos.result import Result
 from orgos.store.base import Audit, RunFilter, RunRecord, RunStatus
 from orgos.store.governance import Approval, GovernanceStore
-from orgos.tools.scrub import Scrubber
 
 if TYPE_CHECKING:
     from orgos.config.specs import AgentSpec

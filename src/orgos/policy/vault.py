@@ -12,8 +12,8 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 
 from orgos.errors import ConfigError, NotFound
+from orgos.redact import Scrubber
 from orgos.store.governance import GovernanceStore
-from orgos.tools.scrub import Scrubber
 
 KEY_ENV = "ORGOS_VAULT_KEY"
 
@@ -36,7 +36,7 @@ def vault_key(key_file: Path | None, env: Mapping[str, str] | None = None) -> by
 
 class Vault:
     """``scrubber`` learns every value that goes in or out, so results and
-    logs are scrubbed of it (orgos.tools.scrub)."""
+    logs are scrubbed of it (orgos.redact)."""
 
     def __init__(
         self, gstore: GovernanceStore, workspace: str, key: bytes, scrubber: Scrubber | None = None

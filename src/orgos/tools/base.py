@@ -20,9 +20,9 @@ import pydantic
 import pydantic_core
 
 from orgos.errors import ConfigError
+from orgos.redact import Scrubber
 from orgos.result import Result
 from orgos.store.codec import explain
-from orgos.tools.scrub import Scrubber
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 

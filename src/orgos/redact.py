@@ -1,19 +1,139 @@
-"""PII redaction for what leaves a process to be watched: the orgos loggers'
-records and the live events (traces) a watcher receives. Not the journal: it
-is the truth, readable by who the roles allow (and secrets never enter it).
+"""What leaves a process, without secrets or PII: the one place for redaction.
 
-Built in: e-mail addresses, phone numbers, payment card numbers (only those
+Secrets: known values (the vault's, a provider's API key, the environment's
+keys and tokens) are replaced by ``***`` wherever they show: in a tool's
+result (the values and the keys of every mapping), its error, model
+provider errors, the orgos loggers' records and the CLI's output. A vault
+value is caught as it is and in the encodings a tool may hand it back in:
+base64 (standard and URL-safe, with and without padding), hex (lower and
+upper case) and URL-encoding (``quote``, ``quote_plus``; upper- or
+lower-case escapes). An encoding of a value inside a longer encoded text
+(base64 of ``user:secret``) is not: the text no longer holds the value's
+own encoding.
+
+PII, for what leaves a process to be watched: the orgos loggers' records and
+the live events (traces) a watcher receives. Not the journal: it is the
+truth, readable by who the roles allow (and secrets never enter it). Built
+in: e-mail addresses, phone numbers, payment card numbers (only those
 passing the Luhn check) and IBANs (only those passing the mod-97 check), so
 order numbers and amounts are left alone; plus patterns of the policy.
+
+A foundation module (standard library only): the model adapters, tools, the
+kernel, governance and the CLI all use it.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
+import os
 import re
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+# --- secrets ------------------------------------------------------------------------
+MASK = "***"
+#: Shorter values are not scrubbed: "1" or "ab" would mask half of any text.
+MIN_LENGTH = 4
+_ESCAPE = re.compile(r"%[0-9A-F]{2}")
+
+
+def encodings(secret: str) -> set[str]:
+    """The forms of ``secret`` that are scrubbed (itself included)."""
+    raw = secret.encode()
+    std = base64.b64encode(raw).decode()
+    url = base64.urlsafe_b64encode(raw).decode()
+    forms = {secret, std, std.rstrip("="), url, url.rstrip("="), raw.hex(), raw.hex().upper()}
+    quote = urllib.parse.quote
+    for q in (quote(secret, safe=""), quote(secret), urllib.parse.quote_plus(secret)):
+        forms.add(q)
+        forms.add(_ESCAPE.sub(lambda m: m.group().lower(), q))
+    return {f for f in forms if len(f) >= MIN_LENGTH}
+
+
+class Scrubber:
+    """Replaces known secret values (and their encodings) with ``***``. One
+    compiled pattern for all of them; adding a value recompiles it (values
+    are added rarely: when the vault hands one out or stores one)."""
+
+    def __init__(self, secrets: Iterable[str] = ()):
+        self._secrets: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+        self.add(*secrets)
+
+    def add(self, *secrets: str) -> None:
+        new = {s for s in secrets if isinstance(s, str) and len(s) >= MIN_LENGTH}
+        if new <= self._secrets:
+            return
+        self._secrets |= new
+        forms = set().union(*(encodings(s) for s in self._secrets))
+        longest_first = sorted(forms, key=len, reverse=True)
+        self._pattern = re.compile("|".join(re.escape(f) for f in longest_first))
+
+    def __bool__(self) -> bool:
+        return self._pattern is not None
+
+    def text(self, text: str) -> str:
+        p = self._pattern
+        return text if p is None else p.sub(MASK, text)
+
+    def value(self, value: Any) -> Any:
+        """A JSON-like value with every string scrubbed, mapping keys too."""
+        p = self._pattern
+        return value if p is None else _scrub(value, p)
+
+
+def _scrub(v: Any, p: re.Pattern[str]) -> Any:
+    if isinstance(v, str):
+        return p.sub(MASK, v)
+    if isinstance(v, dict):
+        out: dict[Any, Any] = {}
+        for k, x in v.items():
+            if isinstance(k, str):
+                k = p.sub(MASK, k)
+                while k in out:  # two keys masked alike: both stay
+                    k += "*"
+            out[k] = _scrub(x, p)
+        return out
+    if isinstance(v, list | tuple):
+        return [_scrub(x, p) for x in v]
+    return v
+
+
+def redact_key(text: str, secret: str | None) -> str:
+    """Remove a model provider's API key (and any long prefix of it) from error text."""
+    if secret and len(secret) >= MIN_LENGTH:
+        text = text.replace(secret, MASK)
+        # Providers often echo a truncated key ("sk-abc12***wxyz").
+        if len(secret) >= 16:
+            text = text.replace(secret[:8], MASK)
+    return text
+
+
+#: Environment variables whose values the CLI never prints.
+_SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$", re.IGNORECASE)
+
+
+def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
+    """Values of environment variables that look like secrets (API keys...)."""
+    env = os.environ if env is None else env
+    return sorted(
+        (v for k, v in env.items() if _SECRET_NAME.search(k) and len(v) >= 8),
+        key=len,
+        reverse=True,
+    )
+
+
+def redact_env(text: str, secrets: list[str] | None = None) -> str:
+    """``text`` with every secret from the environment replaced by ``***``."""
+    for value in secret_values() if secrets is None else secrets:
+        if value in text:
+            text = text.replace(value, MASK)
+    return text
+
+
+# --- PII ----------------------------------------------------------------------------
 EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
 IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
