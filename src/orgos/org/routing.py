@@ -23,9 +23,9 @@ import pydantic_core
 
 from orgos.config.specs import AgentSpec
 from orgos.config.workflow import RouteSpec
+from orgos.kernel.breakers import CircuitBreaker
 from orgos.kernel.syscall import Syscall, Verdict
 from orgos.llm.base import Message, ModelRequest
-from orgos.org.breaker import CircuitBreaker
 from orgos.store.base import RunRecord, RunStatus
 from orgos.store.routing import LoadSource
 

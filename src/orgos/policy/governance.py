@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from orgos.config.chart import OrgChart
 from orgos.errors import ConfigError
+from orgos.kernel.breakers import WindowBreaker
 from orgos.kernel.syscall import Syscall, Verdict
 from orgos.policy import approvals as approvals_mod
 from orgos.policy import escalation, trial
@@ -85,7 +85,7 @@ class Governance:
         #: across refreshes, or a refresh would let the agent go on meanwhile).
         self._tripping: dict[str, str] = {}
         self._switch_next = 0.0
-        self._breaker: dict[str, tuple[deque[float], deque[tuple[float, float]]]] = {}
+        self._breaker: dict[str, WindowBreaker] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._vault_key, self._vault_key_file = vault_key, vault_key_file
@@ -527,26 +527,14 @@ class Governance:
 
     def _breaker_note(self, agent: str, *, cost: float = 0.0, error: bool = False) -> None:
         b = self.spec.breaker
+        counts = self._breaker.setdefault(agent, WindowBreaker())
         now = time.monotonic()
-        errors, spend = self._breaker.setdefault(agent, (deque(), deque()))
-        if error:
-            errors.append(now)
-        if cost:
-            spend.append((now, cost))
-        while errors and errors[0] < now - b.window:
-            errors.popleft()
-        while spend and spend[0][0] < now - b.window:
-            spend.popleft()
-        why = None
-        if b.max_errors is not None and len(errors) >= b.max_errors:
-            why = f"breaker: {len(errors)} failed tool calls in {b.window:g} s"
-        total = sum(c for _, c in spend)
-        if b.max_cost is not None and total >= b.max_cost:
-            why = f"breaker: spent {total:.4f} {self.spec.currency} in {b.window:g} s"
+        why = counts.note(
+            now, b.window, b.max_errors, b.max_cost, self.spec.currency, cost=cost, error=error
+        )
         if why is None or "agent:" + agent in self._paused:
             return
-        errors.clear()
-        spend.clear()
+        counts.reset()
         log.error("agent %s paused by its %s", agent, why)
         scope = "agent:" + agent
         self._paused[scope] = self._tripping[scope] = why
