@@ -27,13 +27,23 @@ _EXPORTS = {
     "WorkflowSpec": ("orgos.config.workflow", "WorkflowSpec"),
     "OrgSpec": ("orgos.config.org", "OrgSpec"),
     "TeamSpec": ("orgos.config.org", "TeamSpec"),
+    "OrgosError": ("orgos.errors", "OrgosError"),
+    "ConfigError": ("orgos.errors", "ConfigError"),
+    "NotFound": ("orgos.errors", "NotFound"),
+    "RunFailed": ("orgos.errors", "RunFailed"),
+    "ModelError": ("orgos.llm.base", "ModelError"),
 }
 
 __all__ = [
     "Agent",
     "AgentSpec",
+    "ConfigError",
     "Durability",
+    "ModelError",
+    "NotFound",
     "OrgSpec",
+    "OrgosError",
+    "RunFailed",
     "RunRecord",
     "RunStatus",
     "Runtime",
@@ -53,6 +63,8 @@ if TYPE_CHECKING:
     from orgos.config.specs import AgentSpec as Agent
     from orgos.config.workflow import WorkflowSpec
     from orgos.config.workflow import WorkflowSpec as Workflow
+    from orgos.errors import ConfigError, NotFound, OrgosError, RunFailed
+    from orgos.llm.base import ModelError
     from orgos.runtime import Runtime
     from orgos.store.base import Durability, RunRecord, RunStatus
     from orgos.tools.base import Tool, ToolResult, tool

@@ -20,6 +20,7 @@ from orgos.agents.delegation import DELEGATE, check_delegation, delegate_tool
 from orgos.agents.effects import Effects
 from orgos.agents.guardrails import GuardrailError
 from orgos.config.specs import AgentSpec, SchemaValidator, json_schema_validator
+from orgos.errors import OrgosError
 from orgos.kernel.context import RunContext
 from orgos.kernel.registry import AgentRegistry
 from orgos.llm.base import Message, ModelRequest, ModelResponse, ToolCall, ToolDef
@@ -44,8 +45,8 @@ class BuiltinTools(Protocol):
     async def call(self, ctx: RunContext, name: str, args: dict[str, Any]) -> ToolResult: ...
 
 
-class StepLimitReached(Exception):
-    pass
+class StepLimitReached(OrgosError):
+    """An agent used up its ``max_steps`` without a valid final answer."""
 
 
 def render_task(task: Any) -> str:

@@ -22,6 +22,7 @@ import typer
 
 from orgos import aio
 from orgos.cli.safe import inert
+from orgos.errors import OrgosError
 from orgos.redact import redact_env
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ EXIT_INTERRUPTED = 130  # Ctrl-C; the run goes on when a worker resumes it
 MODEL_SCRIPT_ENV = "ORGOS_MODEL_SCRIPT"
 
 
-class CliError(Exception):
+class CliError(OrgosError):
     """Bad input from the command line: reported in one line, exit code 2."""
 
 
@@ -156,12 +157,9 @@ def fmt_tokens(n: int) -> str:
 @contextmanager
 def reported_errors() -> Iterator[None]:
     """Turn the errors a user can fix into one red line and exit code 2."""
-    from orgos.errors import OrgosError
-    from orgos.llm.base import ModelError
-
     try:
         yield
-    except (CliError, OrgosError, ModelError) as exc:
+    except OrgosError as exc:  # CliError and ModelError among them
         fail(str(exc) or type(exc).__name__)
 
 

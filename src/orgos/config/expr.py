@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from orgos.errors import OrgosError
+
 _CONSTS = {"true": True, "false": False, "null": None, "none": None}
 _FUNCS: dict[str, Callable[[Any], Any]] = {"len": len, "any": any, "all": all}
 _CMP: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
@@ -40,7 +42,7 @@ _BIN: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
 TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
 
-class ExprError(ValueError):
+class ExprError(OrgosError, ValueError):
     """An expression that cannot be parsed or evaluated."""
 
 

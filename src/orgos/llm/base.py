@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from orgos.errors import OrgosError
+
 Role = Literal["system", "user", "assistant", "tool"]
 
 #: Receives each text fragment of a streamed response as it arrives.
@@ -135,7 +137,7 @@ class ModelResponse:
         )
 
 
-class ModelError(Exception):
+class ModelError(OrgosError):
     """A model call failed. ``retryable`` errors (rate limits, 5xx, timeouts,
     dropped connections) are retried with backoff by the kernel; others are
     reported to the run at once. ``retry_after`` is the server's hint, in seconds."""

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from orgos.errors import OrgosError
 from orgos.policy.spec import Action, PolicySpec, Rule
 
 _MISSING = object()
@@ -91,7 +92,7 @@ def _lookup(obj: Any, path: list[str]) -> Any:
     return obj
 
 
-class NotFinite(ValueError):
+class NotFinite(OrgosError, ValueError):
     """A numeric comparison met NaN or an infinity: no answer is safe, so the
     rule's condition fails closed (a deny or approve rule applies)."""
 

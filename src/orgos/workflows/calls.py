@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from orgos.config.expr import render, render_data
 from orgos.config.workflow import RouteSpec
+from orgos.errors import OrgosError
 from orgos.kernel.syscall import Park, Syscall
 from orgos.llm.base import ModelError
 from orgos.result import Result
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("orgos.routing")
 
 
-class NoRoute(LookupError):
+class NoRoute(OrgosError, LookupError):
     def __init__(self, step: str, why: str):
         super().__init__(f"step {step}: {why}")
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from orgos.config.expr import ExprError, Exprs
 from orgos.config.specs import AgentSpec
 from orgos.config.workflow import RouteSpec, StepSpec, WorkflowSpec
+from orgos.errors import OrgosError
 from orgos.kernel.context import RunContext
 from orgos.tools.validators import Validator
 from orgos.workflows import calls, gates
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 SPAWN_CHUNK = 50
 
 
-class WorkflowFailed(Exception):
+class WorkflowFailed(OrgosError):
     """The workflow cannot go on: a step failed for good."""
 
 
