@@ -71,7 +71,7 @@ def model(steps: int) -> ScriptedModel:
 def runtime(db: Path, steps: int, governed: bool) -> Runtime:
     gov = Governance(POLICY) if governed else None
     return Runtime(store=db, agents=[Agent(name="bench", tools=[add], max_steps=steps + 1)],
-                   tools=[add], models=model(steps), governance=gov)  # fmt: skip
+                   tools=[add], models=model(steps), governance=gov, tune_gc=True)  # fmt: skip
 
 
 async def end_to_end(governed: bool, runs: int, steps: int) -> float:

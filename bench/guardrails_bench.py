@@ -79,7 +79,7 @@ async def runs_us(guarded: bool, n: int) -> float:
     agent = Agent(name="clerk", guardrails=g)
     model = ScriptedModel(lambda req: ScriptedModel.final("Refund RF-1 issued."), record=False)
     with tempfile.TemporaryDirectory() as d:
-        rt = Runtime(store=Path(d) / "o.db", agents=[agent], models=model,
+        rt = Runtime(tune_gc=True, store=Path(d) / "o.db", agents=[agent], models=model,
                      governance=Governance(PolicySpec()))  # fmt: skip
         async with rt:
             for i in range(50):

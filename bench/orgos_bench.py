@@ -48,6 +48,7 @@ def fake_model(steps: int, latency: float) -> ScriptedModel:
 async def agent_runs(args: argparse.Namespace, db: Path, go: Any = None) -> dict[str, Any]:
     rt = Runtime(
         store=db,
+        tune_gc=True,  # the benchmark owns its process: a collector paced for many runs
         durability=args.durability,
         agents=[Agent(name="bench", tools=[add], max_steps=args.steps + 1)],
         tools=[add],

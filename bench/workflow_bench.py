@@ -100,7 +100,7 @@ class FloorProgram:
 
 async def one(kind: str, n: int, latency: float, db: Path) -> tuple[float, float]:
     rt = Runtime(store=db, agents=AGENTS, models=fake_model(n, latency), workflows=[SPEC],
-                 max_active=n + 10)  # fmt: skip
+                 max_active=n + 10, tune_gc=True)  # fmt: skip
     rt.kernel.programs["floor"] = FloorProgram(any_=False)
     rt.kernel.programs["floor_any"] = FloorProgram(any_=True)
     async with rt:

@@ -48,7 +48,7 @@ class Code:
 def make_runtime(db: Path, durability: str, fn: Any, **kw: Any) -> Runtime:
     org = OrgSpec(teams=[TeamSpec(name="t", files=FileAccess(read=["**"], write=["**"]),
                                   memory=["team", "org"])])  # fmt: skip
-    rt = Runtime(store=db, durability=durability, agents=[Agent(name="a", team="t")],
+    rt = Runtime(tune_gc=True, store=db, durability=durability, agents=[Agent(name="a", team="t")],
                  models=ScriptedModel(), org=org, max_active=RUNS + 10, **kw)  # fmt: skip
     rt.kernel.programs["agent"] = Code(rt.registry, fn)
     return rt

@@ -63,7 +63,7 @@ class Runtime:
         lease_ttl: float = 10.0,
         poll_interval: float = 0.5,
         recover: bool = True,
-        tune_gc: bool = True,
+        tune_gc: bool = False,
         adopt: bool = True,
         drain_timeout: float = 10.0,
         env: Mapping[str, str] | None = None,

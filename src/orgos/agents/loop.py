@@ -190,7 +190,9 @@ class AgentProgram:
         of registered tools, not once per run."""
         tools_by_name = ctx.kernel.tools
         builtin: BuiltinTools | None = ctx.kernel.services.get(BUILTIN_TOOLS)
-        key = (id(tools_by_name), len(tools_by_name), id(builtin))
+        # The registry's version moves with every change: a tool replaced
+        # under its name is offered with its new schema.
+        key = (id(tools_by_name), tools_by_name.version, id(builtin))
         if prep.tools is not None and prep.tools_key == key:
             return prep.tools
         spec = prep.spec

@@ -241,7 +241,8 @@ async def resume(
 
 async def work(state: State) -> int:
     """A worker: recover every unfinished run of the project, until all end."""
-    rt = open_runtime(state, recover=True)
+    # A worker process is the CLI's own: its collector may be paced for many runs.
+    rt = open_runtime(state, recover=True, tune_gc=True)
     con = console()
     async with rt:
         with common.interrupt_event() as stop:

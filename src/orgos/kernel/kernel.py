@@ -22,7 +22,7 @@ import pydantic_core
 
 from orgos.config.limits import Limits
 from orgos.errors import FencedOut, NotFound, PayloadError, RunFailed, WorkspaceError
-from orgos.ids import new_id
+from orgos.ids import IdSource
 from orgos.kernel.context import RunContext
 from orgos.kernel.deadlines import Deadlines
 from orgos.kernel.events import Event, EventHub
@@ -52,6 +52,7 @@ from orgos.store.base import (
 )
 from orgos.store.children import ended_source, outcome_of
 from orgos.tools.base import Tool
+from orgos.tools.registry import ToolRegistry
 
 log = logging.getLogger("orgos.kernel")
 
@@ -83,7 +84,7 @@ class Kernel:
         model_timeout: float = 120.0,
         model_retries: int = 4,
         retry_backoff: float = 0.5,
-        tune_gc: bool = True,
+        tune_gc: bool = False,
         adopt: bool = True,
         drain_timeout: float = 10.0,
         limits: Limits | None = None,
@@ -96,7 +97,8 @@ class Kernel:
         self.models: dict[str, Model] = dict(models or {})
         #: Per model key: its retries and fallback chain (a project's ``models``).
         self.model_options: dict[str, ModelOptions] = dict(model_options or {})
-        self.tools: dict[str, Tool] = dict(tools or {})
+        #: By name; its ``version`` moves with every change (see ToolRegistry).
+        self.tools = ToolRegistry(tools or {})
         self.programs: dict[str, Program] = dict(programs or {})
         self.pipeline = Pipeline()
         #: Delegation depth, runs per tree, sizes (``orgos.config.limits``).
@@ -127,7 +129,9 @@ class Kernel:
         self.max_active = max_active
         self.lease_ttl = lease_ttl
         self.poll_interval = poll_interval
-        self.worker_id = new_id("w-")
+        #: Run and worker ids come from this kernel's own generator.
+        self.new_id = IdSource()
+        self.worker_id = self.new_id("w-")
         self.journal = Journal(store, self.worker_id)
         #: A clean stop waits this long for unrepeatable calls in flight.
         self.drain_timeout = drain_timeout
@@ -270,7 +274,7 @@ class Kernel:
         ws = self._workspace_of(workspace, parent)
         version = await program.resolve_version(ws, target)
         depth = 0 if parent is None else await self.trees.admit(parent)  # LimitReached
-        rid = new_id("r-")
+        rid = self.new_id("r-")
         local = len(self._active) + len(self._reserved) < self.max_active and (
             self.scheduler is None or self.scheduler.admit(self, kind, target)
         )
@@ -546,7 +550,7 @@ class Kernel:
         for rid in list(self._held):
             self._notify(rid)
         await self.journal.close()
-        self.worker_id = new_id("w-")
+        self.worker_id = self.new_id("w-")
         self.journal = Journal(self.store, self.worker_id)
         await self.store.register_worker(
             WorkerInfo(self.worker_id, socket.gethostname(), os.getpid(),
