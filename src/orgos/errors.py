@@ -44,3 +44,8 @@ class StoreError(OrgosError):
     """The store cannot be used: its server is unreachable (the message
     names it, without a password), or its schema was written by a newer
     orgos than this one (upgrade orgos; a schema is never downgraded)."""
+
+
+class AnswerError(OrgosError):
+    """A run's answer passed its agent's output schema but the pydantic class
+    the agent was given refused it (a validator the schema cannot say)."""

@@ -11,13 +11,16 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
+from orgos.agents.answers import typed_answer
 from orgos.agents.loop import AgentProgram
 from orgos.config.chart import OrgChart
 from orgos.config.limits import Limits
 from orgos.config.org import OrgSpec
 from orgos.config.specs import AgentSpec
 from orgos.config.workflow import WorkflowSpec
-from orgos.errors import ConfigError, NotFound
+from orgos.errors import ConfigError, NotFound, RunFailed
 from orgos.kernel.kernel import Kernel
 from orgos.kernel.registry import AgentRegistry
 from orgos.kernel.scheduler import Policy, Scheduler
@@ -26,6 +29,7 @@ from orgos.llm.fallback import ModelOptions
 from orgos.org.routing import Router
 from orgos.policy.spec import PolicySpec
 from orgos.store import Durability, JournalEntry, RunFilter, RunRecord, Store, open_store
+from orgos.store.base import RunStatus
 from orgos.store.routing import load_source
 from orgos.store.scheduling import claim_source
 from orgos.tools.base import Tool
@@ -48,12 +52,12 @@ class Runtime:
     def __init__(
         self,
         *,
-        store: Store | str | Path = ".orgos/orgos.db",
+        store: Store | str | Path | None = None,
         agents: Iterable[AgentSpec] = (),
         tools: Iterable[Tool] = (),
         models: Model | Mapping[str, Model] | None = None,
         model_options: Mapping[str, ModelOptions] | None = None,
-        workspace: str = "default",
+        workspace: str | None = None,
         workspaces: Iterable[str] = (),
         durability: Durability | str = Durability.KILL_SAFE,
         max_active: int = 1000,
@@ -94,7 +98,19 @@ class Runtime:
         ``workspaces``: more workspaces whose runs this runtime's worker
         claims (an instance's shared worker); by default it sees only its own.
         ``limits``: bounds on delegation depth, runs per tree, tool calls per
-        reply, answer and tool result sizes, ``for_each`` (sane by default)."""
+        reply, answer and tool result sizes, ``for_each`` (sane by default).
+
+        ``store`` and ``workspace`` unset: the ones ``orgos`` commands in the
+        working directory use (the project's at or above it, else
+        ``.orgos/orgos.db`` there), so the CLI reads what this runtime writes.
+        ``tune_gc``: pace the process's garbage collector for thousands of
+        runs in flight (the host's choice, hence off by default)."""
+        if store is None:
+            from orgos.config.project import local_store
+
+            store, found = local_store(Path.cwd())
+            workspace = workspace or found
+        workspace = workspace or "default"
         if isinstance(store, str | Path):
             store = open_store(str(store), Durability(durability))
         self.store: Store = store
@@ -103,8 +119,9 @@ class Runtime:
         self._env = dict(os.environ if env is None else env)
         self._open = False
         self._agents: dict[str, AgentSpec] = {}
-        for spec in agents:
-            self.add_agent(spec)
+        #: The version each agent was registered as at start (its answers are
+        #: typed by its ``output_type`` only for runs of that version).
+        self._versions: dict[str, int] = {}
         if isinstance(models, Mapping):
             model_map = dict(models)
         elif models is not None:
@@ -143,6 +160,8 @@ class Runtime:
             limits=limits,
         )
         self.kernel.on_run_end.append(self.router.observe)
+        for spec in agents:
+            self.add_agent(spec)
         services = RuntimeServices(
             self.registry, lambda: self._agents, self._workflows, self.router, lambda: self.chart,
             self.validators,
@@ -260,13 +279,23 @@ class Runtime:
     # --- assembly ------------------------------------------------------------------
     def add_agent(self, spec: AgentSpec) -> None:
         """Add an agent before the runtime starts (its start registers it,
-        builds the org chart and checks the workspace boundary)."""
+        builds the org chart and checks the workspace boundary). The Tool
+        objects its ``tools`` were given are registered with it."""
         if self._open:
             raise ConfigError(
                 f"cannot add agent {spec.name!r} to a started runtime: add agents before"
                 " start() (or build a new Runtime); a running runtime's agents, org chart"
                 " and boundary check are fixed at start"
             )
+        for t in spec.tool_objects:
+            have = self.kernel.tools.get(t.name)
+            if have is None:
+                self.kernel.tools[t.name] = t
+            elif have is not t:
+                raise ConfigError(
+                    f"agent {spec.name!r} was given a tool {t.name!r} other than the one this"
+                    " runtime has by that name; give one tool per name"
+                )
         self._agents[spec.name] = spec
 
     def add_tool(self, tool: Tool) -> None:
@@ -347,7 +376,7 @@ class Runtime:
         check_fallbacks(self.kernel.models, self.kernel.model_options)
         await self.store.open()
         for spec in self._agents.values():
-            await self.registry.register(self.workspace, spec)
+            self._versions[spec.name] = await self.registry.register(self.workspace, spec)
         await self.kernel.start(recover=self.recover)
         if self.governance is not None:
             await self.governance.start(background=self.recover)
@@ -431,15 +460,34 @@ class Runtime:
         return await self.kernel.wait(rec.id, timeout=timeout)
 
     async def run(self, agent: str, task: Any, *, timeout: float | None = None) -> RunRecord:
-        """Start a run and wait for it to end."""
+        """Start a run and wait for it to end. The answer of an agent whose
+        ``output`` is a pydantic class is an instance of that class."""
         rec = await self.submit(agent, task)
-        return await self.kernel.wait(rec.id, timeout=timeout)
+        return typed_answer(await self.kernel.wait(rec.id, timeout=timeout), self._answer_types)
 
     async def wait(self, run_id: str, *, timeout: float | None = None) -> RunRecord:
-        return await self.kernel.wait(run_id, timeout=timeout)
+        """Wait for a run to end (or park for a person); typed like ``run``'s."""
+        return typed_answer(await self.kernel.wait(run_id, timeout=timeout), self._answer_types)
 
     async def result(self, run_id: str, *, timeout: float | None = None) -> Any:
-        return await self.kernel.result(run_id, timeout=timeout)
+        """The output of a run that succeeded (typed like ``run``'s); RunFailed otherwise."""
+        rec = await self.wait(run_id, timeout=timeout)
+        if rec.status is not RunStatus.SUCCEEDED:
+            raise RunFailed(f"run {run_id} {rec.status.value}: {rec.error}")
+        return rec.output
+
+    def _answer_types(self, rec: RunRecord) -> type[BaseModel] | None:
+        """The class of a run's answer: its agent's ``output_type``, for runs
+        of the version this runtime registered and not asked for a report."""
+        spec = self._agents.get(rec.target)
+        if (
+            spec is None
+            or rec.workspace != self.workspace
+            or self._versions.get(rec.target) != rec.target_version
+            or (isinstance(rec.input, dict) and rec.input.get("report"))
+        ):
+            return None
+        return spec.output_type
 
     async def cancel(self, run_id: str) -> list[str]:
         return await self.kernel.cancel(run_id)
@@ -458,10 +506,11 @@ class Runtime:
         await self.kernel.decide(run_id, action, value, by=by)
 
     async def get_run(self, run_id: str) -> RunRecord:
+        """A run by its id (or the first characters of it); typed like ``run``'s."""
         rec = await self.store.get_run(self.workspace, run_id)
         if rec is None:
             rec = await self._by_prefix(run_id)
-        return rec
+        return typed_answer(rec, self._answer_types)
 
     async def _by_prefix(self, prefix: str) -> RunRecord:
         matches = await self.store.list_runs(RunFilter(self.workspace, id_prefix=prefix, limit=2))

@@ -25,6 +25,8 @@ from orgos.tools.base import Tool
 from orgos.tools.validators import Validator
 
 PROJECT_FILE = "orgos.yaml"
+#: Where a folder keeps its runs when no orgos.yaml says otherwise.
+DEFAULT_STORE = Path(".orgos") / "orgos.db"
 
 
 @dataclass
@@ -41,27 +43,56 @@ class Project:
     workflows: dict[str, WorkflowSpec] = field(default_factory=dict)
 
     def store_url(self) -> str:
-        url = self.spec.store
-        if url.startswith("sqlite:///"):
-            path = Path(url[len("sqlite:///") :])
-            if not path.is_absolute():
-                path = self.root / path
-            return f"sqlite:///{path}"
-        return url
+        return _store_url(self.root, self.spec)
+
+
+def _store_url(root: Path, spec: ProjectSpec) -> str:
+    url = spec.store
+    if url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///") :])
+        if not path.is_absolute():
+            path = root / path
+        return f"sqlite:///{path}"
+    return url
+
+
+def _bare(folder: Path) -> bool:
+    """A folder without orgos.yaml where a Runtime made from Python keeps
+    its runs (``.orgos/orgos.db``): the CLI reads it as a project of defaults."""
+    return not (folder / PROJECT_FILE).is_file() and (folder / DEFAULT_STORE).is_file()
 
 
 def find_project(start: Path) -> Path:
-    """The nearest folder at or above ``start`` holding orgos.yaml."""
+    """The nearest folder at or above ``start`` holding orgos.yaml; else
+    ``start`` itself when it holds the runs of a Runtime made there."""
     start = start.resolve()
     for folder in (start, *start.parents):
         if (folder / PROJECT_FILE).is_file():
             return folder
+    if _bare(start):
+        return start
     raise ConfigError(f"no {PROJECT_FILE} in {start} or above; run `orgos init` or pass --project")
+
+
+def local_store(start: Path) -> tuple[str, str]:
+    """The store and workspace the ``orgos`` commands run in ``start`` use:
+    those of the project at or above it, else ``.orgos/orgos.db`` in it and
+    the default workspace. A Runtime made without a store uses these, so
+    what it writes, the CLI lists."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        path = folder / PROJECT_FILE
+        if path.is_file():
+            spec = load_file(ProjectSpec, path)
+            return _store_url(folder, spec), spec.workspace
+    return f"sqlite:///{start / DEFAULT_STORE}", ProjectSpec().workspace
 
 
 def load_project(root: Path) -> Project:
     root = root.resolve()
     path = root / PROJECT_FILE
+    if _bare(root):  # no agents, tools or workflows of its own: what is in the store
+        return Project(root, ProjectSpec(tools=[], agents=[], workflows=[]))
     if not path.is_file():
         raise ConfigError(f"{path}: not found; run `orgos init {root}` to create a project")
     project = Project(root, load_file(ProjectSpec, path))

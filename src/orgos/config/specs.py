@@ -9,7 +9,16 @@ import re
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
 from orgos.config.access import (
     FileAccess,
@@ -21,6 +30,7 @@ from orgos.config.access import (
 from orgos.config.guardrails import Guardrails, checked_schema
 from orgos.config.limits import Limits
 from orgos.llm.select import ModelConfig
+from orgos.tools.base import Tool
 
 NAME_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
 
@@ -82,6 +92,36 @@ class AgentSpec(BaseModel):
     #: Tokens the conversation may take before older turns are summarized
     #: (short-term memory); unset: never compacted.
     context_budget: int | None = Field(default=None, ge=256)
+
+    #: In Python: the pydantic class ``output`` was given as (answers of this
+    #: agent's runs come back as instances of it), and the Tool objects
+    #: ``tools`` was given (a runtime given the agent registers them).
+    #: Not part of the spec's data: YAML cannot say them, versions ignore them.
+    _output_type: type[BaseModel] | None = PrivateAttr(default=None)
+    _tool_objects: tuple[Tool, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_python_objects(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        spec = handler(data)
+        if isinstance(data, dict) and isinstance(spec, AgentSpec):
+            out = data.get("output")
+            if isinstance(out, type) and issubclass(out, BaseModel):
+                spec._output_type = out
+            tools = data.get("tools")
+            if isinstance(tools, list | tuple):
+                spec._tool_objects = tuple(t for t in tools if isinstance(t, Tool))
+        return spec
+
+    @property
+    def output_type(self) -> type[BaseModel] | None:
+        """The pydantic class of the answer, when ``output`` was given as one."""
+        return self._output_type
+
+    @property
+    def tool_objects(self) -> tuple[Tool, ...]:
+        """The Tool objects ``tools`` was given (names given as strings are not here)."""
+        return self._tool_objects
 
     @field_validator("tools", mode="before")
     @classmethod
