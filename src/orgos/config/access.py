@@ -58,8 +58,9 @@ class EmbeddingsConfig(BaseModel):
 
     #: ``endpoint``: an OpenAI-compatible server; ``local``: sentence-transformers.
     provider: Literal["endpoint", "local"] = "endpoint"
-    #: The endpoint's model name, or the local model's folder.
-    model: str = "text-embedding-3-small"
+    #: The endpoint's model name (unset: text-embedding-3-small), or the local
+    #: model's folder (unset: all-MiniLM-L6-v2, packaged with orgos[embeddings]).
+    model: str | None = None
     base_url: str | None = None
     #: The environment variable holding the endpoint's API key.
     api_key_env: str = "OPENAI_API_KEY"
