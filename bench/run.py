@@ -7,7 +7,7 @@ bench/RESULTS.md.
 Each workload runs in a fresh process, so peak memory is its own. Peers
 (LangGraph with its SQLite checkpointer, DBOS on SQLite) run from a separate
 virtual env created by bench/peers/setup_venv.sh. After the kernel workloads
-and the peers, the area benchmarks (workflow, workspace, governance,
+and the peers, the area benchmarks (workflow, workspace, recall, governance,
 guardrails) run as subprocesses; each writes its bench/RESULTS-<area>.md,
 which is folded into RESULTS.md. A failing one is reported there, with the
 end of its stderr. Progress goes to stderr.
@@ -48,6 +48,7 @@ TARGETS = {
 AREA_SCRIPTS = {
     "workflow": ("workflow_bench.py", 1800.0),
     "workspace": ("workspace_bench.py", 1800.0),
+    "recall": ("recall_bench.py", 900.0),
     "governance": ("governance_bench.py", 1200.0),
     "guardrails": ("guardrails_bench.py", 900.0),
 }
@@ -55,6 +56,7 @@ AREA_SCRIPTS = {
 AREA_SECTIONS = [
     ("Workflows", "RESULTS-workflows.md", ["workflow"]),
     ("Workspace: files, memory, events", "RESULTS-workspace.md", ["workspace"]),
+    ("Recall", "RESULTS-recall.md", ["recall"]),
     ("Governance and guardrails", "RESULTS-governance.md", ["governance", "guardrails"]),
 ]
 T0 = time.perf_counter()
