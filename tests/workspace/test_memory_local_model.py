@@ -80,8 +80,9 @@ async def test_a_project_with_local_embeddings_recalls_by_meaning(tmp_path: Path
 
 
 def test_the_packaged_model_loads_with_no_network_at_all(tmp_path: Path) -> None:
-    """In a network namespace of its own (no interface but a downed loopback),
-    a fresh process loads the model and embeds: nothing comes from a hub."""
+    """In a network namespace of its own (no interface but a downed loopback;
+    a user namespace too, so that no root is needed), a fresh process loads
+    the model and embeds: nothing comes from a hub."""
     code = (
         "import asyncio\n"
         "from orgos.memory.embed import LocalEmbedder\n"
@@ -89,7 +90,7 @@ def test_the_packaged_model_loads_with_no_network_at_all(tmp_path: Path) -> None
         "print(e.name, len(asyncio.run(e.embed(['offline']))[0]))\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "HOME": str(tmp_path)}
-    done = subprocess.run(["unshare", "--net", sys.executable, "-c", code], env=env,
+    done = subprocess.run(["unshare", "--net", "--map-root-user", sys.executable, "-c", code], env=env,
                           capture_output=True, text=True, timeout=240)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == [f"local:{PACKAGED_MODEL}", "384"]
