@@ -1,6 +1,10 @@
 """The group-commit batch on PostgreSQL: runs inserted and updated, journal
 entries, lifecycle events and audit records, in one fenced transaction.
 
+Lifecycle events (``run.created``, ``run.<status>``) are bus events: the
+batch takes the bus lock before inserting them (``orgos.store.postgres.bus``),
+so that event ids commit in order.
+
 The worker's row is read ``FOR SHARE``: a fence (an UPDATE of that row)
 waits until the batch is committed, and a batch that starts after the fence
 sees it and writes nothing. So once a worker is fenced no later write of it
@@ -20,6 +24,7 @@ from orgos.store import codec
 from orgos.store.base import Append, InsertRun, Op, UpdateRun
 from orgos.store.lifecycle import created_row
 from orgos.store.postgres.rows import RUN_COLS, RUN_MARKS
+from orgos.store.postgres.rows import SEQ_LOCK as BUS_LOCK
 
 _JOURNAL_INSERT = (
     "INSERT INTO journal (run_id, seq, phase, kind, payload, workspace, ts, result, result_ts)"
@@ -105,12 +110,17 @@ async def apply(
         await check_worker(cur, worker_id)
         if b.inserts:
             await cur.executemany(f"INSERT INTO runs ({RUN_COLS}) VALUES ({RUN_MARKS})", b.inserts)
-            await cur.executemany(_CREATED, b.created)
         if b.entries:
             await cur.executemany(_JOURNAL_INSERT, b.entries)
-        if b.updates:
+        if b.inserts or b.ending:
+            # Lifecycle events: their ids must commit in order (bus.BUS_LOCK),
+            # so the lock is taken late, and held only to the commit.
+            await cur.execute(BUS_LOCK)
+            if b.inserts:
+                await cur.executemany(_CREATED, b.created)
             if b.ending:
                 await cur.executemany(ENDED + " AND status != %(status)s", b.ending)
+        if b.updates:
             await cur.executemany(_UPDATE, b.updates)
         if b.audits:
             await pg_audit.append(cur, await pg_audit.fill_earlier(cur, b.audits), key)

@@ -42,6 +42,7 @@ from orgos.store.postgres.connect import Target, connect, parse, unreachable
 from orgos.store.postgres.listen import Announcements
 from orgos.store.postgres.migrate import migrate
 from orgos.store.postgres.rows import RUN_COLS, TERMINAL_SQL
+from orgos.store.postgres.rows import SEQ_LOCK as BUS_LOCK
 from orgos.store.rows import _dumps, _loads, _run_from_row
 
 log = logging.getLogger("orgos.store")
@@ -136,6 +137,12 @@ class PostgresStore:
             cur = await conn.execute(query, args)
             return await cur.fetchone()
 
+    async def _exec(self, query: str, args: tuple[Any, ...] | list[Any] = ()) -> int:
+        """One statement in its own transaction; the rows it changed."""
+        async with self.connection() as conn:
+            cur = await conn.execute(query, args)
+            return cur.rowcount
+
     async def _all(self, query: str, args: tuple[Any, ...] | list[Any] = ()) -> list[Any]:
         async with self.connection() as conn:
             cur = await conn.execute(query, args)
@@ -216,6 +223,7 @@ class PostgresStore:
                 )
                 end = {"status": "cancelled", "error": "cancelled", "now": now, "id": rid,
                        "tainted": 0}  # fmt: skip
+                await cur.execute(BUS_LOCK)
                 await cur.execute(ENDED + " AND status IN ('queued','waiting')", end)
                 await cur.execute(
                     "UPDATE runs SET status='cancelled', owner=NULL, error='cancelled'"
