@@ -513,6 +513,10 @@ class Kernel:
                     claimed = await self.store.claim_runs(
                         self.worker_id, free, time.time(), self.roots, workspaces=self.workspaces
                     )
+                # Held from now on: a run admitted while the journals load
+                # counts them (the scheduler's limits and shares).
+                for rec in claimed:
+                    self._held[rec.id] = rec
                 for rec in claimed:
                     self._launch(rec, await self.store.load_journal(rec.id))
             except FencedOut:

@@ -44,6 +44,8 @@ class Scheduler:
         #: Set when a run was queued for want of room: the dispatcher looks
         #: at the queue as soon as a run ends.
         self.backlog = False
+        #: The runs of the claim in flight (counted as held until it returns).
+        self._claiming: list[Candidate] = []
 
     def _team(self, p: Policy, kind: str, target: str) -> str:
         return p.team_of.get(target, "") if kind == "agent" else ""
@@ -52,10 +54,11 @@ class Scheduler:
         p = self._policy()
         agents: Counter[str] = Counter()
         teams: Counter[str] = Counter()
-        for rec in kernel.held_records():
-            if rec.kind == "agent":
-                agents[rec.target] += 1
-            teams[self._team(p, rec.kind, rec.target)] += 1
+        held = [(rec.kind, rec.target) for rec in kernel.held_records()]
+        for kind, target in [*held, *((c.kind, c.target) for c in self._claiming)]:
+            if kind == "agent":
+                agents[target] += 1
+            teams[self._team(p, kind, target)] += 1
         return agents, teams
 
     def _quota(self, p: Policy, team: str, kernel: Kernel) -> float:
@@ -112,4 +115,12 @@ class Scheduler:
         self.backlog = len(chosen) < len(candidates)
         if not chosen:
             return []
-        return await self._source.claim(kernel.worker_id, chosen, time.time(), kernel.workspaces)
+        # While the claim is in flight (a network round trip on PostgreSQL),
+        # a run admitted meanwhile counts the chosen ones: limits hold.
+        picked = set(chosen)
+        self._claiming = [c for c in candidates if c.id in picked]
+        try:
+            return await self._source.claim(kernel.worker_id, chosen, time.time(),
+                                            kernel.workspaces)  # fmt: skip
+        finally:
+            self._claiming = []
