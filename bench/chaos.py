@@ -44,6 +44,7 @@ from orgos.kernel.syscall import Syscall
 from orgos.llm.base import ModelRequest, ModelResponse
 from orgos.policy import Governance, PolicySpec
 from orgos.store import RunFilter, RunStatus
+from orgos.store.waiting import WaitDecision, WaitRuns
 from orgos.testing import ScriptedModel
 from orgos.tools.base import Tool
 
@@ -172,10 +173,10 @@ async def movable(rt: Runtime) -> bool:
     flt = RunFilter(rt.workspace, statuses=[RunStatus.QUEUED, RunStatus.RUNNING,
                                             RunStatus.WAITING], limit=100_000)  # fmt: skip
     for r in await rt.store.list_runs(flt):
-        w = r.waiting_on or {}
-        if r.status is not RunStatus.WAITING or w.get("until") is not None:
+        w = r.waiting_on
+        if r.status is not RunStatus.WAITING or (isinstance(w, WaitRuns) and w.until is not None):
             return True
-        if w.get("runs") and not await rt.kernel.waits_for_person(r):
+        if isinstance(w, WaitRuns) and w.runs and not await rt.kernel.waits_for_person(r):
             return True
     return False
 
@@ -253,12 +254,12 @@ class Operator:
             RunFilter(self.rt.workspace, statuses=[RunStatus.WAITING], limit=100_000)
         )
         for r in waiting:
-            d = (r.waiting_on or {}).get("decision")
-            if not d:
+            d = r.waiting_on
+            if not isinstance(d, WaitDecision):
                 continue
-            req = d["request"]
+            req = d.request
             name, label = req["tool"], req["arguments"]["label"]
-            attempt = int(d.get("attempt") or 1)
+            attempt = d.attempt or 1
             self.f.decided_retried_attempt += attempt > 1
             if self.count(name, label):  # it happened: say so, with its result
                 action, value = "done", f"{name} {label}: found in the ledger"

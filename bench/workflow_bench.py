@@ -84,18 +84,18 @@ class FloorProgram:
             return "agent", agent, {"task": task, "report": True}
 
         (first,) = await ctx.wait_runs(await ctx.spawn([child("lister", "list")]))
-        items = first["output"]["data"]
+        items = first.output["data"]
         ids = await ctx.spawn([child("worker", f"item {i}") for i in items])
         if self.any_:
             pending, outs = set(ids), []
             while pending:
-                ended = (await ctx.wait_any(sorted(pending)))["ended"]
-                pending -= {o["run_id"] for o in ended}
+                ended = (await ctx.wait_any(sorted(pending))).ended
+                pending -= {o.run_id for o in ended}
                 outs.extend(ended)
         else:
             outs = await ctx.wait_runs(ids)
         (last,) = await ctx.wait_runs(await ctx.spawn([child("summer", "sum")]))
-        return {"n": len(outs), "sum": last["output"]["data"]}
+        return {"n": len(outs), "sum": last.output["data"]}
 
 
 async def one(kind: str, n: int, latency: float, db: Path) -> tuple[float, float]:

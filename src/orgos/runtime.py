@@ -23,6 +23,7 @@ from orgos.config.workflow import WorkflowSpec
 from orgos.errors import ConfigError, NotFound, RunFailed
 from orgos.kernel.kernel import Kernel
 from orgos.kernel.registry import AgentRegistry
+from orgos.kernel.run_input import RunInput
 from orgos.kernel.scheduler import Policy, Scheduler
 from orgos.llm.base import Model
 from orgos.llm.fallback import ModelOptions
@@ -425,7 +426,7 @@ class Runtime:
         """Start a run of ``agent`` on ``task`` (a string, or a dict with
         ``task`` and ``context``); returns once the run is durably recorded."""
         if isinstance(task, str):
-            task = {"task": task}
+            task = RunInput(task).to_dict()
         return await self.kernel.submit("agent", agent, task, priority=priority)
 
     async def submit_workflow(

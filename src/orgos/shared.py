@@ -30,6 +30,7 @@ from orgos.memory.service import SCOPES, Memory, SearchMode
 from orgos.memory.table import MemoryTable
 from orgos.store.base import Durability
 from orgos.store.sqlite import SQLiteStore
+from orgos.store.waiting import WaitEvent
 from orgos.tools.base import ToolResult
 
 #: How much of a file an agent's read_file shows the model.
@@ -80,7 +81,7 @@ class SharedWorkspace:
                              search=memory_search)  # fmt: skip
         self.bus = Bus(BusTable(store), kernel, workspace)
         kernel.pipeline.before.append(self.check)
-        kernel.wakers["event"] = self.bus.waker
+        kernel.wakers[WaitEvent] = self.bus.waker
         kernel.services[BUILTIN_TOOLS] = AgentTools(self)
         kernel.services[WORKSPACE] = self
 

@@ -19,6 +19,7 @@ from conftest import Cli, ModelFile
 
 from orgos.runtime import Runtime
 from orgos.store.base import RunRecord, RunStatus
+from orgos.store.waiting import WaitDecision
 from orgos.testing import ScriptedModel
 
 CHARGE_TOOL = '''
@@ -124,7 +125,7 @@ def test_resume_a_run_waiting_for_a_decision(
     assert worker.exit_code == 3, worker.output
     assert f"? cashier {run_id} waits for a decision" in worker.output
     rec = asyncio.run(status_of(project, run_id))
-    assert rec.status is RunStatus.WAITING and "decision" in (rec.waiting_on or {})
+    assert rec.status is RunStatus.WAITING and isinstance(rec.waiting_on, WaitDecision)
 
     # without --decide: show what is in doubt
     ask = cli("-p", project, "resume", run_id, model=finish)

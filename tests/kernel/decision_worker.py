@@ -18,6 +18,7 @@ import sys
 from orgos import Agent, Runtime, tool
 from orgos.llm.base import ModelRequest, ModelResponse
 from orgos.store import RunFilter
+from orgos.store.waiting import WaitDecision
 from orgos.testing.scripted import ScriptedModel
 
 DB, LEDGER, MODE = sys.argv[1:4]
@@ -61,9 +62,9 @@ async def main() -> None:
         else:
             (rec,) = await rt.store.list_runs(RunFilter(rt.workspace, limit=10))
         done = await rt.wait(rec.id, timeout=60)
-        decision = (done.waiting_on or {}).get("decision")
-        if decision is not None:
-            print(f"PARKED {rec.id} {decision['seq']} {decision.get('attempt')}", flush=True)
+        decision = done.waiting_on
+        if isinstance(decision, WaitDecision):
+            print(f"PARKED {rec.id} {decision.seq} {decision.attempt}", flush=True)
             if DECIDE is None:
                 return
             await rt.decide(rec.id, DECIDE)

@@ -9,6 +9,7 @@ from typing import Any
 
 from orgos import Agent, RunStatus, Runtime, tool
 from orgos.llm.base import ModelRequest, ModelResponse
+from orgos.store.waiting import WaitDecision
 from orgos.testing.scripted import ScriptedModel
 
 effects: list[str] = []
@@ -122,10 +123,10 @@ async def test_in_doubt_call_is_surfaced_and_decided(tmp_path: Path) -> None:
     async with runtime(tmp_path, ScriptedModel(plan)) as r2:
         parked = await r2.wait(run_id, timeout=10)
         assert parked.status is RunStatus.WAITING
-        assert parked.waiting_on is not None
-        decision = parked.waiting_on["decision"]
-        assert decision["kind"] == "tool"
-        assert decision["request"] == {"tool": "charge", "arguments": {"amount": 30}}
+        decision = parked.waiting_on
+        assert isinstance(decision, WaitDecision)
+        assert decision.syscall == "tool"
+        assert decision.request == {"tool": "charge", "arguments": {"amount": 30}}
         assert effects == ["charge30"]  # not repeated silently
 
         await r2.decide(run_id, "done", "charged 30 (confirmed by the bank)")

@@ -19,6 +19,7 @@ from lines import LineReader
 from orgos import Agent
 from orgos.config.org import OrgSpec, TeamSpec
 from orgos.store import audit as audit_sql
+from orgos.store.waiting import WaitApproval
 
 POLICY = {"rules": [{"name": "big-refund", "when": {"tool": "refund", "args": {"amount": {"gt": 500}}},
                      "decide": "approve", "reason": "refunds above 500 need a person"}]}  # fmt: skip
@@ -35,8 +36,8 @@ async def test_approve(tmp_path: Path) -> None:
         a = await next_approval(rt)
         parked = await rt.wait(rec.id, timeout=10)
         assert parked.status.value == "waiting"
-        assert parked.waiting_on is not None
-        assert parked.waiting_on["approval"]["id"] == a.id
+        assert isinstance(parked.waiting_on, WaitApproval)
+        assert parked.waiting_on.id == a.id
         assert ledger.refunds == []  # nothing happened yet
         await rt.approve(a.id, by="olga", note="checked the order")
         done = await rt.wait(rec.id, timeout=10)

@@ -16,6 +16,7 @@ from gov_helpers import VAULT_KEY, Ledger, plan, runtime
 from orgos import Agent, Runtime
 from orgos.policy import Governance, PolicySpec
 from orgos.store import audit as audit_sql
+from orgos.store.waiting import WaitDecision
 from orgos.tools.base import Tool
 
 POLICY = {"rules": [{"name": "no-big", "when": {"tool": "refund", "args": {"amount": {"gt": 500}}},
@@ -370,7 +371,7 @@ async def test_an_in_doubt_decision_needs_an_approver_and_is_audited_with_who(
         for name, role in (("ana", "operator"), ("vic", "viewer")):
             await gov.gstore.set_person("default", name, role, "local")
         parked = await rt.wait(run_id, timeout=10)
-        assert "decision" in (parked.waiting_on or {})
+        assert isinstance(parked.waiting_on, WaitDecision)
         for who in ("vic", "local"):  # a viewer, and nobody once there are people
             with pytest.raises(PermissionError, match="may not decide"):
                 await rt.decide(run_id, "done", "charged by hand", by=who)

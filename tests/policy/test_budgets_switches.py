@@ -15,6 +15,7 @@ from orgos import Agent, Runtime
 from orgos.config.org import OrgSpec, TeamSpec
 from orgos.errors import ConfigError, NotFound
 from orgos.policy import Governance
+from orgos.store.waiting import WaitPaused
 from orgos.testing import ScriptedModel
 
 #: The scripted model is priced at 1 per token: costs are token counts.
@@ -120,7 +121,7 @@ async def test_pause_and_resume_an_agent_a_team_and_everything(tmp_path: Path) -
             if free is not None:
                 assert (await rt.run(free, "task", timeout=10)).status.value == "succeeded"
             rec = await _parked(rt, parked.id)
-            assert rec.waiting_on == {"paused": scope}
+            assert rec.waiting_on == WaitPaused(scope)
             assert rec.error is not None and "maintenance" in rec.error
             woke = await gov.unpause(scope, "olga")
             assert parked.id in woke
@@ -146,7 +147,7 @@ async def test_the_breaker_trips_on_errors_and_says_why(tmp_path: Path) -> None:
         gov = rt.governance
         assert gov is not None
         switches = gov.gstore.switches(rt.workspace)
-    assert parked.waiting_on == {"paused": "agent:clerk"}
+    assert parked.waiting_on == WaitPaused("agent:clerk")
     assert switches["agent:clerk"] == "breaker: 3 failed tool calls in 60 s"
     assert "breaker: 3 failed tool calls" in (parked.error or "")
 

@@ -10,6 +10,7 @@ from gov_helpers import Ledger, plan, runtime
 from park_barrier import ParkBarrier
 
 from orgos.store.base import UpdateRun
+from orgos.store.waiting import WaitPaused
 
 POLICY = {"rules": [{"name": "big-refund", "when": {"tool": "refund", "args": {"amount": {"gt": 500}}},
                      "decide": "approve", "reason": "refunds above 500 need a person"}]}  # fmt: skip
@@ -48,7 +49,7 @@ async def test_unpause_while_parking_still_wakes_the_run(tmp_path: Path) -> None
         await gov.pause("agent:clerk", "incident", actor="olga")
 
         async def unpause_now(op: UpdateRun) -> None:
-            assert op.waiting_on is not None and "paused" in op.waiting_on
+            assert isinstance(op.waiting_on, WaitPaused)
             await gov.unpause("agent:clerk", actor="olga")
 
         store.before_park = unpause_now

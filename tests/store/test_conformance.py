@@ -20,6 +20,7 @@ from orgos.store import (
     UpdateRun,
     WorkerInfo,
 )
+from orgos.store.waiting import WaitRuns
 
 StoreFactory = Callable[[], Store]
 
@@ -220,7 +221,7 @@ async def test_wake_waits_for_every_child(store: Store) -> None:
     kids = [run("k1", parent=parent), run("k2", parent=parent)]
     await store.write_batch(w, [InsertRun(parent), *(InsertRun(k) for k in kids)])
     await store.write_batch(
-        w, [UpdateRun("p", RunStatus.WAITING, waiting_on={"runs": ["k1", "k2"]}, release=True)]
+        w, [UpdateRun("p", RunStatus.WAITING, waiting_on=WaitRuns(("k1", "k2"), 1), release=True)]
     )
     await store.write_batch(w, [UpdateRun("k1", RunStatus.SUCCEEDED)])
     assert not await store.wake_if_ready(WS, "p")
@@ -237,7 +238,7 @@ async def test_wake_for_any_child_and_the_ended_hint(store: Store) -> None:
     parent = run("p", status=RunStatus.RUNNING, owner=w)
     kids = [run(f"k{i}", parent=parent) for i in range(3)]
     await store.write_batch(w, [InsertRun(parent), *(InsertRun(k) for k in kids)])
-    waiting = {"runs": ["k0", "k1"], "any": True}
+    waiting = WaitRuns(("k0", "k1"), 1, any=True)
     await store.write_batch(
         w, [UpdateRun("p", RunStatus.WAITING, waiting_on=waiting, release=True)]
     )
@@ -257,7 +258,7 @@ async def test_wake_all_ready_sweeps(store: Store) -> None:
     parent = run("p")
     kid = run("k", parent=parent, status=RunStatus.SUCCEEDED)
     await store.write_batch(w, [InsertRun(parent), InsertRun(kid)])
-    await store.write_batch(w, [UpdateRun("p", RunStatus.WAITING, waiting_on={"runs": ["k"]})])
+    await store.write_batch(w, [UpdateRun("p", RunStatus.WAITING, waiting_on=WaitRuns(("k",), 1))])
     assert await store.wake_all_ready([WS]) == 1
 
 
@@ -349,7 +350,7 @@ async def test_claims_and_wakes_see_only_the_workers_workspaces(store: Store) ->
     kid = run("k", ws="other", parent=parent, status=RunStatus.SUCCEEDED)
     await store.write_batch(w, [InsertRun(run("theirs", ws="other")), InsertRun(parent)])
     await store.write_batch(w, [InsertRun(kid), InsertRun(run("ours"))])
-    await store.write_batch(w, [UpdateRun("p", RunStatus.WAITING, waiting_on={"runs": ["k"]})])
+    await store.write_batch(w, [UpdateRun("p", RunStatus.WAITING, waiting_on=WaitRuns(("k",), 1))])
     assert [r.id for r in await store.claim_runs(w, 10, time.time(), workspaces=[WS])] == ["ours"]
     assert await store.claim_runs(w, 10, time.time(), roots=["theirs"], workspaces=[WS]) == []
     assert await store.wake_all_ready([WS]) == 0

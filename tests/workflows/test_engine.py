@@ -12,6 +12,7 @@ from orgos import Agent, RunStatus, Runtime
 from orgos.config.workflow import WorkflowSpec
 from orgos.llm.base import ModelError
 from orgos.store import RunFilter
+from orgos.store.waiting import WaitRuns
 
 AGENTS = [Agent(name=n) for n in ("a", "b", "c", "d", "undo")]
 
@@ -310,9 +311,10 @@ async def test_a_backoff_timer_survives_a_restart(tmp_path: Path) -> None:
                 ev = await events.get()
                 if ev.run_id == rec.id and ev.data.get("status") == "waiting":
                     now = await rt.get_run(rec.id)
-                    if (now.waiting_on or {}).get("until"):
+                    w = now.waiting_on
+                    if isinstance(w, WaitRuns) and w.until:
                         break
-        assert (now.waiting_on or {}).get("runs") == []
+        assert isinstance(now.waiting_on, WaitRuns) and now.waiting_on.runs == ()
     assert len(calls) == 1
     async with Runtime(store=db, agents=AGENTS, models=agents_model({"a": flaky}), model_retries=0,
                        workflows=[spec]) as rt:  # fmt: skip

@@ -12,6 +12,7 @@ from orgos.config.org import OrgSpec, TeamSpec
 from orgos.config.workflow import WorkflowSpec
 from orgos.llm.base import ModelError, ModelRequest, ModelResponse
 from orgos.store import RunFilter
+from orgos.store.waiting import WaitDecision
 from orgos.testing import ScriptedModel
 
 
@@ -32,10 +33,11 @@ async def test_escalation_parks_until_a_person_answers(tmp_path: Path) -> None:
                        model_retries=0) as rt:  # fmt: skip
         rec = await rt.run_workflow(spec, timeout=20)
         assert rec.status is RunStatus.WAITING
-        decision = (rec.waiting_on or {})["decision"]
-        assert decision["kind"] == "escalate"
-        assert decision["request"]["to"] == "dana@example.com"  # the team's owner
-        assert "carrier API is down" in decision["request"]["error"]
+        decision = rec.waiting_on
+        assert isinstance(decision, WaitDecision)
+        assert decision.syscall == "escalate"
+        assert decision.request["to"] == "dana@example.com"  # the team's owner
+        assert "carrier API is down" in decision.request["error"]
         await rt.decide(rec.id, "done", "shipped by hand: PU-1")
         done = await rt.wait(rec.id, timeout=20)
     assert done.status is RunStatus.SUCCEEDED, done.error

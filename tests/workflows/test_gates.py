@@ -19,6 +19,7 @@ from orgos.config.workflow import WorkflowSpec
 from orgos.config.workflow_files import load_workflow
 from orgos.errors import ConfigError
 from orgos.llm.base import ModelRequest, ModelResponse
+from orgos.store.waiting import WaitDecision
 from orgos.testing import ScriptedModel
 
 AGENTS = [Agent(name="quoter", team="sales"), Agent(name="mailer"), Agent(name="lead")]
@@ -101,10 +102,11 @@ async def test_a_failed_gate_escalates_when_the_step_says_so(tmp_path: Path) -> 
     async with runtime(tmp_path, quotes(900)) as rt:
         rec = await rt.run_workflow(spec, timeout=20)
         assert rec.status is RunStatus.WAITING
-        decision = (rec.waiting_on or {})["decision"]
-        assert decision["kind"] == "escalate"
-        assert decision["request"]["to"] == "dana@example.com"
-        assert "rule 'output.amount <= 500' does not hold" in decision["request"]["error"]
+        decision = rec.waiting_on
+        assert isinstance(decision, WaitDecision)
+        assert decision.syscall == "escalate"
+        assert decision.request["to"] == "dana@example.com"
+        assert "rule 'output.amount <= 500' does not hold" in decision.request["error"]
         await rt.decide(rec.id, "done", {"amount": 450})  # a person quotes it
         done = await rt.wait(rec.id, timeout=20)
     assert done.status is RunStatus.SUCCEEDED, done.error

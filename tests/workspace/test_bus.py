@@ -10,6 +10,7 @@ from ws_helpers import run_code, runtime, submit_parked
 from orgos.kernel.context import RunContext
 from orgos.result import Result
 from orgos.shared import workspace_of
+from orgos.store.waiting import WaitEvent
 
 
 async def test_subscribers_get_every_event_until_they_ack(tmp_path: Path) -> None:
@@ -131,7 +132,9 @@ async def test_an_event_landing_while_the_run_parks_is_not_missed(tmp_path: Path
             await table.publish("default", "race", "late")  # nobody is parked yet
             await table.park("default", ctx.run.id, "race", after)
 
-        waiting = {"event": {"topic": "race"}}
+        def waiting(seq: int) -> WaitEvent:
+            return WaitEvent("race", {}, after, seq)
+
         return int((await ctx.wait_until("bus.wait", {}, ready, waiting, park)).unwrap())
 
     rt, _ = runtime(tmp_path, {"seller": racer})

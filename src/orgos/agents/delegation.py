@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 from orgos.config.specs import AgentSpec
 from orgos.config.workflow import RouteSpec
 from orgos.kernel.context import RunContext
+from orgos.kernel.run_input import RunInput
 from orgos.kernel.syscall import Syscall
 from orgos.llm.base import ToolCall, ToolDef
 from orgos.memory.handoff import HANDOFF_SCHEMA
 from orgos.result import Result
+from orgos.store.base import RunStatus
 from orgos.tools.base import ToolResult
 
 if TYPE_CHECKING:
@@ -129,13 +131,13 @@ async def run(
         outcomes = await ctx.wait_runs(started.value)
         todo = []
         for (c, _agent), out in zip(starts, outcomes, strict=True):
-            if out["status"] == "succeeded":
-                results[c.id] = ToolResult(True, {"agent": out["target"], "result": out["output"]})
+            if out.ok:
+                results[c.id] = ToolResult(True, {"agent": out.target, "result": out.output})
                 continue
             results[c.id] = ToolResult(
-                False, error=f"agent {out['target']} {out['status']}: {out['error']}"
+                False, error=f"agent {out.target} {out.status.value}: {out.error}"
             )
-            if c.arguments.get("agent") is None and out["status"] == "failed":
+            if c.arguments.get("agent") is None and out.status is RunStatus.FAILED:
                 todo.append(c)
         if not todo:
             break
@@ -144,11 +146,12 @@ async def run(
 
 def _input(ctx: RunContext, spec: AgentSpec, c: ToolCall) -> dict[str, Any]:
     a = c.arguments
-    parent_task = ctx.run.input.get("task") if isinstance(ctx.run.input, dict) else None
-    inp: dict[str, Any] = {"task": a.get("task", ""), "context": a.get("context"),
-                           "from": spec.name, "parent_task": parent_task}  # fmt: skip
-    if a.get("handoff"):
-        inp["handoff"] = a["handoff"]
-    if a.get("agent") is None:
-        inp["routed"] = True  # its route syscall took the breaker's trial
-    return inp
+    parent = ctx.run.input
+    return RunInput(
+        task=str(a.get("task", "")),
+        context=a.get("context"),
+        delegated_by=spec.name,
+        parent_task=RunInput.read(parent).task if isinstance(parent, dict) else None,
+        handoff=a.get("handoff") or None,
+        routed=a.get("agent") is None,  # its route syscall took the breaker's trial
+    ).to_dict()

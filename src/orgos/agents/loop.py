@@ -23,6 +23,7 @@ from orgos.config.specs import AgentSpec, SchemaValidator, json_schema_validator
 from orgos.errors import OrgosError
 from orgos.kernel.context import RunContext
 from orgos.kernel.registry import AgentRegistry
+from orgos.kernel.run_input import RunInput
 from orgos.llm.base import Message, ModelRequest, ModelResponse, ToolCall, ToolDef
 from orgos.memory.compact import compact
 from orgos.memory.handoff import Handoff
@@ -49,29 +50,26 @@ class StepLimitReached(OrgosError):
     """An agent used up its ``max_steps`` without a valid final answer."""
 
 
-def render_task(task: Any) -> str:
+def render_task(task: RunInput) -> str:
     """The first user message: the task, and the context it came with."""
-    if isinstance(task, str):
-        return task
-    if isinstance(task, dict):
-        text = str(task.get("task", ""))
-        parts = [text] if text else []
-        ctx = task.get("context")
-        if ctx:
-            ctx_text = ctx if isinstance(ctx, str) else json.dumps(ctx, ensure_ascii=False)
-            parts.append(f"Context:\n{ctx_text}")
-        handoff = Handoff.parse(task.get("handoff"))
-        if handoff is not None and (text := handoff.render(task.get("from"))):
-            parts.append(text)
-        if task.get("from"):
-            about = task.get("parent_task")
-            parts.append(
-                f"(Delegated by agent {task['from']}, who is working on: {about})"
-                if about
-                else f"(Delegated by agent {task['from']}.)"
-            )
-        return "\n\n".join(parts) or json.dumps(task)
-    return json.dumps(task)
+    text = task.task or ""
+    parts = [text] if text else []
+    ctx = task.context
+    if ctx:
+        ctx_text = ctx if isinstance(ctx, str) else json.dumps(ctx, ensure_ascii=False)
+        parts.append(f"Context:\n{ctx_text}")
+    handoff = Handoff.parse(task.handoff)
+    sender = task.delegated_by
+    if handoff is not None and (text := handoff.render(sender)):
+        parts.append(text)
+    if sender:
+        about = task.parent_task
+        parts.append(
+            f"(Delegated by agent {sender}, who is working on: {about})"
+            if about
+            else f"(Delegated by agent {sender}.)"
+        )
+    return "\n\n".join(parts) or json.dumps(task.to_dict())
 
 
 def system_prompt(spec: AgentSpec) -> str:
@@ -215,13 +213,14 @@ class AgentProgram:
     async def __call__(self, ctx: RunContext) -> Any:
         run = ctx.run
         spec = await self.registry.get(run.workspace, run.target, run.target_version)
-        report = isinstance(run.input, dict) and bool(run.input.get("report"))
+        given = RunInput.read(run.input)
+        report = given.report
         prep = self.prepare(spec, report)
         spec, validator, system = prep.spec, prep.validator, prep.prompt
         kit = self._tools(ctx, prep)
         all_defs, own = kit.all_defs, kit.own
         ctx.allowed_tools = kit.allowed
-        task = render_task(run.input)
+        task = render_task(given)
         await guard.check_input(ctx, spec, task, self.validators)
         messages = [Message("system", system), Message("user", task)]
         failures = 0

@@ -18,6 +18,7 @@ from orgos.kernel.kernel import Kernel
 from orgos.kernel.syscall import Syscall, Verdict
 from orgos.result import Result
 from orgos.store.base import RunRecord
+from orgos.store.waiting import WaitEvent
 
 #: Topics only the system publishes to (run lifecycle, file writes).
 SYSTEM_PREFIXES = ("run.", "fs.", "approvals.")
@@ -69,7 +70,7 @@ class Bus:
 
     async def waker(self, run: RunRecord) -> bool:
         """After a run parks: if it waits for an event that came meanwhile, queue it."""
-        if "event" not in (run.waiting_on or {}):
+        if type(run.waiting_on) is not WaitEvent:
             return False
         return await self.table.wake_if_event(run.workspace, run.id)
 
@@ -116,8 +117,13 @@ class Bus:
         async def park() -> None:
             await self.table.park(ws, run.id, topic, scanned)
 
-        req = {"topic": topic, "match": dict(match or {}), "after": after}
-        result = await ctx.wait_until("bus.wait", req, ready, {"event": req}, park)
+        wanted = dict(match or {})
+        req = {"topic": topic, "match": wanted, "after": after}
+
+        def waiting(seq: int) -> WaitEvent:
+            return WaitEvent(topic, wanted, after, seq)
+
+        result = await ctx.wait_until("bus.wait", req, ready, waiting, park)
         await self.table.unpark(run.id)
         return BusEvent.from_dict(result.unwrap())
 

@@ -13,6 +13,7 @@ from rich.text import Text
 from orgos.cli.common import State, short
 from orgos.cli.prompt import LineReader, ask
 from orgos.cli.safe import inert, safe
+from orgos.store.waiting import WaitApproval
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -34,12 +35,14 @@ def _call_text(req: dict[str, Any]) -> str:
 
 
 def approval_help(con: Console, run: RunRecord) -> None:
-    a = (run.waiting_on or {}).get("approval") or {}
-    aid = inert(str(a.get("id")))
+    a = run.waiting_on
+    if type(a) is not WaitApproval:
+        return
+    aid = inert(a.id)
     con.print(safe(f"? {run.target} {run.id} waits for approval {aid}", "bold yellow"))
-    con.print(Text(f"  call: {_call_text(a.get('request') or {})}"))
-    con.print(Text(f"  why: {short(a.get('reason'), None)}"))
-    con.print(Text(f"  asked: {short(a.get('assignee'), None)}"))
+    con.print(Text(f"  call: {_call_text(a.request or {})}"))
+    con.print(Text(f"  why: {short(a.reason, None)}"))
+    con.print(Text(f"  asked: {short(a.assignee, None)}"))
     con.print(Text(f"    orgos approvals approve {aid}              # let it run"))
     con.print(Text(f"    orgos approvals approve {aid} --args JSON  # with other arguments"))
     con.print(Text(f"    orgos approvals deny {aid} --note WHY     # the agent is told"))
@@ -61,9 +64,9 @@ async def answer_approval(
     this process go on while the person thinks (orgos.cli.prompt)."""
     from orgos.cli.access import Denied, whoami
 
-    a = (run.waiting_on or {}).get("approval")
+    a = run.waiting_on
     gov = rt.governance
-    if not a or gov is None or not (auto or sys.stdin.isatty()):
+    if type(a) is not WaitApproval or gov is None or not (auto or sys.stdin.isatty()):
         return False
     try:
         person = whoami(state, "approvals.decide")
@@ -78,14 +81,14 @@ async def answer_approval(
         return False
     approve, edited, note = answer
     try:
-        await gov.decide(str(a["id"]), approve=approve, by=person, note=note, arguments=edited)
+        await gov.decide(a.id, approve=approve, by=person, note=note, arguments=edited)
     except ValueError as exc:  # decided meanwhile, elsewhere (orgos approvals): it goes on
         con.print(Text(f"  {short(str(exc), None)}", style="yellow"))
         return True
     if not quiet:
         verb = "approved" if approve else "denied"
-        line = f"✔ {inert(str(a['id']))} {verb} by {inert(person)}: "
-        con.print(Text(line + _call_text(a.get("request") or {}),
+        line = f"✔ {inert(a.id)} {verb} by {inert(person)}: "
+        con.print(Text(line + _call_text(a.request or {}),
                        style="green" if approve else "yellow"))  # fmt: skip
     return True
 

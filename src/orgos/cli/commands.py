@@ -23,6 +23,7 @@ from orgos.cli.follow import Outcome, Progress, drain, follow, live_area, unfini
 from orgos.cli.render import decision_help, print_output, render_tree, runs_table, status_text
 from orgos.cli.safe import safe, safe_json
 from orgos.cli.tree import load_tree, run_seconds, tree_json
+from orgos.store.waiting import WaitApproval, WaitDecision, WaitRuns, to_stored
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -75,8 +76,8 @@ async def run(
 
 
 def _parked_for_person(rec: RunRecord) -> bool:
-    w = rec.waiting_on or {}
-    return bool(w.get("decision") or w.get("approval"))
+    w = type(rec.waiting_on)
+    return w is WaitDecision or w is WaitApproval
 
 
 def _check_agent(rt: Runtime, agent: str) -> None:
@@ -172,7 +173,7 @@ async def report(
         doc: dict[str, Any] = {
             "id": root.id, "agent": root.target, "status": root.status.value,
             "output": root.output, "error": root.error,
-            "waiting_on": parked.waiting_on if parked else root.waiting_on,
+            "waiting_on": to_stored(parked.waiting_on if parked else root.waiting_on),
             "waiting_run": parked.id if parked else None,
             "waiting_runs": [p.id for p in people],
             "tokens": {"input": i, "output": o}, "seconds": round(tree.seconds, 3),
@@ -210,7 +211,8 @@ async def resume(
     con = console()
     async with rt:
         rec = await rt.get_run(run_id)
-        decision = (rec.waiting_on or {}).get("decision") if rec.status.value == "waiting" else None
+        w = rec.waiting_on
+        decision = rec.status.value == "waiting" and type(w) is WaitDecision
         if rec.status.value in ("succeeded", "cancelled"):
             raise CliError(f"run {rec.id} {rec.status.value}; there is nothing to resume")
         if decision and decide is None:
@@ -229,7 +231,7 @@ async def resume(
                 except (ValueError, PermissionError) as exc:
                     raise CliError(str(exc)) from None
             elif rec.status.value == "failed" or (
-                rec.status.value == "waiting" and not (rec.waiting_on or {}).get("runs")
+                rec.status.value == "waiting" and not (type(w) is WaitRuns and w.runs)
             ):
                 await rt.resume(rec.id)
             progress = Progress(rt, con)

@@ -19,6 +19,8 @@ from orgos.cli.common import fmt_seconds, short
 from orgos.cli.render import call_text, status_text, tokens_text
 from orgos.cli.safe import inert
 from orgos.cli.tree import outcome
+from orgos.kernel.run_input import RunInput
+from orgos.store.waiting import WaitApproval, WaitDecision, WaitRuns
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -54,7 +56,7 @@ class Progress:
         self.runs[run_id] = Watched(agent, depth, time.monotonic())
         line = self._prefix(run_id, "▶ ")
         line.append(inert(f"{run_id}{note}"), style="dim")
-        text = task.get("task") if isinstance(task, dict) else task
+        text = RunInput.read(task).task if isinstance(task, dict) else task
         if text:
             line.append(": " + short(text, self.width))
         self.con.print(line, soft_wrap=True)
@@ -164,13 +166,13 @@ class Progress:
         w.state = "waiting" if status == "waiting" else "ended"
         if status == "waiting":
             rec = await self.rt.store.get_run(self.rt.workspace, ev.run_id)
-            waiting = (rec.waiting_on if rec else None) or {}
-            if ("decision" in waiting or "approval" in waiting) and rec is not None:
+            waiting = rec.waiting_on if rec else None
+            if type(waiting) in (WaitDecision, WaitApproval) and rec is not None:
                 self.decision = rec
-                what = "approval" if "approval" in waiting else "a decision"
+                what = "approval" if type(waiting) is WaitApproval else "a decision"
                 line.append(f" for {what}: {short(error, None)}", style="yellow")
-            elif waiting.get("runs"):
-                line.append(f" for {len(waiting['runs'])} run(s)", style="dim")
+            elif type(waiting) is WaitRuns and waiting.runs:
+                line.append(f" for {len(waiting.runs)} run(s)", style="dim")
             elif error:
                 line.append(f": {short(error, None)}", style="dim")
         elif status == "succeeded":
@@ -271,9 +273,10 @@ async def unfinished(rt: Runtime) -> list[RunRecord]:
     )
     out = []
     for r in await rt.store.list_runs(flt):
-        w = r.waiting_on or {}
-        moves = r.status is not RunStatus.WAITING or w.get("until") is not None
-        if moves or (w.get("runs") and not await rt.kernel.waits_for_person(r)):
+        w = r.waiting_on
+        runs = w.runs if type(w) is WaitRuns else ()
+        moves = r.status is not RunStatus.WAITING or (type(w) is WaitRuns and w.until is not None)
+        if moves or (runs and not await rt.kernel.waits_for_person(r)):
             out.append(r)
     return out
 

@@ -16,6 +16,8 @@ from rich.text import Text
 from orgos.cli.common import fmt_seconds, short
 from orgos.cli.safe import inert, safe
 from orgos.cli.tree import RunNode, run_seconds
+from orgos.kernel.run_input import RunInput, StepOrigin
+from orgos.store.waiting import WaitDecision
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -44,7 +46,7 @@ class StepView:
 
     @property
     def agents(self) -> list[str]:
-        return sorted({n.run.target for n in self.runs if not _meta(n).get("compensation")})
+        return sorted({n.run.target for n in self.runs if not _origin(n).compensation})
 
     @property
     def seconds(self) -> float | None:
@@ -55,16 +57,19 @@ class StepView:
         return end - start
 
 
-def _meta(node: RunNode) -> dict[str, Any]:
+#: The origin of a run started for no step.
+_NO_STEP = StepOrigin("", "", -1, 1, 0)
+
+
+def _origin(node: RunNode) -> StepOrigin:
     inp = node.run.input
-    meta = inp.get("step") if isinstance(inp, dict) else None
-    return meta if isinstance(meta, dict) else {}
+    return (RunInput.read(inp).step if isinstance(inp, dict) else None) or _NO_STEP
 
 
 def workflow_steps(node: RunNode) -> list[StepView]:
     """The steps of a workflow run, with their states, in layers."""
-    inp = node.run.input if isinstance(node.run.input, dict) else {}
-    spec = inp.get("workflow") or {}
+    inp = node.run.input
+    spec = (RunInput.read(inp).workflow if isinstance(inp, dict) else None) or {}
     views = {
         s["id"]: StepView(s["id"], _doer(s), list(s.get("needs") or []))
         for s in spec.get("steps") or []
@@ -78,7 +83,7 @@ def workflow_steps(node: RunNode) -> list[StepView]:
                 if sid in views:
                     views[sid].error = err
     for child in node.children:
-        sid = _meta(child).get("step")
+        sid = _origin(child).step
         if sid in views:
             views[sid].runs.append(child)
     _escalated(node, views)
@@ -96,8 +101,8 @@ def _escalated(node: RunNode, views: dict[str, StepView]) -> None:
     for their answer, and why."""
     if node.run.status.value != "waiting":
         return
-    decision = (node.run.waiting_on or {}).get("decision") or {}
-    req = decision.get("request") if decision.get("kind") == "escalate" else None
+    w = node.run.waiting_on
+    req = w.request if type(w) is WaitDecision and w.syscall == "escalate" else None
     v = views.get(str((req or {}).get("step")))
     if v is not None and isinstance(req, dict):
         v.state = "escalated"
@@ -123,17 +128,17 @@ def _layer(views: dict[str, StepView], sid: str, seen: set[str]) -> int:
 
 
 def runs_text(v: StepView) -> str:
-    work = [n for n in v.runs if not _meta(n).get("compensation")]
+    work = [n for n in v.runs if not _origin(n).compensation]
     if not work:
         return "-"
-    branches = {_meta(n).get("branch", -1) for n in work}
+    branches = {_origin(n).branch for n in work}
     ok = sum(1 for n in work if n.run.status.value == "succeeded")
     if branches != {-1}:
-        done = len({_meta(n).get("branch") for n in work if n.run.status.value == "succeeded"})
+        done = len({_origin(n).branch for n in work if n.run.status.value == "succeeded"})
         extra = len(work) - len(branches)
         text = f"{done}/{len(branches)} branches"
         return text + (f", {extra} retries" if extra else "")
-    iterations = max((int(_meta(n).get("iteration") or 0) for n in work), default=0)
+    iterations = max((_origin(n).iteration for n in work), default=0)
     text = f"{ok}/{len(work)} run(s)"
     return text + (f", {iterations} iterations" if iterations > 1 else "")
 

@@ -14,7 +14,9 @@ from rich.tree import Tree
 from orgos.cli.common import fmt_seconds, fmt_tokens, short
 from orgos.cli.safe import inert, inert_json, safe
 from orgos.cli.tree import RunNode, Step, outcome, run_seconds
+from orgos.kernel.run_input import RunInput
 from orgos.redact import redact_env
+from orgos.store.waiting import WaitApproval, WaitDecision
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -81,7 +83,7 @@ def run_label(node: RunNode, *, full: bool) -> Text:
     label.append_text(status_text(r.status.value))
     i, o = node.own_tokens
     label.append(f"  {fmt_seconds(node.seconds)}  {tokens_text(i, o)}", style="dim")
-    task = r.input.get("task") if isinstance(r.input, dict) else r.input
+    task = RunInput.read(r.input).task if isinstance(r.input, dict) else r.input
     if task:
         label.append("\ntask: ", style="dim")
         label.append(short(task, None if full else 200))
@@ -238,23 +240,25 @@ def print_output(con: Console, output: Any) -> None:
 
 def decision_help(con: Console, run: RunRecord) -> None:
     """What is in doubt in a run parked for a decision, and how to answer."""
-    if "approval" in (run.waiting_on or {}):
+    w = run.waiting_on
+    if type(w) is WaitApproval:
         from orgos.cli.approve import approval_help
 
         approval_help(con, run)
         return
-    d = (run.waiting_on or {}).get("decision") or {}
-    req = d.get("request") or {}
+    seq, kind, req = (
+        (w.seq, w.syscall, w.request or {}) if type(w) is WaitDecision else (None, None, {})
+    )
     what = (
         call_text(str(req.get("tool")), req.get("arguments"), None)
-        if d.get("kind") == "tool"
-        else f"{d.get('kind')} {short(req, None)}"
+        if kind == "tool"
+        else f"{kind} {short(req, None)}"
     )
     rid = inert(run.id)
     con.print(safe(f"? {run.target} {rid} waits for a decision", "bold yellow"))
     if run.error:
         con.print(Text(f"  {short(run.error, None)}"))
-    con.print(safe(f"  in doubt: step #{d.get('seq')}: {what}"))
+    con.print(safe(f"  in doubt: step #{seq}: {what}"))
     con.print(Text("  decide with one of:"))
     con.print(Text(f"    orgos resume {rid} --decide retry      # run the call again"))
     con.print(Text(f"    orgos resume {rid} --decide done --value JSON  # it happened; its result"))

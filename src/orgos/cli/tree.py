@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from orgos.result import Result
+from orgos.store.waiting import WaitDecision, to_stored
 
 if TYPE_CHECKING:
     from orgos.runtime import Runtime
@@ -85,8 +86,8 @@ class RunNode:
     @property
     def in_doubt(self) -> int | None:
         """The step a person must decide about, if the run is parked on one."""
-        decision = (self.run.waiting_on or {}).get("decision")
-        return int(decision["seq"]) if decision else None
+        w = self.run.waiting_on
+        return w.seq if type(w) is WaitDecision else None
 
 
 def run_seconds(run: RunRecord) -> float:
@@ -174,7 +175,7 @@ def tree_json(node: RunNode) -> dict[str, Any]:
         "input": r.input,
         "output": r.output,
         "error": r.error,
-        "waiting_on": r.waiting_on,
+        "waiting_on": to_stored(r.waiting_on),
         "tokens": {"input": i, "output": o},
         "journal": [
             {"seq": e.seq, "phase": e.phase, "kind": e.kind, "payload": e.payload, "ts": e.ts}

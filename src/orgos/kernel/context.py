@@ -20,6 +20,8 @@ from orgos.llm.base import ModelError, ModelRequest, ModelResponse
 from orgos.result import Result
 from orgos.store.base import Append, Audit, JournalEntry, Op, RunRecord
 from orgos.store.codec import explain, prepare
+from orgos.store.outcome import Ended, RunOutcome
+from orgos.store.waiting import WaitDecision, Waiting, WaitRuns
 
 if TYPE_CHECKING:
     from orgos.kernel.kernel import Kernel
@@ -119,14 +121,7 @@ class RunContext:
             raise Park(
                 f"{kind} call at step {seq} was in flight when the worker died;"
                 " it may or may not have taken effect",
-                {
-                    "decision": {
-                        "seq": seq,
-                        "kind": kind,
-                        "request": request,
-                        "attempt": self._attempts.get(seq, 1),
-                    }
-                },
+                WaitDecision(seq, kind, request, self._attempts.get(seq, 1)),
             )
         kernel = self.kernel
         if kernel.stopping:
@@ -136,7 +131,7 @@ class RunContext:
             if verdict is None:
                 continue
             if verdict.action == "park":
-                raise Park(verdict.reason, verdict.waiting_on or {})
+                raise Park(verdict.reason, verdict.waiting_on)
             try:
                 asked = self._intent(sc)
             except PayloadError as exc:
@@ -399,13 +394,14 @@ class RunContext:
         kind: str,
         request: dict[str, Any],
         ready: Callable[[], Awaitable[Result | None]],
-        waiting_on: dict[str, Any],
+        waiting_on: Callable[[int], Waiting],
         park: Callable[[], Awaitable[None]] | None = None,
     ) -> Result:
         """A parked wait (for an event, say) that services build on. ``ready``
         returns the result once there is one; until then ``park`` records what
-        will wake the run and the run leaves memory. Woken, it replays to here
-        and asks ``ready`` again. Returns the journaled result."""
+        will wake the run and the run leaves memory, parked on
+        ``waiting_on(seq)`` (``seq``: the wait's step). Woken, it replays to
+        here and asks ``ready`` again. Returns the journaled result."""
         self._seq += 1
         seq = self._seq
         done = self._results.get(seq)
@@ -415,7 +411,7 @@ class RunContext:
         if result is None:
             if park is not None:
                 await park()
-            raise Park(f"waiting: {kind}", {**waiting_on, "seq": seq})
+            raise Park(f"waiting: {kind}", waiting_on(seq))
         if result.tainted:
             self.run.tainted = True
         ws = self.run.workspace
@@ -425,59 +421,57 @@ class RunContext:
         )
         return result
 
-    async def wait_runs(self, run_ids: list[str]) -> list[dict[str, Any]]:
+    async def wait_runs(self, run_ids: list[str]) -> list[RunOutcome]:
         """Wait for child runs to end. While they work this run is parked:
         no task, no memory; their end wakes it and it replays to here."""
         self._seq += 1
         seq = self._seq
         done = self._results.get(seq)
         if done is not None:
-            return Result.from_payload(done).value  # type: ignore[no-any-return]
+            return [RunOutcome.from_dict(d) for d in Result.from_payload(done).value]
         outcomes = await self.kernel.run_outcomes(self.run.workspace, run_ids)
         if outcomes is None:
-            raise Park("waiting for child runs", {"runs": run_ids, "seq": seq})
+            raise Park("waiting for child runs", WaitRuns(tuple(run_ids), seq))
         ws = self.run.workspace
-        result = self._carry(outcomes, outcomes)
+        result = self._carry([o.to_dict() for o in outcomes], outcomes)
         await self.kernel.journal.submit(
             Append(JournalEntry(self.run.id, seq, "intent", "wait", {"runs": run_ids}, ws)),
             Append(JournalEntry(self.run.id, seq, "result", "wait", result, ws)),
         )
         return outcomes
 
-    def _carry(self, value: Any, outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+    def _carry(self, value: Any, outcomes: list[RunOutcome]) -> dict[str, Any]:
         """The journaled result of a wait: children's outcomes carry their
         taint to the run that reads them."""
-        result = Result.of(value, tainted=any(o.get("tainted") for o in outcomes))
+        result = Result.of(value, tainted=any(o.tainted for o in outcomes))
         if result.tainted:
             self.run.tainted = True
         return result.to_payload()
 
-    async def wait_any(self, run_ids: list[str], *, until: float | None = None) -> dict[str, Any]:
+    async def wait_any(self, run_ids: list[str], *, until: float | None = None) -> Ended:
         """Wait until at least one of these child runs has ended, or the clock
-        passes ``until``. Returns ``{"ended": [outcome...], "now": time}``:
-        every one of them that has ended by then. Parked meanwhile, like
-        ``wait_runs``; a timer or the first child's end wakes it."""
+        passes ``until``. Returns every one of them that has ended by then,
+        and the time then. Parked meanwhile, like ``wait_runs``; a timer or
+        the first child's end wakes it."""
         self._seq += 1
         seq = self._seq
         done = self._results.get(seq)
         if done is not None:
-            return Result.from_payload(done).value  # type: ignore[no-any-return]
+            value = Result.from_payload(done).value
+            return Ended([RunOutcome.from_dict(d) for d in value["ended"]], float(value["now"]))
         kernel = self.kernel
         ended = await kernel.ended_children(self.run, run_ids)
         now = time.time()
         if not ended and (until is None or now < until):
-            waiting: dict[str, Any] = {"runs": run_ids, "any": True, "seq": seq}
-            if until is not None:
-                waiting["until"] = until
-            raise Park("waiting for child runs", waiting)
+            raise Park("waiting for child runs", WaitRuns(tuple(run_ids), seq, True, until))
         ws = self.run.workspace
-        result = self._carry({"ended": ended, "now": now}, ended)
+        result = self._carry({"ended": [o.to_dict() for o in ended], "now": now}, ended)
         await kernel.journal.submit(
             Append(JournalEntry(self.run.id, seq, "intent", "wait", {"runs": len(run_ids),
                                                                       "any": True}, ws)),
             Append(JournalEntry(self.run.id, seq, "result", "wait", result, ws)),
         )  # fmt: skip
-        return {"ended": ended, "now": now}
+        return Ended(ended, now)
 
     async def now(self) -> float:
         """The time, journaled: a replay sees the time the run first saw."""

@@ -20,6 +20,7 @@ from typing import Any
 
 from orgos.store.base import Append, JournalEntry, Op, RunRecord, RunStatus, Store, UpdateRun
 from orgos.store.codec import prepare, safe_text
+from orgos.store.waiting import Waiting
 
 log = logging.getLogger("orgos.journal")
 
@@ -153,7 +154,7 @@ def end_ops(
     status: RunStatus,
     output: Any,
     error: str | None,
-    waiting: dict[str, Any] | None,
+    waiting: Waiting | None,
 ) -> tuple[Op, ...]:
     """The ops that record how a run ended, encoded: PayloadError when its
     output cannot be stored (the caller records a failure instead)."""

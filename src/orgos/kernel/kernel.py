@@ -50,7 +50,9 @@ from orgos.store.base import (
     Store,
     WorkerInfo,
 )
-from orgos.store.children import ended_source, outcome_of
+from orgos.store.children import ended_source
+from orgos.store.outcome import RunOutcome
+from orgos.store.waiting import WaitApproval, WaitDecision, Waiting, WaitRuns
 from orgos.tools.base import Tool
 from orgos.tools.registry import ToolRegistry
 
@@ -114,15 +116,14 @@ class Kernel:
         #: agent tools); the kernel itself never looks inside.
         self.services: dict[str, Any] = {}
         #: The one wake mechanism, check-after-park: a park names what it
-        #: waits for by the keys of its ``waiting_on``; once the park is
-        #: committed, the waker of each key is asked whether that already
+        #: waits for by the type of its ``waiting_on``; once the park is
+        #: committed, the waker of that type is asked whether that already
         #: came (True: it made the run runnable). Every wake source changes
         #: its state first, then queues the run if it is waiting; so a wake
         #: that lands while the run is parking is seen by one side or the other.
-        self.wakers: dict[str, Waker] = {
-            "runs": self._children_waker,
-            "until": self._children_waker,
-            "decision": _answered_after_park,
+        self.wakers: dict[type[Waiting], Waker] = {
+            WaitRuns: self._children_waker,
+            WaitDecision: _answered_after_park,
         }
         self.events = EventHub()
         self.deadlines = Deadlines()
@@ -365,7 +366,7 @@ class Kernel:
         ctx = RunContext(self, run, journal)
         output: Any = None
         error: str | None = None
-        waiting: dict[str, Any] | None = None
+        waiting: Waiting | None = None
         try:
             try:
                 program = self.programs.get(run.kind)
@@ -398,7 +399,7 @@ class Kernel:
         status: RunStatus,
         output: Any,
         error: str | None,
-        waiting: dict[str, Any] | None,
+        waiting: Waiting | None,
     ) -> None:
         run = ctx.run
         try:
@@ -420,7 +421,7 @@ class Kernel:
         if status is RunStatus.WAITING:
             # No longer held: a child ending from now on wakes it itself.
             self._held.pop(run.id, None)
-            woke = await self._check_after_park(run, waiting or {})
+            woke = await self._check_after_park(run, waiting)
             # Woken at once: waiters look again rather than see a stale park.
             self._notify(run.id, None if woke else run)
         else:
@@ -435,31 +436,27 @@ class Kernel:
         if woke or (self.scheduler is not None and self.scheduler.backlog):
             self._nudge.set()
 
-    async def _check_after_park(self, run: RunRecord, waiting: dict[str, Any]) -> bool:
-        """Ask the waker of each thing the committed park waits for whether
-        it came meanwhile; True if one made the run runnable."""
-        if waiting.get("until") is not None:
-            self.timers.arm(run.workspace, run.id, float(waiting["until"]))
-        asked: list[Waker] = []
-        for key in waiting:
-            waker = self.wakers.get(key)
-            if waker is None or waker in asked:
-                continue
-            asked.append(waker)
-            try:
-                if await waker(run):
-                    return True
-            except Exception as exc:  # the sweep at the next start looks again
-                log.warning("run %s: checking its wake (%s) failed: %s", run.id, key, exc)
-        if not asked:
-            log.error("run %s parked on %s, which nothing wakes", run.id, sorted(waiting))
+    async def _check_after_park(self, run: RunRecord, waiting: Waiting | None) -> bool:
+        """Ask the waker of what the committed park waits for whether it
+        came meanwhile; True if it made the run runnable."""
+        if type(waiting) is WaitRuns and waiting.until is not None:
+            self.timers.arm(run.workspace, run.id, waiting.until)
+        waker = None if waiting is None else self.wakers.get(type(waiting))
+        if waker is None:
+            what = "nothing" if waiting is None else waiting.kind
+            log.error("run %s parked on %s, which nothing wakes", run.id, what)
+            return False
+        try:
+            return await waker(run)
+        except Exception as exc:  # the sweep at the next start looks again
+            log.warning("run %s: checking its wake (%s) failed: %s", run.id, waiting, exc)
         return False
 
     async def _children_waker(self, run: RunRecord) -> bool:
         """Child runs that ended, or a deadline that passed, while it parked."""
         return await self.store.wake_if_ready(run.workspace, run.id)
 
-    async def ended_children(self, parent: RunRecord, run_ids: list[str]) -> list[dict[str, Any]]:
+    async def ended_children(self, parent: RunRecord, run_ids: list[str]) -> list[RunOutcome]:
         """The outcomes of those of ``run_ids`` (children of ``parent``) that ended."""
         if self._ended_source is not None:
             return await self._ended_source.ended(parent.workspace, run_ids)
@@ -470,7 +467,7 @@ class Kernel:
             recs = await self.store.list_runs(
                 RunFilter(parent.workspace, parent_id=parent.id, limit=10_000_000)
             )
-        return [outcome_of(r) for r in recs if r.id in wanted and r.status.terminal]
+        return [RunOutcome.of(r) for r in recs if r.id in wanted and r.status.terminal]
 
     def _notify(self, run_id: str, rec: RunRecord | None = None) -> None:
         """Wake whoever waits on this run: its status changed (``rec`` is its
@@ -480,7 +477,7 @@ class Kernel:
             if not fut.done():
                 fut.set_result(rec)
 
-    async def run_outcomes(self, workspace: str, run_ids: list[str]) -> list[dict[str, Any]] | None:
+    async def run_outcomes(self, workspace: str, run_ids: list[str]) -> list[RunOutcome] | None:
         """The ends of these runs, or None while any is unfinished."""
         out = []
         for rid in run_ids:
@@ -489,7 +486,7 @@ class Kernel:
                 raise NotFound(f"run {rid} not found")
             if not rec.status.terminal:
                 return None
-            out.append(outcome_of(rec))
+            out.append(RunOutcome.of(rec))
         return out
 
     async def _dispatcher(self) -> None:
@@ -625,11 +622,11 @@ class Kernel:
         rec = await self.store.get_run(ws, run_id)
         if rec is None:
             raise NotFound(f"run {run_id} not found")
-        decision = (rec.waiting_on or {}).get("decision")
-        if rec.status is not RunStatus.WAITING or not decision:
+        decision = rec.waiting_on
+        if rec.status is not RunStatus.WAITING or type(decision) is not WaitDecision:
             raise ValueError(f"run {run_id} is not waiting for a decision")
-        seq, kind = int(decision["seq"]), str(decision["kind"])
-        now = int(decision.get("attempt") or 1)
+        seq, kind = decision.seq, decision.syscall
+        now = decision.attempt or 1
         if attempt is not None and attempt != now:
             raise ValueError(f"run {run_id}: attempt {now} of step {seq} is in doubt now,"
                              f" not attempt {attempt}; look again")  # fmt: skip
@@ -684,19 +681,19 @@ class Kernel:
         approval, a decision) when nothing else can move ``rec`` on: a run
         waiting on children all of whose unfinished ones wait for people.
         Empty while any part of it can still move on by itself."""
-        w = rec.waiting_on or {}
+        w = rec.waiting_on
         if rec.status is not RunStatus.WAITING:
             return []
-        if "decision" in w or "approval" in w:
+        if type(w) is WaitDecision or type(w) is WaitApproval:
             return [rec]
-        kids: list[str] = w.get("runs") or []
-        if not kids or w.get("until") is not None:
+        if type(w) is not WaitRuns or not w.runs or w.until is not None:
             return []
+        kids = w.runs
         held: list[RunRecord] = []
         for rid in kids:
             kid = await self.store.get_run(rec.workspace, rid)
             if kid is None or kid.status.terminal:
-                if w.get("any"):
+                if w.any:
                     return []  # one ended: it is woken
                 continue
             mine = await self.waits_for_person(kid)
@@ -708,9 +705,9 @@ class Kernel:
     @staticmethod
     def _done(rec: RunRecord) -> bool:
         """Ended, or parked until a person decides."""
-        w = rec.waiting_on or {}
+        w = type(rec.waiting_on)
         return rec.status.terminal or (
-            rec.status is RunStatus.WAITING and ("decision" in w or "approval" in w)
+            rec.status is RunStatus.WAITING and (w is WaitDecision or w is WaitApproval)
         )
 
     async def result(self, run_id: str, *, timeout: float | None = None) -> Any:

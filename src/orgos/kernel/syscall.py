@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from orgos.result import Result
 from orgos.store.base import Op, RunRecord
+from orgos.store.waiting import Waiting
 
 
 @dataclass(slots=True)
@@ -33,14 +34,14 @@ class Verdict:
 
     action: Literal["deny", "park"]
     reason: str
-    waiting_on: dict[str, Any] | None = None
+    waiting_on: Waiting | None = None
 
     @classmethod
     def deny(cls, reason: str) -> Verdict:
         return cls("deny", reason)
 
     @classmethod
-    def park(cls, reason: str, waiting_on: dict[str, Any]) -> Verdict:
+    def park(cls, reason: str, waiting_on: Waiting) -> Verdict:
         return cls("park", reason, waiting_on)
 
 
@@ -69,7 +70,7 @@ class Park(BaseException):
 
     A BaseException so that agent code catching ``Exception`` cannot swallow it."""
 
-    def __init__(self, reason: str, waiting_on: dict[str, Any]):
+    def __init__(self, reason: str, waiting_on: Waiting | None):
         super().__init__(reason)
         self.reason = reason
         self.waiting_on = waiting_on

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Collection
 
 from orgos.store.base import RunFilter, RunStatus, Store
+from orgos.store.waiting import WaitRuns
 
 log = logging.getLogger("orgos.kernel")
 
@@ -51,9 +52,9 @@ class WakeTimers:
                 RunFilter(workspace, statuses=[RunStatus.WAITING], limit=1_000_000)
             )
             for rec in parked:
-                until = (rec.waiting_on or {}).get("until")
-                if until is not None:
-                    self.arm(workspace, rec.id, float(until))
+                w = rec.waiting_on
+                if type(w) is WaitRuns and w.until is not None:
+                    self.arm(workspace, rec.id, w.until)
 
     async def close(self) -> None:
         for h in self._timers.values():

@@ -24,6 +24,7 @@ import pydantic_core
 from orgos.config.specs import AgentSpec
 from orgos.config.workflow import RouteSpec
 from orgos.kernel.breakers import CircuitBreaker
+from orgos.kernel.run_input import RunInput
 from orgos.kernel.syscall import Syscall, Verdict
 from orgos.llm.base import Message, ModelRequest
 from orgos.store.base import RunRecord, RunStatus
@@ -200,4 +201,4 @@ class Router:
 
 
 def _routed(inp: object) -> bool:
-    return isinstance(inp, dict) and bool(inp.get("routed"))
+    return isinstance(inp, dict) and RunInput.read(inp).routed

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from orgos.bus.table import insert_event
 from orgos.errors import NotFound
 from orgos.kernel.context import RunContext
+from orgos.kernel.run_input import RunInput
 from orgos.kernel.syscall import Syscall
 from orgos.llm.base import Message, ModelRequest
 from orgos.policy import approvals as approvals_mod
@@ -80,7 +81,7 @@ async def hand_over(gov: Governance) -> list[str]:
         if a.assignee not in chart.agents or (a.request or {}).get("asked") == a.escalations:
             continue
         if await gov.gstore.mark_asked(a.id, a.escalations):
-            rec = await gov.kernel.submit(KIND, str(a.assignee), {"approval": a.id})
+            rec = await gov.kernel.submit(KIND, str(a.assignee), RunInput(approval=a.id).to_dict())
             started.append(rec.id)
     return started
 
@@ -96,7 +97,7 @@ class SupervisorDecision:
 
     async def __call__(self, ctx: RunContext) -> Any:
         gov, me = self.gov, ctx.run.target
-        approval_id = str((ctx.run.input or {}).get("approval"))
+        approval_id = str(RunInput.read(ctx.run.input or {}).approval)
 
         async def review(sc: Syscall) -> Result:
             return Result.of(self.rights(approval_id, me))

@@ -13,6 +13,7 @@ from orgos.ids import new_id
 from orgos.kernel.syscall import Syscall, Verdict
 from orgos.policy import approvals as approvals_mod
 from orgos.store.governance import Approval
+from orgos.store.waiting import WaitApproval
 
 if TYPE_CHECKING:
     from orgos.policy.governance import Governance, RunState
@@ -110,6 +111,5 @@ class ApprovalGate:
         call = (a.request or {}).get("call") or sc.request  # the call as it will run
         return Verdict.park(
             f"waiting for approval {a.id}: {a.reason}",
-            {"approval": {"id": a.id, "seq": sc.seq, "kind": sc.kind, "request": call,
-                          "reason": a.reason, "assignee": a.assignee}},
+            WaitApproval(a.id, sc.seq, sc.kind, call, a.reason, a.assignee),
         )  # fmt: skip

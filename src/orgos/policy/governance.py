@@ -34,6 +34,7 @@ from orgos.redact import Redactor, Scrubber, attach_log_scrub
 from orgos.result import Result
 from orgos.store.base import Audit, RunFilter, RunRecord, RunStatus
 from orgos.store.governance import Approval, GovernanceStore
+from orgos.store.waiting import WaitApproval, WaitPaused
 
 if TYPE_CHECKING:
     from orgos.config.specs import AgentSpec
@@ -123,8 +124,8 @@ class Governance:
         kernel.pipeline.before.append(self.before)
         kernel.pipeline.result.append(self.on_result)
         kernel.pipeline.after.append(self.after)
-        kernel.wakers["approval"] = self._approval_waker
-        kernel.wakers["paused"] = self._paused_waker
+        kernel.wakers[WaitApproval] = self._approval_waker
+        kernel.wakers[WaitPaused] = self._paused_waker
         kernel.programs[escalation.KIND] = escalation.SupervisorDecision(self)
         kernel.on_run_end.append(lambda run: trial.ended(self, run))
         kernel.secrets = self._secret
@@ -229,7 +230,7 @@ class Governance:
             scope = self._paused_scope(st)
             if scope is not None and not await self._trial(scope, run.id):
                 why = self._paused[scope]
-                return Verdict.park(f"paused ({scope}): {why}", {"paused": scope})
+                return Verdict.park(f"paused ({scope}): {why}", WaitPaused(scope))
         rules = self.source.current()
         if rules is not self._rules:
             self._rules = rules
@@ -346,8 +347,8 @@ class Governance:
 
     async def _approval_waker(self, run: RunRecord) -> bool:
         """After a park on an approval: decided meanwhile? Then go on."""
-        ap = (run.waiting_on or {}).get("approval") or {}
-        a = self.gstore.approval_for(run.id, int(ap.get("seq", -1)))
+        ap = run.waiting_on
+        a = self.gstore.approval_for(run.id, ap.seq if type(ap) is WaitApproval else -1)
         if a is None or a.status == "pending":
             return False
         return await self.kernel.store.requeue(run.workspace, run.id)
@@ -355,7 +356,8 @@ class Governance:
     async def _paused_waker(self, run: RunRecord) -> bool:
         """After a park on a kill switch: lifted meanwhile (read from the
         store, not this process's cached view)? Then go on."""
-        scope = (run.waiting_on or {}).get("paused")
+        w = run.waiting_on
+        scope = w.scope if type(w) is WaitPaused else None
         if scope in self.gstore.switches(run.workspace):
             return False
         return await self.kernel.store.requeue(run.workspace, run.id)
@@ -368,9 +370,9 @@ class Governance:
         for r in await store.list_runs(
             RunFilter(self.workspace, statuses=[RunStatus.WAITING], limit=1_000_000)
         ):
-            w = r.waiting_on or {}
-            waker = (self._approval_waker if "approval" in w
-                     else self._paused_waker if "paused" in w else None)  # fmt: skip
+            w = type(r.waiting_on)
+            waker = (self._approval_waker if w is WaitApproval
+                     else self._paused_waker if w is WaitPaused else None)  # fmt: skip
             if waker is not None and await waker(r):
                 woke.append(r.id)
         if woke:
@@ -561,7 +563,7 @@ async def wake_paused(store: Any, workspace: str) -> list[str]:
     )
     woke = []
     for r in waiting:
-        if "paused" in (r.waiting_on or {}) and await store.requeue(workspace, r.id):
+        if type(r.waiting_on) is WaitPaused and await store.requeue(workspace, r.id):
             woke.append(r.id)
     return woke
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal, Protocol
 
+from orgos.store.waiting import Waiting
+
 
 class RunStatus(StrEnum):
     QUEUED = "queued"
@@ -54,7 +56,7 @@ class RunRecord:
     status: RunStatus = RunStatus.QUEUED
     output: Any = None
     error: str | None = None
-    waiting_on: dict[str, Any] | None = None
+    waiting_on: Waiting | None = None
     owner: str | None = None
     fence: int = 0
     priority: int = 0
@@ -100,7 +102,7 @@ class UpdateRun:
     status: RunStatus
     output: Any = None
     error: str | None = None
-    waiting_on: dict[str, Any] | None = None
+    waiting_on: Waiting | None = None
     release: bool = False  # clear the owner, so any worker may claim the run
     tainted: bool = False  # the run is tainted now (taint is never taken back)
     #: The stored JSON of this op's values, set once by ``codec.prepare``

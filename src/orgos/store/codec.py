@@ -17,6 +17,7 @@ import pydantic_core
 
 from orgos.errors import PayloadError
 from orgos.store.base import Append, Audit, InsertRun, Op, UpdateRun
+from orgos.store.waiting import to_stored
 
 #: Deepest nesting a stored document may have. The JSON reader refuses more
 #: than 200 levels, so a deeper document would be written and never read back.
@@ -59,10 +60,10 @@ def prepare(op: Op) -> tuple[Any, ...]:
     elif t is UpdateRun:
         u: UpdateRun = op  # type: ignore[assignment]
         err = None if u.error is None else safe_text(u.error)
-        enc = (encode(u.output), encode(u.waiting_on), err)
+        enc = (encode(u.output), encode(to_stored(u.waiting_on)), err)
     elif t is InsertRun:
         r = op.run  # type: ignore[union-attr]
-        enc = (encode(r.input), encode(r.output), encode(r.waiting_on))
+        enc = (encode(r.input), encode(r.output), encode(to_stored(r.waiting_on)))
     elif t is Audit:
         enc = (encode(op.data),)  # type: ignore[union-attr]
     else:  # pragma: no cover - Op is closed

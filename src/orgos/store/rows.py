@@ -8,6 +8,7 @@ from typing import Any
 import pydantic_core
 
 from orgos.store.base import RunRecord, RunStatus
+from orgos.store.waiting import from_stored
 
 _RUN_COLS = (
     "id, workspace, kind, target, target_version, input, parent_id, root_id, status, output,"
@@ -40,7 +41,7 @@ def _run_from_row(r: tuple[Any, ...]) -> RunRecord:
         status=RunStatus(r[8]),
         output=_loads(r[9]),
         error=r[10],
-        waiting_on=_loads(r[11]),
+        waiting_on=None if r[11] is None else from_stored(_loads(r[11])),
         owner=r[12],
         fence=r[13],
         priority=r[14],

@@ -49,6 +49,7 @@ from orgos.store.rows import (
 )
 from orgos.store.schema import MIGRATIONS, VERSION, too_new
 from orgos.store.transaction import transact
+from orgos.store.waiting import WaitRuns, from_stored
 
 T = TypeVar("T")
 log = logging.getLogger("orgos.store")
@@ -431,14 +432,15 @@ class SQLiteStore:
         ).fetchone()
         if row is None or row[0] != "waiting":
             return False
-        waiting = _loads(row[1]) or {}
-        children: list[str] = waiting.get("runs") or []
-        until = waiting.get("until")
+        waiting = from_stored(_loads(row[1]))
+        if type(waiting) is not WaitRuns:
+            return False
+        children, until = waiting.runs, waiting.until
         if until is not None and time.time() >= until:
             pass  # a deadline passed (wait_any with until)
         elif not children:
             return False
-        elif waiting.get("any") and ended is not None and ended in children:
+        elif waiting.any and ended is not None and ended in children:
             pass  # the child that just ended is one it waits for: no search
         else:
             # wait_any: one ended child is enough; wait_runs: all of them. Either
@@ -446,13 +448,13 @@ class SQLiteStore:
             # times); ids grow with time and older children end first, so
             # "all" looks from the newest, "any" from the oldest.
             marks = ",".join("?" * len(children))
-            which, order = ("IN", "ASC") if waiting.get("any") else ("NOT IN", "DESC")
+            which, order = ("IN", "ASC") if waiting.any else ("NOT IN", "DESC")
             found = conn.execute(
                 f"SELECT 1 FROM runs WHERE id IN ({marks}) AND status {which} {_TERMINAL_SQL}"
                 f" ORDER BY id {order} LIMIT 1",
                 children,
             ).fetchone()
-            if (found is None) if waiting.get("any") else (found is not None):
+            if (found is None) if waiting.any else (found is not None):
                 return False
         conn.execute(
             "UPDATE runs SET status='queued', owner=NULL, updated_at=? WHERE id=?",

@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 from orgos.config.expr import render, render_data
 from orgos.config.workflow import RouteSpec
 from orgos.errors import OrgosError
+from orgos.kernel.run_input import RunInput, StepOrigin
 from orgos.kernel.syscall import Park, Syscall
 from orgos.llm.base import ModelError
 from orgos.result import Result
+from orgos.store.waiting import WaitDecision
 from orgos.workflows.state import Attempt, StepState
 
 if TYPE_CHECKING:
@@ -110,20 +112,14 @@ def child(engine: Engine, ln: Launch, shared: Shared | None = None) -> tuple[str
         shared = Shared()
     st = engine.states[ln.step]
     s = st.spec
-    meta = {
-        "workflow": engine.spec.name,
-        "step": s.id,
-        "branch": ln.branch,
-        "attempt": st.attempts.get(ln.branch, 0) + 1,
-        "iteration": st.iteration,
-    }
+    origin = StepOrigin(engine.spec.name, s.id, ln.branch, st.attempts.get(ln.branch, 0) + 1,
+                        st.iteration, compensation=ln.compensation)  # fmt: skip
     if ln.compensation:
         assert s.compensate is not None
         env = engine.env(step=st.view())
         task = str(render(s.compensate.task, env, engine.exprs))
-        meta["compensation"] = True
         undo = {"step": s.id, "result": st.context()}
-        return "agent", s.compensate.agent, {"task": task, "context": undo, "step": meta}
+        return "agent", s.compensate.agent, RunInput(task, undo, step=origin).to_dict()
     extra: dict[str, Any] = {}
     if ln.branch >= 0 and st.items is not None:
         extra = {"item": st.items[ln.branch], "index": ln.branch}
@@ -166,20 +162,15 @@ def child(engine: Engine, ln: Launch, shared: Shared | None = None) -> tuple[str
             data.setdefault("task", task)
         if context:
             data.setdefault("context", context)
-        child: dict[str, Any] = {"workflow": sub.model_dump(mode="json"), "input": data,
-                                 "step": meta}  # fmt: skip
-        if engine.taints(s.id):  # its steps start from what this one read
-            child["tainted"] = True
-        return "workflow", sub.name, child
+        # its steps start from what this one read, when tainted
+        child = RunInput(workflow=sub.model_dump(mode="json"), input=data, step=origin,
+                         tainted=engine.taints(s.id))  # fmt: skip
+        return "workflow", sub.name, child.to_dict()
     assert ln.agent is not None
-    inp: dict[str, Any] = {"task": task, "step": meta}
     if s.input:
         context["data"] = render_data(s.input, env, engine.exprs)
-    if context:
-        inp["context"] = context
-    if engine.spec.reports:
-        inp["report"] = True
-    return "agent", ln.agent, inp
+    inp = RunInput(task, context or None, step=origin, report=engine.spec.reports)
+    return "agent", ln.agent, inp.to_dict()
 
 
 async def escalate(
@@ -194,7 +185,7 @@ async def escalate(
     async def execute(sc: Syscall) -> Result:
         raise Park(
             f"step {st.spec.id} failed ({error}); escalated to {who}",
-            {"decision": {"seq": sc.seq, "kind": "escalate", "request": req}},
+            WaitDecision(sc.seq, "escalate", req),
         )
 
     res = await engine.ctx.syscall("escalate", req, execute)

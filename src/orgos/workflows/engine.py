@@ -20,6 +20,7 @@ from orgos.config.specs import AgentSpec
 from orgos.config.workflow import RouteSpec, StepSpec, WorkflowSpec
 from orgos.errors import OrgosError
 from orgos.kernel.context import RunContext
+from orgos.store.outcome import RunOutcome
 from orgos.tools.validators import Validator
 from orgos.workflows import calls, gates
 from orgos.workflows.planner import plan_workflow
@@ -145,8 +146,8 @@ class Engine:
                 break
             until = self._next_deadline()
             res = await self.ctx.wait_any(list(self.running), until=until)
-            self.now = float(res["now"])
-            for outcome in res["ended"]:
+            self.now = res.now
+            for outcome in res.ended:
                 await self._ended(outcome)
             await self._expire()
         if self.failure is not None:
@@ -299,21 +300,21 @@ class Engine:
         return any(self.states[n].tainted for n in up)
 
     # --- children ending ---------------------------------------------------------------
-    async def _ended(self, outcome: dict[str, Any]) -> None:
-        att = self.running.pop(outcome["run_id"], None)
+    async def _ended(self, outcome: RunOutcome) -> None:
+        att = self.running.pop(outcome.run_id, None)
         if att is None:
             return
         st = self.states[att.step]
-        if outcome.get("tainted"):  # its result, or its error, came from outside
+        if outcome.tainted:  # its result, or its error, came from outside
             st.tainted = True
         if att.compensation:
-            st.status = "compensated" if outcome["status"] == "succeeded" else st.status
-            if outcome["status"] != "succeeded":
-                self.failure = f"{self.failure}; compensating {st.spec.id} {outcome['status']}"
+            st.status = "compensated" if outcome.ok else st.status
+            if not outcome.ok:
+                self.failure = f"{self.failure}; compensating {st.spec.id} {outcome.status.value}"
             return
-        if outcome["status"] != "succeeded":
-            await self._attempt_failed(st, att, f"{outcome['target']} {outcome['status']}:"
-                                                f" {outcome.get('error')}")  # fmt: skip
+        if not outcome.ok:
+            await self._attempt_failed(st, att, f"{outcome.target} {outcome.status.value}:"
+                                                f" {outcome.error}")  # fmt: skip
             return
         kind = "workflow" if st.spec.workflow or st.spec.planner else "agent"
         result = step_result(outcome, reports=self.spec.reports, kind=kind)

@@ -16,6 +16,7 @@ from orgos.config.workflow import RouteSpec, WorkflowSpec
 from orgos.errors import NotFound
 from orgos.kernel.context import RunContext
 from orgos.kernel.registry import AgentRegistry
+from orgos.kernel.run_input import RunInput
 from orgos.org.routing import Router
 from orgos.tools.validators import Validator
 from orgos.workflows.engine import Engine
@@ -102,12 +103,13 @@ class WorkflowProgram:
         raise NotFound(f"no workflow named {target!r}")
 
     async def __call__(self, ctx: RunContext) -> Any:
-        inp = ctx.run.input if isinstance(ctx.run.input, dict) else {}
-        spec = WorkflowSpec.model_validate(inp.get("workflow"))
-        data = inp.get("input") or {}
-        return await Engine(ctx, spec, data, self.services, tainted=bool(inp.get("tainted"))).run()
+        raw = ctx.run.input
+        inp = RunInput.read(raw) if isinstance(raw, dict) else RunInput()
+        spec = WorkflowSpec.model_validate(inp.workflow)
+        data = inp.input or {}
+        return await Engine(ctx, spec, data, self.services, tainted=inp.tainted).run()
 
 
 def workflow_input(spec: WorkflowSpec, data: Any) -> dict[str, Any]:
     """The input of a workflow run: the spec it runs, and its data."""
-    return {"workflow": spec.model_dump(mode="json"), "input": data}
+    return RunInput(workflow=spec.model_dump(mode="json"), input=data).to_dict()

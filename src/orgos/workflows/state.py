@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from orgos.config.workflow import StepSpec, WorkflowSpec
+from orgos.store.outcome import RunOutcome
 
 Status = Literal["pending", "running", "succeeded", "failed", "skipped", "compensated"]
 SETTLED = frozenset({"succeeded", "failed", "skipped", "compensated"})
@@ -103,17 +104,17 @@ def _mean(values: list[Any]) -> float | None:
     return round(sum(nums) / len(nums), 3) if nums else None
 
 
-def step_result(outcome: dict[str, Any], *, reports: bool, kind: str) -> dict[str, Any]:
+def step_result(outcome: RunOutcome, *, reports: bool, kind: str) -> dict[str, Any]:
     """A child's output as a step result: data, summary, confidence, agent."""
-    out = outcome.get("output")
-    agent = outcome.get("target")
+    out = outcome.output
+    agent = outcome.target
     if kind == "agent" and reports and isinstance(out, dict) and "data" in out:
         return {"data": out.get("data"), "summary": str(out.get("summary") or ""),
                 "confidence": confidence(out.get("confidence")),
-                "agent": agent, "run_id": outcome.get("run_id")}  # fmt: skip
+                "agent": agent, "run_id": outcome.run_id}  # fmt: skip
     summary = out if isinstance(out, str) and len(out) <= 400 else ""
     return {"data": out, "summary": summary, "confidence": None, "agent": agent,
-            "run_id": outcome.get("run_id")}  # fmt: skip
+            "run_id": outcome.run_id}  # fmt: skip
 
 
 def confidence(value: Any) -> float | None:
