@@ -19,6 +19,7 @@ from orgos.errors import FencedOut
 from orgos.store.base import RunRecord
 from orgos.store.postgres.rows import RUN_COLS, TERMINAL_SQL
 from orgos.store.rows import _loads, _run_from_row
+from orgos.store.waiting import WaitRuns, from_stored
 
 CLAIMABLE = (
     "status IN ('queued','running') AND"
@@ -106,10 +107,10 @@ async def wake(
     row = await cur.fetchone()
     if row is None or row[0] != "waiting":
         return False
-    waiting = _loads(row[1]) or {}
-    children: list[str] = waiting.get("runs") or []
-    until = waiting.get("until")
-    anyone = bool(waiting.get("any"))
+    waiting = from_stored(_loads(row[1]))
+    if type(waiting) is not WaitRuns:
+        return False
+    children, until, anyone = list(waiting.runs), waiting.until, waiting.any
     if until is not None and time.time() >= until:
         pass  # a deadline passed (wait_any with until)
     elif not children:
