@@ -485,7 +485,7 @@ class Runtime:
             spec is None
             or rec.workspace != self.workspace
             or self._versions.get(rec.target) != rec.target_version
-            or (isinstance(rec.input, dict) and rec.input.get("report"))
+            or (isinstance(rec.input, dict) and RunInput.read(rec.input).report)
         ):
             return None
         return spec.output_type
