@@ -64,6 +64,20 @@ def pg_store_url(pg_schemas: Schemas) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(autouse=True)
+def _drop_test_schemas(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test that used ``stores.store_for``: drop its schemas."""
+    if CHOICE == "sqlite" or "tmp_path" not in request.fixturenames:
+        yield
+        return
+    from stores import schema_prefix
+
+    prefix = schema_prefix(request.getfixturevalue("tmp_path"))
+    schemas: Schemas = request.getfixturevalue("pg_schemas")
+    yield
+    schemas.drop_all(prefix)
+
+
 @pytest.fixture(params=sorted(BACKENDS))
 def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
     """Makes stores that all open the same database (several workers)."""

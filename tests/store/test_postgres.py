@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import psycopg
 import pytest
+from stores import PG_URL, schema_prefix
 
 from orgos import Agent, RunStatus, Runtime
 from orgos.errors import StoreError
@@ -20,6 +22,7 @@ from orgos.store import audit as audit_sql
 from orgos.store.postgres import PostgresStore, redact
 from orgos.store.postgres.connect import parse
 from orgos.store.schema import VERSION
+from orgos.testing.pgdb import Schemas, with_schema
 from orgos.testing.scripted import ScriptedModel
 
 WS = "acme"
@@ -204,3 +207,22 @@ async def test_concurrent_batches_extend_one_audit_chain(pg_store_url: str) -> N
             row.request_sha, row.result_sha))  # fmt: skip
         prev = row.hash
     assert len(rows) == 60 and top == (60,)
+
+
+async def test_a_tests_stores_are_named_by_its_folder_and_dropped_together(
+    tmp_path: Path, pg_schemas: Schemas
+) -> None:
+    """What ``ORGOS_TEST_STORE=postgres`` gives a test: one schema per store
+    name, the same for every process of the test, all dropped by prefix."""
+    prefix = schema_prefix(tmp_path)
+    urls = [with_schema(PG_URL, f"{prefix}_{n}") for n in ("o", "other")]
+    for url in urls:
+        s = PostgresStore(url)
+        await s.open()
+        await s.close()
+    with psycopg.connect(parse(PG_URL).conninfo, autocommit=True) as conn:
+        names = "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, %s) ORDER BY 1"
+        assert [r[0] for r in conn.execute(names, (prefix,))] == [f"{prefix}_o", f"{prefix}_other"]
+        pg_schemas.drop_all(prefix)
+        assert conn.execute(names, (prefix,)).fetchall() == []
+    assert schema_prefix(tmp_path) == prefix != schema_prefix(tmp_path / "x")

@@ -43,13 +43,26 @@ class Schemas:
         cannot be reached."""
         self.drop("orgos_t_none")
 
-    def drop(self, schema: str) -> None:
+    def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
         try:
-            conn = psycopg.connect(self.target.conninfo, autocommit=True, connect_timeout=5)
+            return psycopg.connect(self.target.conninfo, autocommit=True, connect_timeout=5)
         except psycopg.OperationalError as exc:
             raise unreachable(self.target, exc) from None
-        with conn:
+
+    def drop(self, schema: str) -> None:
+        with self._connect() as conn:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+    def drop_all(self, prefix: str) -> None:
+        """Drop every schema whose name starts with ``prefix``."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, %s)", (prefix,)
+            ).fetchall()
+            for (name,) in rows:
+                conn.execute(
+                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(str(name)))
+                )
 
     @contextmanager
     def fresh(self) -> Iterator[str]:
