@@ -25,6 +25,7 @@ kernel, governance and the CLI all use it.
 from __future__ import annotations
 
 import base64
+import contextvars
 import logging
 import os
 import re
@@ -227,30 +228,84 @@ class Redactor:
         return v
 
 
+class LogScope:
+    """A runtime's say over the orgos loggers' records made in its context.
+
+    A runtime opens one when it starts: in the code of the task that starts
+    it (until it closes), in every task its kernel runs and in the threads
+    of its tools (contexts are inherited), the records of orgos loggers are
+    scrubbed by its own ``scrub``, and only by it: another runtime's
+    patterns never touch them. A runtime without a scrub opens one too,
+    so that it does not inherit the scrub of a runtime started around it."""
+
+    __slots__ = ("_handler", "_token", "open", "parent", "scrub")
+
+    def __init__(self, scrub: Callable[[str], str] | None, parent: LogScope | None) -> None:
+        self.scrub = scrub
+        self.parent = parent
+        self.open = True
+        self._handler: LogScrub | None = None
+        self._token: contextvars.Token[LogScope | None] | None = None
+
+    def close(self) -> None:
+        """Records made in this runtime's context are its no more: they fall
+        to the scope it was opened in (if that is still open)."""
+        self.open = False
+        if self._handler is not None:
+            logging.getLogger("orgos").removeHandler(self._handler)
+            self._handler = None
+
+
+_SCOPE: contextvars.ContextVar[LogScope | None] = contextvars.ContextVar(
+    "orgos_log_scope", default=None
+)
+
+
+def current_scope() -> LogScope | None:
+    """The open scope of the runtime whose context this code runs in."""
+    scope = _SCOPE.get()
+    while scope is not None and not scope.open:
+        scope = scope.parent
+    return scope
+
+
+def open_log_scope(scrub: Callable[[str], str] | None) -> LogScope:
+    """Open a runtime's scope in the current context (see LogScope); the
+    runtime closes it when it stops."""
+    scope = LogScope(scrub, current_scope())
+    if scrub is not None:
+        scope._handler = LogScrub(scope)
+        logging.getLogger("orgos").handlers.insert(0, scope._handler)  # before any other
+    _SCOPE.set(scope)
+    return scope
+
+
 class LogScrub(logging.Handler):
-    """A Runtime's scrub of the ``orgos`` loggers' records, while it is open.
+    """The scrub of one runtime's scope on the ``orgos`` logger, while it is open.
 
     It is put first on the ``orgos`` logger, so every record of an orgos
     logger (tools' ``orgos.tools.NAME`` too) passes it before the handlers
-    above it (the root's, the CLI's, pytest's), and it rewrites the record in
-    place: message, arguments, traceback and stack. It writes nothing; when
-    no other handler would see the record it hands it to logging's last
-    resort, as if it were not there. Nothing process-wide is replaced (the
-    record factory stays logging's), and each runtime removes its own."""
+    above it (the root's, the CLI's, pytest's); a record made in its
+    runtime's context it rewrites in place (message, arguments, traceback and
+    stack), any other it leaves alone. It writes nothing; when no other
+    handler would see the record it hands it to logging's last resort, as if
+    it were not there (one scrub does so for a record of no runtime's).
+    Nothing process-wide is replaced (the record factory stays logging's),
+    and each runtime removes its own."""
 
-    def __init__(self, scrub: Callable[[str], str]):
+    def __init__(self, scope: LogScope):
         super().__init__(logging.NOTSET)
-        self.scrub = scrub
+        self.scope = scope
 
     def handle(self, record: logging.LogRecord) -> bool:
-        scrub = self.scrub
-        record.msg, record.args = scrub(record.getMessage()), None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = scrub(record.exc_text)
-        if record.stack_info:
-            record.stack_info = scrub(record.stack_info)
+        current = current_scope()
+        if current is self.scope:
+            assert self.scope.scrub is not None
+            _scrub_record(record, self.scope.scrub)
+        elif current is not None and current._handler is not None:
+            return True  # its own scope's handler sees to it
+        elif _first_scrub(record) is not self:
+            return True
         last = logging.lastResort
         if last is not None and record.levelno >= last.level and not _heard(record):
             last.handle(record)
@@ -258,6 +313,28 @@ class LogScrub(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:  # pragma: no cover - handle() is used
         pass
+
+
+def _scrub_record(record: logging.LogRecord, scrub: Callable[[str], str]) -> None:
+    record.msg, record.args = scrub(record.getMessage()), None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = scrub(record.exc_text)
+    if record.stack_info:
+        record.stack_info = scrub(record.stack_info)
+
+
+def _first_scrub(record: logging.LogRecord) -> LogScrub | None:
+    """The first LogScrub a record meets (the one to speak for a record no
+    runtime's scope claims)."""
+    logger: logging.Logger | None = logging.getLogger(record.name)
+    while logger is not None:
+        for h in logger.handlers:
+            if isinstance(h, LogScrub):
+                return h
+        logger = logger.parent if logger.propagate else None
+    return None
 
 
 def _heard(record: logging.LogRecord) -> bool:
@@ -268,15 +345,3 @@ def _heard(record: logging.LogRecord) -> bool:
             return True
         logger = logger.parent if logger.propagate else None
     return False
-
-
-def attach_log_scrub(scrub: Callable[[str], str]) -> Callable[[], None]:
-    """Scrub the orgos loggers' records with ``scrub``; returns the undo."""
-    logger = logging.getLogger("orgos")
-    handler = LogScrub(scrub)
-    logger.handlers.insert(0, handler)  # before any handler already on "orgos"
-
-    def detach() -> None:
-        logger.removeHandler(handler)
-
-    return detach

@@ -29,6 +29,7 @@ from orgos.llm.base import Model
 from orgos.llm.fallback import ModelOptions
 from orgos.org.routing import Router
 from orgos.policy.spec import PolicySpec
+from orgos.redact import LogScope, open_log_scope
 from orgos.store import Durability, JournalEntry, RunFilter, RunRecord, Store, open_store
 from orgos.store.base import RunStatus
 from orgos.store.routing import load_source
@@ -119,6 +120,7 @@ class Runtime:
         self.recover = recover
         self._env = dict(os.environ if env is None else env)
         self._open = False
+        self._log_scope: LogScope | None = None
         self._agents: dict[str, AgentSpec] = {}
         #: The version each agent was registered as at start (its answers are
         #: typed by its ``output_type`` only for runs of that version).
@@ -378,11 +380,20 @@ class Runtime:
         await self.store.open()
         for spec in self._agents.values():
             self._versions[spec.name] = await self.registry.register(self.workspace, spec)
-        await self.kernel.start(recover=self.recover)
-        if self.governance is not None:
-            await self.governance.start(background=self.recover)
-        if self.shared is not None:
-            await self.shared.start()
+        # The orgos loggers' records made in this runtime's context (the
+        # caller's, from here on, and every task of its kernel) are scrubbed
+        # by its governance, and by no other runtime's.
+        gov = self.governance
+        self._log_scope = open_log_scope(gov.redact_log if gov is not None else None)
+        try:
+            await self.kernel.start(recover=self.recover)
+            if gov is not None:
+                await gov.start(background=self.recover)
+            if self.shared is not None:
+                await self.shared.start()
+        except BaseException:
+            self._log_scope.close()
+            raise
         self._open = True
 
     def _shared(self) -> SharedWorkspace:
@@ -408,6 +419,8 @@ class Runtime:
             if self.governance is not None:
                 await self.governance.stop()
             await self.kernel.stop()
+            if self._log_scope is not None:
+                self._log_scope.close()
         await self.store.close()
 
     async def __aenter__(self) -> Runtime:

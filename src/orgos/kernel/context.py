@@ -305,7 +305,7 @@ class RunContext:
             valid = kwargs if args is arguments else None
             return tool.invoke(
                 args, key, timer=kernel.deadlines.timeout, secrets=kernel.secrets, valid=valid,
-                scrub=kernel.scrubber,
+                scrub=kernel.scrubber, threads=kernel.threads,
             )  # fmt: skip
 
         return await self.syscall(

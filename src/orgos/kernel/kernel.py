@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import os
 import socket
@@ -55,6 +56,7 @@ from orgos.store.outcome import RunOutcome
 from orgos.store.waiting import WaitApproval, WaitDecision, Waiting, WaitRuns
 from orgos.tools.base import Tool
 from orgos.tools.registry import ToolRegistry
+from orgos.tools.threads import ToolThreads
 
 log = logging.getLogger("orgos.kernel")
 
@@ -101,6 +103,8 @@ class Kernel:
         self.model_options: dict[str, ModelOptions] = dict(model_options or {})
         #: By name; its ``version`` moves with every change (see ToolRegistry).
         self.tools = ToolRegistry(tools or {})
+        #: The threads sync tools run in: this kernel's own, shut down when it stops.
+        self.threads = ToolThreads()
         self.programs: dict[str, Program] = dict(programs or {})
         self.pipeline = Pipeline()
         #: Delegation depth, runs per tree, sizes (``orgos.config.limits``).
@@ -151,6 +155,7 @@ class Kernel:
         self._unlisten: Callable[[], None] = lambda: None
         self._bg: list[asyncio.Task[None]] = []
         self._started = False
+        self._context = contextvars.copy_context()
         self.tune_gc = tune_gc
         #: None: claim any runnable run (a worker). A set: only runs of these
         #: trees, e.g. a CLI that follows one run and must not adopt others.
@@ -170,6 +175,12 @@ class Kernel:
         """Join the store as a worker. With ``recover``, claim unfinished runs."""
         if self.tune_gc:
             tune_collector()
+        # Runs execute in the context the kernel started in, however they are
+        # launched (a submit, the dispatcher): what the host set there for
+        # its runtime (its log scope) is theirs, not the submitter's.
+        self._context = contextvars.copy_context()
+        if self.threads.closed:  # started again after a stop
+            self.threads = ToolThreads(self.threads.limit)
         await self.store.register_worker(
             WorkerInfo(self.worker_id, socket.gethostname(), os.getpid(),
                        time.time() + self.lease_ttl)
@@ -214,6 +225,7 @@ class Kernel:
             t.cancel()
         await asyncio.gather(*self._bg, *tasks, return_exceptions=True)
         self._bg.clear()
+        self.threads.shutdown()  # never waits: a hung tool's thread ends when it may
         self.deadlines.close()
         await self.journal.close()
         with contextlib.suppress(Exception):
@@ -356,7 +368,9 @@ class Kernel:
     # --- executing runs ---------------------------------------------------------------
     def _launch(self, rec: RunRecord, journal: list[JournalEntry]) -> None:
         self._held[rec.id] = rec
-        self._active[rec.id] = asyncio.create_task(self._execute(rec, journal), name=rec.id)
+        self._active[rec.id] = asyncio.create_task(
+            self._execute(rec, journal), name=rec.id, context=self._context.copy()
+        )
 
     async def _execute(self, run: RunRecord, journal: list[JournalEntry]) -> None:
         """Execute the run's program and record how it ended (or left us).

@@ -30,7 +30,7 @@ from orgos.policy.rules import Call, Decision, RuleSet
 from orgos.policy.sealing import AuditKey
 from orgos.policy.source import PolicySource
 from orgos.policy.spec import PolicySpec
-from orgos.redact import Redactor, Scrubber, attach_log_scrub
+from orgos.redact import Redactor, Scrubber
 from orgos.result import Result
 from orgos.store.base import Audit, RunFilter, RunRecord, RunStatus
 from orgos.store.governance import Approval, GovernanceStore
@@ -97,7 +97,6 @@ class Governance:
         self.requested: asyncio.Queue[Approval] = asyncio.Queue()
         self._kernel: Kernel | None = None
         self._gstore: GovernanceStore | None = None
-        self._unredact: Callable[[], None] | None = None
         #: Every vault value known here, masked in tool results and log records.
         self.scrubber = Scrubber()
         #: The audit seq up to which other workers' spend is counted in the meter.
@@ -142,8 +141,10 @@ class Governance:
     def _redact_event(self, data: Any) -> Any:
         return self.redactor.value(data) if self._redact_events else data
 
-    def _redact_log(self, text: str) -> str:
-        """A log record's text: no vault value, and no PII unless turned off."""
+    def redact_log(self, text: str) -> str:
+        """A log record's text: no vault value, and no PII unless turned off.
+        The runtime scrubs the orgos loggers' records made in its context
+        with it (``orgos.redact.LogScope``)."""
         text = self.scrubber.text(text)
         return self.redactor.text(text) if self._redact_logs else text
 
@@ -193,8 +194,6 @@ class Governance:
                 self.vault.learn_all()
             except ConfigError as exc:  # no key here: tools' own secrets still are
                 log.warning("the vault cannot be read: %s", exc)
-        if self._unredact is None:
-            self._unredact = attach_log_scrub(self._redact_log)
         self.audit_key()  # a key that cannot be read fails here, not at a commit
         await self.gstore.audit(
             (self.workspace, "kernel", "policy.loaded", None, None, {"digest": self.source.digest})
@@ -209,9 +208,6 @@ class Governance:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._loop_task = None
-        if self._unredact is not None:
-            self._unredact()
-            self._unredact = None
 
     def _team(self, agent: str) -> str | None:
         return self.chart.team_of(agent) if self.chart is not None else None

@@ -23,6 +23,7 @@ from orgos.errors import ConfigError
 from orgos.redact import Scrubber
 from orgos.result import Result
 from orgos.store.codec import explain
+from orgos.tools.threads import ToolThreads
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
@@ -118,6 +119,7 @@ class Tool:
         secrets: Callable[[str], str] | None = None,
         valid: dict[str, Any] | None = None,
         scrub: Scrubber | None = None,
+        threads: ToolThreads | None = None,
     ) -> Awaitable[ToolResult]:
         """Validate, call with a timeout, and turn every failure into a result.
 
@@ -126,8 +128,9 @@ class Tool:
         knows every value of the vault: they (and their encodings) are masked
         in the result, the tool's own secrets always. ``valid``: the
         arguments as ``validate`` already returned them (checked once, not
-        twice). Returns the call's coroutine (not a coroutine itself: one
-        frame less per call)."""
+        twice). ``threads``: where a sync tool runs (its kernel's own pool;
+        asyncio's default one without). Returns the call's coroutine (not a
+        coroutine itself: one frame less per call)."""
         if valid is not None:
             kwargs = dict(valid)
         else:
@@ -138,8 +141,8 @@ class Tool:
         if self.keyed:
             kwargs[IDEMPOTENCY_KEY] = idempotency_key
         if self.secrets or scrub:
-            return self._call_with_secrets(kwargs, timer, secrets, scrub)
-        return self._call(kwargs, timer)
+            return self._call_with_secrets(kwargs, timer, secrets, scrub, threads)
+        return self._call(kwargs, timer, threads)
 
     async def _call_with_secrets(
         self,
@@ -147,12 +150,13 @@ class Tool:
         timer: Callable[[float], AbstractAsyncContextManager[Any]],
         secrets: Callable[[str], str] | None,
         scrub: Scrubber | None,
+        threads: ToolThreads | None,
     ) -> ToolResult:
         try:
             clear = {p: _secret(secrets, n) for p, n in self.secrets.items()}
         except Exception as exc:
             return ToolResult(False, error=f"{self.name}: {exc}")
-        result = await self._call(kwargs | clear, timer)
+        result = await self._call(kwargs | clear, timer, threads)
         own = Scrubber(clear.values())
         for s in (own, scrub):
             if s:
@@ -161,15 +165,22 @@ class Tool:
         return result
 
     async def _call(
-        self, kwargs: dict[str, Any], timer: Callable[[float], AbstractAsyncContextManager[Any]]
+        self,
+        kwargs: dict[str, Any],
+        timer: Callable[[float], AbstractAsyncContextManager[Any]],
+        threads: ToolThreads | None = None,
     ) -> ToolResult:
         try:
             async with timer(self.timeout):
                 if self.is_async:
                     value = await self.fn(**kwargs)
-                else:
+                elif threads is not None:
                     # A hanging sync tool's thread cannot be killed; the run
-                    # moves on after the timeout and the thread ends when it may.
+                    # moves on after the timeout, the pool starts another
+                    # thread for the calls behind it, and the thread ends
+                    # when it may.
+                    value = await threads.run(self.fn, **kwargs)
+                else:
                     value = await asyncio.to_thread(self.fn, **kwargs)
         except TimeoutError:
             return ToolResult(False, error=f"{self.name} timed out after {self.timeout:g} s")
