@@ -30,7 +30,7 @@ import governance_report
 
 from orgos import Agent, Runtime
 from orgos.policy import Governance, PolicySpec
-from orgos.redact import Redactor, install_log_redaction
+from orgos.redact import Redactor, open_log_scope
 from orgos.testing.scripted import ScriptedModel
 
 EVENT = {
@@ -56,20 +56,21 @@ def redaction() -> dict[str, float]:
     r = Redactor()
     event_us = median(per_call(lambda: r.value(EVENT), 2000) for _ in range(5))
     log = logging.getLogger("orgos.bench")
-    log.propagate = False
+    top = logging.getLogger("orgos")  # where a runtime's LogScrub goes, first
+    top.propagate = False
     handler = logging.StreamHandler(open("/dev/null", "w"))  # noqa: SIM115
-    log.addHandler(handler)
+    top.addHandler(handler)
     log.setLevel(logging.INFO)
 
     def emit() -> None:
         log.info("refund %s for %s (%s)", "ORD-1001", "dana@example.com", 89.9)
 
     plain = median(per_call(emit, 5000) for _ in range(5))
-    undo = install_log_redaction(r.text)
+    scope = open_log_scope(r.text)  # as a runtime with governance opens it
     try:
         redacted = median(per_call(emit, 5000) for _ in range(5))
     finally:
-        undo()
+        scope.close()
     return {"event_us": event_us, "log_plain_us": plain, "log_redacted_us": redacted}
 
 
