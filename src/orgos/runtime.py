@@ -149,7 +149,7 @@ class Runtime:
             workspaces=tuple(workspaces),
             models=model_map,
             model_options=model_options,
-            tools={t.name: t for t in tools},
+            tools={t.name: t for t in map(_callable, tools)},
             programs={"agent": agent_program},
             max_active=max_active,
             lease_ttl=lease_ttl,
@@ -291,7 +291,7 @@ class Runtime:
                 " and boundary check are fixed at start"
             )
         for t in spec.tool_objects:
-            have = self.kernel.tools.get(t.name)
+            have = self.kernel.tools.get(_callable(t).name)
             if have is None:
                 self.kernel.tools[t.name] = t
             elif have is not t:
@@ -302,7 +302,9 @@ class Runtime:
         self._agents[spec.name] = spec
 
     def add_tool(self, tool: Tool) -> None:
-        self.kernel.tools[tool.name] = tool
+        """Register a tool, or replace the one of its name (runs see the new
+        one, schema and function, from their next step)."""
+        self.kernel.tools[_callable(tool).name] = tool
 
     def add_validator(self, validator: Validator) -> None:
         self.validators[validator.name] = validator
@@ -556,3 +558,14 @@ class Runtime:
 
     async def journal(self, run_id: str) -> list[JournalEntry]:
         return await self.store.load_journal(run_id)
+
+
+def _callable(tool: Tool) -> Tool:
+    """``tool``, when a run may call it as a tool syscall: a context tool
+    (a service's, like the workspace's) is given to agents by its service."""
+    if tool.context:
+        raise ConfigError(
+            f"tool {tool.name!r} takes a run context (context=True): its service gives it to"
+            " agents; it cannot be registered as a tool of its own"
+        )
+    return tool

@@ -4,9 +4,10 @@ to agents as tools within their permissions."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from orgos.agents.loop import BUILTIN_TOOLS
 from orgos.bus.service import Bus
@@ -24,14 +25,13 @@ from orgos.kernel.context import RunContext
 from orgos.kernel.kernel import Kernel
 from orgos.kernel.registry import AgentRegistry
 from orgos.kernel.syscall import Syscall, Verdict
-from orgos.llm.base import ToolDef
 from orgos.memory.embed import Embedder
 from orgos.memory.service import SCOPES, Memory, SearchMode
 from orgos.memory.table import MemoryTable
 from orgos.store.base import Durability
 from orgos.store.sqlite import SQLiteStore
 from orgos.store.waiting import WaitEvent
-from orgos.tools.base import ToolResult
+from orgos.tools.base import Tool
 
 #: How much of a file an agent's read_file shows the model.
 READ_LIMIT = 20_000
@@ -100,87 +100,99 @@ class SharedWorkspace:
         await self.bus.sweep()
 
 
-_READ = ToolDef("read_file", "Read a file of the shared workspace.", {
+def _page(text: str) -> str:
+    if len(text) > READ_LIMIT:
+        return text[:READ_LIMIT] + f"\n[... {len(text) - READ_LIMIT} more characters]"
+    return text
+
+
+async def read_file(ctx: RunContext, path: str, version: int | None = None) -> dict[str, Any]:
+    """Read a file of the shared workspace."""
+    v, data = await workspace_of(ctx).files.read(ctx, path, version)
+    text = _page(data.decode("utf-8", errors="replace"))
+    return {"path": v.path, "version": v.version, "content": text}
+
+
+async def write_file(ctx: RunContext, path: str, content: str = "") -> dict[str, Any]:
+    """Write a file of the shared workspace (a new version)."""
+    v = await workspace_of(ctx).files.write(ctx, path, content)
+    return {"path": v.path, "version": v.version, "size": v.size}
+
+
+async def list_files(ctx: RunContext, prefix: str | None = None) -> list[dict[str, Any]]:
+    """List the files under a folder of the shared workspace."""
+    found = await workspace_of(ctx).files.ls(ctx, prefix or "")
+    return [{"path": v.path, "version": v.version, "size": v.size} for v in found[:200]]
+
+
+async def remember(
+    ctx: RunContext, text: str = "", scope: MemoryScope | None = None
+) -> dict[str, Any]:
+    """Keep a conclusion (a fact or decision) for later runs."""
+    mid = await workspace_of(ctx).memory.remember(ctx, text, scope or "agent")
+    return {"remembered": mid}
+
+
+async def recall(ctx: RunContext, query: str = "") -> list[dict[str, Any]]:
+    """Search what you and your team remembered before."""
+    found = await workspace_of(ctx).memory.recall(ctx, query)
+    return [{"text": m.text, "scope": m.scope, "source_run": m.source_run} for m in found]
+
+
+# The schemas the model is shown say what the signatures cannot (examples).
+READ_FILE = Tool(read_file, context=True, parameters={
     "type": "object",
     "properties": {"path": {"type": "string", "description": "e.g. teams/support/notes.md"},
                    "version": {"type": "integer", "description": "an older version"}},
     "required": ["path"],
 })  # fmt: skip
-_WRITE = ToolDef("write_file", "Write a file of the shared workspace (a new version).", {
+WRITE_FILE = Tool(write_file, context=True, parameters={
     "type": "object",
     "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
     "required": ["path", "content"],
 })  # fmt: skip
-_LIST = ToolDef("list_files", "List the files under a folder of the shared workspace.", {
+LIST_FILES = Tool(list_files, context=True, parameters={
     "type": "object", "properties": {"prefix": {"type": "string"}},
 })  # fmt: skip
-_REMEMBER = ToolDef("remember", "Keep a conclusion (a fact or decision) for later runs.", {
+REMEMBER = Tool(remember, context=True, parameters={
     "type": "object",
     "properties": {"text": {"type": "string"},
                    "scope": {"type": "string", "enum": list(SCOPES)}},
     "required": ["text"],
 })  # fmt: skip
-_RECALL = ToolDef("recall", "Search what you and your team remembered before.", {
+RECALL = Tool(recall, context=True, parameters={
     "type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"],
 })  # fmt: skip
 
 
 class AgentTools:
     """File and memory tools for agents whose spec (or team) grants them:
-    ``files:`` brings the file tools, ``memory:`` the memory tools."""
+    ``files:`` brings the file tools, ``memory:`` the memory tools. They are
+    Tools (``context=True``): their calls are the workspace's syscalls."""
 
     def __init__(self, ws: SharedWorkspace) -> None:
         self.ws = ws
 
-    def defs(self, spec: AgentSpec) -> list[ToolDef]:
+    def tools(self, spec: AgentSpec) -> list[Tool]:
         team = self.ws.teams.get(spec.team) if spec.team else None
-        out: list[ToolDef] = []
+        out: list[Tool] = []
         if spec.files is not None or (team is not None and team.files is not None):
             grant = agent_grant(spec, self.ws.teams)
             if grant.read:
-                out += [_READ, _LIST]
+                out += [READ_FILE, LIST_FILES]
             if grant.write:
-                out.append(_WRITE)
+                out.append(WRITE_FILE)
         if spec.memory is not None or (team is not None and team.memory is not None):
             scopes = agent_memory(spec, self.ws.teams)
             if scopes:
-                remember = ToolDef(_REMEMBER.name, _REMEMBER.description, {
-                    **_REMEMBER.parameters,
-                    "properties": {"text": {"type": "string"},
-                                   "scope": {"type": "string", "enum": sorted(scopes)}},
-                })  # fmt: skip
-                out += [remember, _RECALL]
-        return [d for d in out if d.name not in spec.tools]
-
-    async def call(self, ctx: RunContext, name: str, args: dict[str, Any]) -> ToolResult:
-        ws = self.ws
-        try:
-            if name == "read_file":
-                v, data = await ws.files.read(ctx, str(args.get("path")), _int(args.get("version")))
-                text = data.decode("utf-8", errors="replace")
-                if len(text) > READ_LIMIT:
-                    text = text[:READ_LIMIT] + f"\n[... {len(text) - READ_LIMIT} more characters]"
-                return ToolResult(True, {"path": v.path, "version": v.version, "content": text})
-            if name == "write_file":
-                v = await ws.files.write(ctx, str(args.get("path")), str(args.get("content", "")))
-                return ToolResult(True, {"path": v.path, "version": v.version, "size": v.size})
-            if name == "list_files":
-                found = await ws.files.ls(ctx, str(args.get("prefix") or ""))
-                return ToolResult(True, [{"path": v.path, "version": v.version, "size": v.size}
-                                         for v in found[:200]])  # fmt: skip
-            if name == "remember":
-                scope = cast(MemoryScope, args.get("scope") or "agent")  # the hook checks it
-                mid = await ws.memory.remember(ctx, str(args.get("text", "")), scope)
-                return ToolResult(True, {"remembered": mid})
-            if name == "recall":
-                found_m = await ws.memory.recall(ctx, str(args.get("query", "")))
-                items = [{"text": m.text, "scope": m.scope, "source_run": m.source_run}
-                         for m in found_m]  # fmt: skip
-                return ToolResult(True, items)
-        except OrgosError as exc:
-            return ToolResult(False, error=str(exc))
-        return ToolResult(False, error=f"unknown workspace tool {name!r}")
+                out += [_with_scopes(sorted(scopes)), RECALL]
+        return [t for t in out if t.name not in spec.tools]
 
 
-def _int(v: Any) -> int | None:
-    return v if isinstance(v, int) and not isinstance(v, bool) else None
+def _with_scopes(scopes: list[str]) -> Tool:
+    """``remember``, showing the model only the scopes it may use (the
+    memory's before-hook checks them all the same)."""
+    t = copy.copy(REMEMBER)
+    props = {**REMEMBER.parameters["properties"], "scope": {"type": "string", "enum": scopes}}
+    t.parameters = {**REMEMBER.parameters, "properties": props}
+    return t

@@ -27,7 +27,7 @@ from orgos.kernel.run_input import RunInput
 from orgos.llm.base import Message, ModelRequest, ModelResponse, ToolCall, ToolDef
 from orgos.memory.compact import compact
 from orgos.memory.handoff import Handoff
-from orgos.tools.base import ToolResult
+from orgos.tools.base import Tool, ToolResult
 from orgos.tools.validators import Validator
 
 if TYPE_CHECKING:
@@ -39,11 +39,10 @@ BUILTIN_TOOLS = "builtin_tools"
 
 class BuiltinTools(Protocol):
     """Tools a service gives agents on its own (the workspace's file and
-    memory tools). Their calls are the service's syscalls, not ``tool``."""
+    memory tools): context tools (``Tool(context=True)``), called with
+    ``call_in``; their calls are the service's syscalls, not ``tool``."""
 
-    def defs(self, spec: AgentSpec) -> list[ToolDef]: ...
-
-    async def call(self, ctx: RunContext, name: str, args: dict[str, Any]) -> ToolResult: ...
+    def tools(self, spec: AgentSpec) -> list[Tool]: ...
 
 
 class StepLimitReached(OrgosError):
@@ -107,8 +106,8 @@ class _ToolKit:
     """An agent's tools as its runs see them."""
 
     all_defs: list[ToolDef]
-    #: The service giving built-in tools, and their names.
-    own: tuple[BuiltinTools, frozenset[str]] | None
+    #: The built-in tools (a service's), by name.
+    own: dict[str, Tool]
     #: What is offered before any call.
     first: list[ToolDef]
     allowed: frozenset[str]
@@ -199,9 +198,8 @@ class AgentProgram:
             for name in spec.tools
             if (t := tools_by_name.get(name)) is not None
         ]
-        extra = builtin.defs(spec) if builtin is not None else []
-        all_defs += extra
-        own = (builtin, frozenset(d.name for d in extra)) if builtin is not None else None
+        own = {t.name: t for t in builtin.tools(spec)} if builtin is not None else {}
+        all_defs += [ToolDef(t.name, t.description, t.parameters) for t in own.values()]
         first = offered_tools(spec, all_defs, {}, prep.caps)
         kit = _ToolKit(all_defs, own, first, frozenset(spec.tools))
         prep.tools, prep.tools_key = kit, key
@@ -281,7 +279,7 @@ class AgentProgram:
         prep: _Prepared,
         calls: list[ToolCall],
         used: dict[str, int],
-        builtin: tuple[BuiltinTools, frozenset[str]] | None = None,
+        builtin: dict[str, Tool] | None = None,
     ) -> dict[str, ToolResult]:
         """Run the tool calls in order; delegations start together, in parallel."""
         spec = prep.spec
@@ -319,8 +317,8 @@ class AgentProgram:
                 else:
                     delegations.append(call)
                     ran = True
-            elif builtin is not None and call.name in builtin[1]:
-                results[call.id] = await builtin[0].call(ctx, call.name, call.arguments)
+            elif builtin and (own := builtin.get(call.name)) is not None:
+                results[call.id] = await own.call_in(ctx, call.arguments)
                 ran = True
             else:
                 ran = not limits or ctx.tool_problem(call.name, call.arguments) is None

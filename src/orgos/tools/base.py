@@ -19,7 +19,7 @@ from typing import Any, overload
 import pydantic
 import pydantic_core
 
-from orgos.errors import ConfigError
+from orgos.errors import ConfigError, OrgosError
 from orgos.redact import Scrubber
 from orgos.result import Result
 from orgos.store.codec import explain
@@ -39,7 +39,15 @@ ToolResult = Result
 
 class Tool:
     """A callable with a name, a description, an argument model and a policy
-    for retries. Build one with ``@tool``."""
+    for retries. Build one with ``@tool``.
+
+    ``context=True`` makes a service's tool (the workspace's file and memory
+    tools): its function takes the calling run's context first, is called
+    with ``call_in`` and not as a ``tool`` syscall (what it does is made of
+    the service's own syscalls), and is not the model's to see in its
+    schema. ``parameters``: the schema the model is shown, when it should
+    say more than the signature does (the arguments are still validated
+    against the signature)."""
 
     def __init__(
         self,
@@ -52,8 +60,11 @@ class Tool:
         risk: str = "low",
         secrets: Mapping[str, str] | None = None,
         facts: Callable[..., Mapping[str, Any]] | None = None,
+        context: bool = False,
+        parameters: Mapping[str, Any] | None = None,
     ):
         self.fn = fn
+        self.context = context
         #: Parameter -> vault secret name. Hidden from the model; the value is
         #: passed in only when the tool executes, and scrubbed from its result.
         self.secrets = dict(secrets or {})
@@ -70,7 +81,8 @@ class Tool:
         self.keyed = False
         fields: dict[str, Any] = {}
         hints = _hints(fn)
-        for pname, param in inspect.signature(fn).parameters.items():
+        params = list(inspect.signature(fn).parameters.items())
+        for pname, param in params[1:] if context else params:
             if pname == IDEMPOTENCY_KEY:
                 self.keyed = True
                 continue
@@ -91,7 +103,7 @@ class Tool:
         except Exception as exc:  # an unsupported annotation
             raise ConfigError(f"tool {self.name}: cannot build a schema: {exc}") from exc
         schema.pop("title", None)
-        self.parameters: dict[str, Any] = schema
+        self.parameters: dict[str, Any] = dict(parameters) if parameters is not None else schema
         self._validator = self.args_model.__pydantic_validator__
 
     @property
@@ -109,6 +121,22 @@ class Tool:
             )
             raise ValueError(f"invalid arguments for {self.name}: {problems}") from None
         return dict(model.__dict__)
+
+    async def call_in(self, context: Any, arguments: Mapping[str, Any]) -> ToolResult:
+        """A context tool's call: the arguments validated, then
+        ``fn(context, **arguments)``. Invalid arguments, and an ``OrgosError``
+        it raises (a denial, a missing file), are the call's error result;
+        anything else is not the model's business and propagates. No thread
+        and no timeout of its own: its syscalls have theirs."""
+        try:
+            kwargs = self.validate(arguments)
+        except ValueError as exc:
+            return ToolResult(False, error=str(exc))
+        try:
+            value = await self.fn(context, **kwargs)
+        except OrgosError as exc:
+            return ToolResult(False, error=str(exc))
+        return value if isinstance(value, Result) else ToolResult(True, value)
 
     def invoke(
         self,
