@@ -238,14 +238,13 @@ class LogScope:
     patterns never touch them. A runtime without a scrub opens one too,
     so that it does not inherit the scrub of a runtime started around it."""
 
-    __slots__ = ("_handler", "_token", "open", "parent", "scrub")
+    __slots__ = ("_handler", "open", "parent", "scrub")
 
     def __init__(self, scrub: Callable[[str], str] | None, parent: LogScope | None) -> None:
         self.scrub = scrub
         self.parent = parent
         self.open = True
         self._handler: LogScrub | None = None
-        self._token: contextvars.Token[LogScope | None] | None = None
 
     def close(self) -> None:
         """Records made in this runtime's context are its no more: they fall
