@@ -400,7 +400,17 @@ class Kernel:
                 return
             except Exception as exc:
                 status, error = RunStatus.FAILED, f"{type(exc).__name__}: {exc}"
-            await self._record_end(ctx, status, output, error, waiting)
+            try:
+                await self._record_end(ctx, status, output, error, waiting)
+            except asyncio.CancelledError:
+                if run.id not in self._cancelling:
+                    raise
+                # Cancelled while its end was being committed (a commit is
+                # never cut short): parked by now, it is cancelled there.
+                if status is RunStatus.WAITING:
+                    with contextlib.suppress(Exception):
+                        await self.store.request_cancel(run.workspace, run.id)
+                self._notify(run.id)
         finally:
             # A woken run may already run again in a new task: leave that one be.
             if self._active.get(run.id) is asyncio.current_task():
