@@ -247,7 +247,7 @@ class Operator:
     async def answer(self) -> None:
         gov = self.rt.governance
         assert gov is not None
-        for a in gov.gstore.approvals(self.rt.workspace):
+        for a in await gov.store.approvals.list(self.rt.workspace):
             await self.rt.approve(a.id, by="operator")
             self.f.approvals += 1
         waiting = await self.rt.store.list_runs(

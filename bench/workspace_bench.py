@@ -77,8 +77,9 @@ async def files(db: Path, durability: str, n: int) -> dict[str, Any]:
     rt = make_runtime(db, durability, work)
     async with rt:
         wall = await in_runs(rt, RUNS)
-        versions = rt.files.table.store._read().execute(
-            "SELECT COUNT(*) FROM fs_versions").fetchone()[0]  # fmt: skip
+        files = rt.store.files
+        versions = sum([len(await files.history("default", v.path))
+                        for v in await files.latest("default")])  # fmt: skip
     assert versions == per * RUNS
     return {"writes": per * RUNS, "wall_s": round(wall, 3),
             "writes_per_s": round(per * RUNS / wall), "ms_per_write_in_a_run":
@@ -112,7 +113,7 @@ async def recalls(db: Path, durability: str, n: int) -> dict[str, Any]:
     async with rt:
         t0 = time.perf_counter()
         for i in range(10_000):  # a store of 10,000 memories to search
-            await rt.memory.table.add("default", "org", f"{texts[i % len(texts)]} (#{i})",
+            await rt.store.memory.add("default", "org", f"{texts[i % len(texts)]} (#{i})",
                                       author="bench")  # fmt: skip
         fill = time.perf_counter() - t0
         wall = await in_runs(rt, RUNS)
@@ -139,7 +140,7 @@ async def events(db: Path, durability: str, n: int) -> dict[str, Any]:
         publish = time.perf_counter() - t0
         t0 = time.perf_counter()
         got = 0
-        while batch := bus.pending("consumer", "bench.ext", 1000):
+        while batch := await bus.pending("consumer", "bench.ext", 1000):
             got += len(batch)
             await bus.ack("consumer", "bench.ext", batch[-1].id)
         consume = time.perf_counter() - t0

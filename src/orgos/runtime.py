@@ -32,8 +32,6 @@ from orgos.policy.spec import PolicySpec
 from orgos.redact import LogScope, open_log_scope
 from orgos.store import Durability, JournalEntry, RunFilter, RunRecord, Store, open_store
 from orgos.store.base import RunStatus
-from orgos.store.routing import load_source
-from orgos.store.scheduling import claim_source
 from orgos.tools.base import Tool
 from orgos.tools.validators import Validator
 
@@ -139,7 +137,7 @@ class Runtime:
         self._workflows: dict[str, WorkflowSpec] = {w.name: w for w in workflows}
         #: Routing and the agents' circuit breakers (no model, no kernel: a
         #: supervisor's choice is a syscall of the run that routes).
-        self.router = Router(lambda: self._agents, load_source(self.store))
+        self.router = Router(lambda: self._agents, self.store.loads)
         agent_program = AgentProgram(
             self.registry, self.validators, self._delegates_of, self.router
         )
@@ -170,19 +168,15 @@ class Runtime:
             self.validators,
         )  # fmt: skip
         self.kernel.programs["workflow"] = WorkflowProgram(services)
-        #: Files, memory and bus (on a SQLite store); see orgos.shared.
-        self.shared: SharedWorkspace | None = None
-        from orgos.store.sqlite import SQLiteStore
+        #: Files, memory and bus (on the store's repositories); see orgos.shared.
+        from orgos.shared import SharedWorkspace
 
-        if isinstance(self.store, SQLiteStore):
-            from orgos.shared import SharedWorkspace
-
-            self.shared = SharedWorkspace(
-                self.store, self.kernel, self.registry, workspace=workspace,
-                teams={t.name: t for t in self.org.teams}, people=people, limits=file_limits,
-                embedder=embedder, memory_search=memory_search,
-            )  # fmt: skip
-            self.kernel.blobs = self.shared.blobs  # where tool results too large are kept
+        self.shared: SharedWorkspace | None = SharedWorkspace(
+            self.store, self.kernel, self.registry, workspace=workspace,
+            teams={t.name: t for t in self.org.teams}, people=people, limits=file_limits,
+            embedder=embedder, memory_search=memory_search,
+        )  # fmt: skip
+        self.kernel.blobs = self.store.blobs  # where tool results too large are kept
         self.governance: Governance | None = None
         if governance is not None and governance is not False:
             from orgos.config.chart import OrgChart
@@ -318,9 +312,7 @@ class Runtime:
 
     def _scheduler(self) -> Scheduler | None:
         """Per-agent limits and fair share between teams, from the specs."""
-        source = claim_source(self.store)
-        if source is None:
-            return None
+        source = self.store.scheduling
 
         def policy() -> Policy:
             agents = self._agents
@@ -518,7 +510,7 @@ class Runtime:
         as ``by``: with governance, a person who may decide approvals once the
         workspace has people. Journaled and audited with who answered."""
         if self.governance is not None:
-            self.governance.may_decide(by)
+            await self.governance.may_decide(by)
         await self.kernel.decide(run_id, action, value, by=by)
 
     async def get_run(self, run_id: str) -> RunRecord:

@@ -6,30 +6,24 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from orgos.agents.loop import BUILTIN_TOOLS
 from orgos.bus.service import Bus
-from orgos.bus.table import BusTable
 from orgos.config.access import MemoryScope
 from orgos.config.org import TeamSpec
 from orgos.config.specs import AgentSpec
 from orgos.errors import OrgosError
-from orgos.fs.blobs import BlobStore
 from orgos.fs.people import RoleLookup, StaticRoles
 from orgos.fs.permissions import agent_grant, agent_memory
 from orgos.fs.service import FileLimits, Files
-from orgos.fs.table import FileTable
 from orgos.kernel.context import RunContext
 from orgos.kernel.kernel import Kernel
 from orgos.kernel.registry import AgentRegistry
 from orgos.kernel.syscall import Syscall, Verdict
 from orgos.memory.embed import Embedder
 from orgos.memory.service import SCOPES, Memory, SearchMode
-from orgos.memory.table import MemoryTable
-from orgos.store.base import Durability
-from orgos.store.sqlite import SQLiteStore
+from orgos.store.base import Store
 from orgos.store.waiting import WaitEvent
 from orgos.tools.base import Tool
 
@@ -45,19 +39,14 @@ def workspace_of(ctx: RunContext) -> SharedWorkspace:
     """The shared workspace of a run's runtime: ``workspace_of(ctx).files.read(ctx, path)``."""
     ws = ctx.kernel.services.get(WORKSPACE)
     if not isinstance(ws, SharedWorkspace):
-        raise OrgosError("this runtime has no shared workspace (it needs a SQLite store)")
+        raise OrgosError("this runtime has no shared workspace")
     return ws
-
-
-def blob_root(store: SQLiteStore) -> Path:
-    """``.orgos/orgos.db`` keeps its blobs in ``.orgos/orgos.blobs/``."""
-    return store.path.with_suffix(".blobs")
 
 
 class SharedWorkspace:
     def __init__(
         self,
-        store: SQLiteStore,
+        store: Store,
         kernel: Kernel,
         registry: AgentRegistry,
         *,
@@ -72,14 +61,13 @@ class SharedWorkspace:
         self.kernel = kernel
         teams = dict(teams or {})
         self.teams = teams
-        fsync = store.durability is Durability.POWER_SAFE
-        self.blobs = BlobStore(blob_root(store), fsync=fsync)
+        self.blobs = store.blobs
         people = people or StaticRoles({})
         limits = limits or FileLimits()
-        self.files = Files(FileTable(store), self.blobs, registry, teams, people, limits, workspace)
-        self.memory = Memory(MemoryTable(store), registry, teams, embedder=embedder,
+        self.files = Files(store.files, self.blobs, registry, teams, people, limits, workspace)
+        self.memory = Memory(store.memory, registry, teams, embedder=embedder,
                              search=memory_search)  # fmt: skip
-        self.bus = Bus(BusTable(store), kernel, workspace)
+        self.bus = Bus(store.bus, kernel, workspace)
         kernel.pipeline.before.append(self.check)
         kernel.wakers[WaitEvent] = self.bus.waker
         kernel.services[BUILTIN_TOOLS] = AgentTools(self)

@@ -14,7 +14,7 @@ from orgos import Agent, Runtime, tool
 from orgos.config.org import OrgSpec
 from orgos.llm.base import ModelRequest, ModelResponse
 from orgos.policy import Governance, PolicySpec
-from orgos.store.governance import Approval
+from orgos.store.records import Approval
 from orgos.testing import ScriptedModel
 from orgos.tools.base import Tool
 

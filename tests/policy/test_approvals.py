@@ -135,7 +135,7 @@ async def test_the_worker_escalates_by_itself(tmp_path: Path) -> None:
         assert rt.governance is not None
         async with asyncio.timeout(10):
             while True:  # the escalation loop moves it on its own
-                now = rt.governance.gstore.approval_for(a.run_id, a.step)
+                now = await rt.governance.store.approvals.get(a.workspace, a.run_id, a.step)
                 if now is not None and now.assignee == "dana@example.com":
                     break
                 await asyncio.sleep(0.02)
@@ -165,7 +165,6 @@ def test_a_parked_run_survives_kill_9_and_continues_once_approved(tmp_path: Path
     import asyncio
 
     from orgos.policy import approvals
-    from orgos.store.governance import GovernanceStore
     from orgos.store.sqlite import SQLiteStore
 
     first = Worker(tmp_path, submit=True)
@@ -181,8 +180,7 @@ def test_a_parked_run_survives_kill_9_and_continues_once_approved(tmp_path: Path
         store = SQLiteStore(tmp_path / "o.db")
         await store.open()
         try:
-            await approvals.decide(GovernanceStore(store), store, "default", approval_id,
-                                   approve=True, by="olga")  # fmt: skip
+            await approvals.decide(store, "default", approval_id, approve=True, by="olga")
         finally:
             await store.close()
 
@@ -248,7 +246,7 @@ async def test_an_edited_call_under_a_stricter_rule_needs_a_second_approval(
         await rt.approve(second.id, by="fiona")
         done = await rt.wait(rec.id, timeout=10)
         assert rt.governance is not None
-        verdict = rt.governance.gstore.verify_audit()
+        verdict = await rt.governance.store.audit.verify()
         assert verdict.ok, verdict  # both decisions are journaled and audited
     assert done.status.value == "succeeded"
     assert ledger.refunds == [{"order_id": "A-1", "amount": 5000.0}]
@@ -273,6 +271,6 @@ async def test_invalid_arguments_never_ask_for_an_approval(tmp_path: Path) -> No
         rec = await rt.run("clerk", "refund A-1", timeout=10)
         assert rt.governance is not None
         assert rt.governance.requested.empty()
-        assert rt.governance.gstore.approvals(rt.workspace, status=None) == []
+        assert await rt.governance.store.approvals.list(rt.workspace, status=None) == []
     assert rec.status.value == "succeeded"
     assert rec.output.startswith("ERROR: invalid arguments for refund: amount")

@@ -369,7 +369,7 @@ async def test_an_in_doubt_decision_needs_an_approver_and_is_audited_with_who(
         gov = rt.governance
         assert gov is not None
         for name, role in (("ana", "operator"), ("vic", "viewer")):
-            await gov.gstore.set_person("default", name, role, "local")
+            await gov.store.people.set_role("default", name, role, "local")
         parked = await rt.wait(run_id, timeout=10)
         assert isinstance(parked.waiting_on, WaitDecision)
         for who in ("vic", "local"):  # a viewer, and nobody once there are people

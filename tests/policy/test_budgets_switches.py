@@ -146,7 +146,7 @@ async def test_the_breaker_trips_on_errors_and_says_why(tmp_path: Path) -> None:
         parked = await _parked(rt, rec.id)
         gov = rt.governance
         assert gov is not None
-        switches = gov.gstore.switches(rt.workspace)
+        switches = await gov.store.governance.switches(rt.workspace)
     assert parked.waiting_on == WaitPaused("agent:clerk")
     assert switches["agent:clerk"] == "breaker: 3 failed tool calls in 60 s"
     assert "breaker: 3 failed tool calls" in (parked.error or "")
@@ -188,7 +188,7 @@ async def test_pausing_an_agent_or_team_that_does_not_exist_is_refused(tmp_path:
             await gov.pause("agent:clerc", "typo", "olga")
         with pytest.raises(ValueError, match="no team named 'suport' to pause; teams: support"):
             await gov.pause("team:suport", "typo", "olga")
-        assert gov.gstore.switches(rt.workspace) == {}
+        assert await gov.store.governance.switches(rt.workspace) == {}
 
 
 def test_orgos_pause_refuses_an_unknown_agent(tmp_path: Path) -> None:
@@ -266,12 +266,14 @@ async def test_unpausing_a_tripped_breaker_admits_exactly_one_trial_run(tmp_path
         assert sorted(woke) == sorted(g.id for g in goods)
         async with asyncio.timeout(10):
             await first.wait()
-        holder = gov.gstore.switches(rt.workspace)["agent:clerk"]
+        holder = (await gov.store.governance.switches(rt.workspace))["agent:clerk"]
         assert holder.startswith(TRIAL)  # still switched: half-open, held by one run
         trial_id = holder[len(TRIAL) :]
         assert entered == [next(g.input["task"] for g in goods if g.id == trial_id)]
         release.set()
         ends = [await rt.wait(g.id, timeout=10) for g in goods]
-        assert gov.gstore.switches(rt.workspace) == {}  # the trial succeeded: lifted
+        assert (
+            await gov.store.governance.switches(rt.workspace) == {}
+        )  # the trial succeeded: lifted
     assert all(e.status.value == "succeeded" for e in ends)
     assert sorted(entered) == ["good0", "good1", "good2"]

@@ -56,9 +56,9 @@ async def test_an_escalation_notifies_the_next_one_up(tmp_path: Path) -> None:
         await rt.bus.subscribe("inbox", "approvals.escalated")
         await rt.submit("clerk", "refund A-1")
         a = await next_approval(rt)
-        assert rt.bus.pending("inbox", "approvals.escalated") == []
+        assert await rt.bus.pending("inbox", "approvals.escalated") == []
         moved = await gov.escalate_due(now=time.time() + 61)
-        events = rt.bus.pending("inbox", "approvals.escalated")
+        events = await rt.bus.pending("inbox", "approvals.escalated")
     assert [m.assignee for m in moved] == ["boss"]
     assert [e.data["assignee"] for e in events] == ["boss"]
     told = events[0].data
@@ -82,7 +82,7 @@ async def test_a_supervisor_agent_decides_an_escalated_approval_within_its_right
         assert await gov.hand_over() == []  # asked once
         decided = await rt.wait(decider, timeout=10)
         done = await rt.wait(rec.id, timeout=10)
-        after = gov.gstore.approval_for(a.run_id, a.step)
+        after = await gov.store.approvals.get(a.workspace, a.run_id, a.step)
         journal = await rt.journal(decider)
     assert decided.status.value == "succeeded", decided.error
     assert after is not None and (after.status, after.decided_by) == ("approved", "agent:boss")
@@ -110,8 +110,8 @@ async def test_a_call_beyond_a_supervisors_rights_goes_on_up_to_a_person(
         await gov.escalate_due(now=time.time() + 61)
         (decider,) = await gov.hand_over()
         passed = await rt.wait(decider, timeout=10)
-        now = gov.gstore.approval_for(a.run_id, a.step)
-        events = rt.bus.pending("inbox", "approvals.escalated")
+        now = await gov.store.approvals.get(a.workspace, a.run_id, a.step)
+        events = await rt.bus.pending("inbox", "approvals.escalated")
         assert now is not None and (now.status, now.assignee) == ("pending", "dana@example.com")
         assert ledger.refunds == []
         await rt.approve(a.id, by="dana@example.com")

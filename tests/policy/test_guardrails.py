@@ -65,7 +65,7 @@ async def test_failing_answer_goes_back_with_the_reason(tmp_path: Path) -> None:
                       {"require_patterns": ["RF-\\d+"]}])  # fmt: skip
     async with runtime(tmp_path, {}, model, [], agents=[a]) as rt:
         run = await rt.run("clerk", "refund", timeout=10)
-        audit = [r.action for r in rt.governance.gstore.audit_rows()]  # type: ignore[union-attr]
+        audit = [r.action for r in await rt.governance.store.audit.rows()]  # type: ignore[union-attr]
     assert run.status.value == "succeeded"
     assert run.output == "Your refund RF-1 is on its way."
     told = sent_back(model)

@@ -238,7 +238,8 @@ async def test_taint_follows_a_file_a_tainted_run_wrote(tmp_path: Path) -> None:
                        org=ORG) as rt:  # fmt: skip
         wrote = await rt.run("writer", "keep the page", timeout=10)
         assert wrote.status is RunStatus.SUCCEEDED, wrote.error
-        assert rt.files.table.get("default", "shared/notes.md").tainted  # type: ignore[union-attr]
+        found = await rt.store.files.get("default", "shared/notes.md")
+        assert found is not None and found.tainted
         await rt.submit("reader", "act on the notes")
         await refund_waits_for_a_person(rt, refunds, "reader")
 

@@ -7,7 +7,6 @@ import sqlite3
 from pathlib import Path
 
 from orgos.policy.identity import token_hash
-from orgos.store.governance import GovernanceStore
 from orgos.store.schema import MIGRATIONS
 from orgos.store.sqlite import SQLiteStore
 
@@ -38,13 +37,13 @@ async def test_old_tokens_are_bound_to_their_persons_only_workspace(tmp_path: Pa
     store = SQLiteStore(tmp_path / "o.db")
     await store.open()
     try:
-        g = GovernanceStore(store)
-        ana = g.token(token_hash("tok-ana"))
+        g = store.people
+        ana = await g.token(token_hash("tok-ana"))
         assert ana is not None and (ana.workspace, ana.person) == ("a", "ana")
         assert ana.id.startswith("tk-") and ana.state(2.0) == "active"
         # root is a person of two workspaces: the token could mean either
-        assert g.token(token_hash("tok-root")) is None
+        assert await g.token(token_hash("tok-root")) is None
         # gone was removed before: its token must not come back
-        assert g.token(token_hash("tok-gone")) is None
+        assert await g.token(token_hash("tok-gone")) is None
     finally:
         await store.close()

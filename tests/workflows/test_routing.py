@@ -239,7 +239,7 @@ async def test_a_supervisors_routing_choice_is_a_governed_syscall_of_the_workflo
         got = await targets(rt, rec.id)
         journal = await rt.journal(rec.id)
         assert rt.governance is not None
-        audit = [(r.actor, r.action) for r in rt.governance.gstore.audit_rows()]
+        audit = [(r.actor, r.action) for r in await rt.governance.store.audit.rows()]
     assert rec.status is RunStatus.SUCCEEDED, rec.error
     assert asked == []  # policy refused the supervisor's model call: it never reached the model
     assert got == ["a1"]  # so the step was routed by load

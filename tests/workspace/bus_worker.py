@@ -32,9 +32,9 @@ async def consume(rt: Runtime, sink: str, hold: bool) -> None:
     await rt.bus.subscribe("worker", "jobs", from_start=True)
     fd = os.open(sink, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     while True:
-        batch = rt.bus.pending("worker", "jobs", limit=25)
+        batch = await rt.bus.pending("worker", "jobs", limit=25)
         if not batch:
-            if _published_all(rt):
+            if await _published_all(rt):
                 break
             await asyncio.sleep(0.005)  # the publisher is another process: poll the store
             continue
@@ -47,8 +47,8 @@ async def consume(rt: Runtime, sink: str, hold: bool) -> None:
     print("DONE", flush=True)
 
 
-def _published_all(rt: Runtime) -> bool:
-    return len(rt.bus.table.after(rt.workspace, "jobs", 0, N)) >= N
+async def _published_all(rt: Runtime) -> bool:
+    return len(await rt.store.bus.after(rt.workspace, "jobs", 0, N)) >= N
 
 
 async def main() -> None:

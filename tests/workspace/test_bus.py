@@ -22,16 +22,16 @@ async def test_subscribers_get_every_event_until_they_ack(tmp_path: Path) -> Non
         ids = [await bus.publish_as("ada", "orders", {"n": i}) for i in range(1, 6)]
         again = await bus.publish_as("ada", "orders", {"n": 1}, key="k")
         assert await bus.publish_as("ada", "orders", {"n": 99}, key="k") == again  # deduplicated
-        got = bus.pending("billing", "orders")
+        got = await bus.pending("billing", "orders")
         assert [e.data["n"] for e in got] == [1, 2, 3, 4, 5, 1]
         await bus.ack("billing", "orders", ids[2])
-        assert [e.id for e in bus.pending("billing", "orders")] == [*ids[3:], again]
+        assert [e.id for e in await bus.pending("billing", "orders")] == [*ids[3:], again]
         await bus.ack("billing", "orders", ids[0])  # a cursor never goes back
-        assert bus.pending("billing", "orders")[0].id == ids[3]
+        assert (await bus.pending("billing", "orders"))[0].id == ids[3]
         await bus.subscribe("billing", "orders")  # subscribing again keeps the cursor
-        assert bus.pending("billing", "orders")[0].id == ids[3]
+        assert (await bus.pending("billing", "orders"))[0].id == ids[3]
         await bus.subscribe("audit", "orders", from_start=True)
-        assert len(bus.pending("audit", "orders")) == 7
+        assert len(await bus.pending("audit", "orders")) == 7
 
 
 async def test_a_run_parks_until_its_event_and_publishes_once(tmp_path: Path) -> None:
@@ -51,7 +51,7 @@ async def test_a_run_parks_until_its_event_and_publishes_once(tmp_path: Path) ->
         await rt.bus.publish_as("ada", "approvals", {"order": "A-7"})
         done = await rt.wait(rid, timeout=10)
         assert done.status.value == "succeeded" and done.output == "A-7"
-        shipped = rt.bus.pending("t", "shipping")
+        shipped = await rt.bus.pending("t", "shipping")
         assert [(e.data, e.run_id, e.source) for e in shipped] == [
             ({"order": "A-7"}, rid, "seller")
         ]
@@ -90,8 +90,8 @@ async def test_run_lifecycle_and_file_events(tmp_path: Path) -> None:
         done = await rt.wait(rid, timeout=10)
         assert done.output == "teams/sales/inbox/orders.csv"
         assert await run_code(rt, "helper") == "ok"
-        ended = rt.bus.pending("watch", "run.succeeded")
-        created = rt.bus.pending("watch", "run.created")
+        ended = await rt.bus.pending("watch", "run.succeeded")
+        created = await rt.bus.pending("watch", "run.created")
     assert [e.data["target"] for e in ended] == ["seller", "helper"]
     assert ended[0].data["run_id"] == rid and ended[0].source == "system"
     assert [e.data["target"] for e in created] == ["seller", "helper"]
@@ -117,15 +117,15 @@ async def test_an_event_landing_while_the_run_parks_is_not_missed(tmp_path: Path
     wait: no publisher wakes it, the kernel's waker must."""
 
     async def racer(ctx: RunContext) -> int:
-        table = workspace_of(ctx).bus.table
+        table = ctx.kernel.store.bus
 
         async def mark(sc: object) -> Result:
-            return Result.of(table.last_id("default", "race"))
+            return Result.of(await table.last_id("default", "race"))
 
         after = (await ctx.syscall("bus.mark", {"topic": "race"}, mark)).unwrap()
 
         async def ready() -> Result | None:
-            found = table.after("default", "race", after)
+            found = await table.after("default", "race", after)
             return Result.of(found[0].id) if found else None
 
         async def park() -> None:

@@ -112,7 +112,7 @@ async def test_writes_outside_the_grant_change_nothing(tmp_path: Path) -> None:
     async with rt:
         rec = await rt.run("seller", "write", timeout=30)
         assert rec.status.value == "succeeded", rec.error
-        files = rt.files.list_as("ada")
+        files = await rt.files.list_as("ada")
     assert [f.path for f in files] == ["teams/sales/ok.txt"]
     assert len(audit.denied()) == len(attempts)
 
@@ -152,7 +152,7 @@ async def test_people_follow_their_role(tmp_path: Path) -> None:
             await f.read_as("mallory", TARGET)
         with pytest.raises(PathError):
             await f.read_as("ada", "teams/sales/../support/secret.txt")
-        assert [x.path for x in f.list_as("vic", "teams")] == [
+        assert [x.path for x in await f.list_as("vic", "teams")] == [
             "teams/sales/spec.md", "teams/support/ops.txt", TARGET]  # fmt: skip
 
 

@@ -35,7 +35,7 @@ async def test_versions_and_lineage(tmp_path: Path) -> None:
         await rt.files.put_as("ada", "shared/input.txt", b"new numbers")
         assert await run_code(rt, "seller") == "3,4"
 
-        log = rt.files.log_as("vic", "teams/sales/report.md")
+        log = await rt.files.log_as("vic", "teams/sales/report.md")
         assert [(v.version, v.author_kind, v.author) for v in log] == [
             (1, "agent", "seller"), (2, "agent", "seller"),
             (3, "agent", "seller"), (4, "agent", "seller")]  # fmt: skip
@@ -45,13 +45,13 @@ async def test_versions_and_lineage(tmp_path: Path) -> None:
         _, latest = await rt.files.read_as("vic", "teams/sales/report.md")
         assert latest == b"final: new numbers and notes"
 
-        first = rt.files.lineage_as("vic", "teams/sales/report.md", 1)
+        first = await rt.files.lineage_as("vic", "teams/sales/report.md", 1)
         assert first["run_id"] == log[0].run_id
         assert first["read"] == [{"path": "shared/input.txt", "version": 1},
                                  {"path": "teams/sales/notes.txt", "version": 1}]  # fmt: skip
-        later = rt.files.lineage_as("vic", "teams/sales/report.md", 3)
+        later = await rt.files.lineage_as("vic", "teams/sales/report.md", 3)
         assert later["read"][0] == {"path": "shared/input.txt", "version": 2}
-        inp = rt.files.log_as("vic", "shared/input.txt")
+        inp = await rt.files.log_as("vic", "shared/input.txt")
         assert [(v.author_kind, v.author, v.run_id) for v in inp] == [
             ("person", "ada", None), ("person", "ada", None)]  # fmt: skip
 
@@ -72,11 +72,12 @@ async def test_a_replayed_write_makes_no_new_version(tmp_path: Path) -> None:
         await rt.bus.publish_as("ada", "go", {})
         done = await rt.kernel.wait(rid, timeout=10)
         assert done.status.value == "succeeded" and done.output == 1
-        assert len(rt.files.log_as("ada", "teams/sales/once.txt")) == 1
+        assert len(await rt.files.log_as("ada", "teams/sales/once.txt")) == 1
         # and the same key twice at the table level returns the first version
-        table = rt.files.table
-        a, new_a = await table.put("default", "k.txt", None, 0, "system", "t", key="k1")
-        b, new_b = await table.put("default", "k.txt", None, 0, "system", "t", key="k1")
+        table = rt.store.files
+        wa = await table.put("default", "k.txt", None, 0, "system", "t", key="k1")
+        wb = await table.put("default", "k.txt", None, 0, "system", "t", key="k1")
+        a, new_a, b, new_b = wa.version, wa.new, wb.version, wb.new
         assert (new_a, new_b) == (True, False) and a == b
 
 
@@ -160,7 +161,7 @@ async def test_deleting_a_file_keeps_its_history(tmp_path: Path) -> None:
     rt, _ = runtime(tmp_path, {"seller": churn})
     async with rt:
         assert await run_code(rt, "seller") == "deleted as v2, listed 0"
-        log = rt.files.log_as("ada", "teams/sales/tmp.txt")
+        log = await rt.files.log_as("ada", "teams/sales/tmp.txt")
         assert [(v.version, v.blob is None) for v in log] == [(1, False), (2, True)]
         _, old = await rt.files.read_as("ada", "teams/sales/tmp.txt", 1)
     assert old == b"draft"

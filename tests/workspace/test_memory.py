@@ -12,8 +12,8 @@ from orgos import Agent
 from orgos.fs.paths import AccessDenied
 from orgos.kernel.context import RunContext
 from orgos.memory.quality import evaluate
-from orgos.memory.table import fts_query
 from orgos.shared import workspace_of
+from orgos.store.sqlite_memory import fts_query
 
 RECALL_SET = Path(__file__).parents[2] / "bench" / "data" / "recall_set.json"
 
@@ -76,14 +76,16 @@ async def test_keyword_recall_quality_on_the_labeled_set(tmp_path: Path) -> None
     assert len(data["memories"]) >= 50 and len(data["queries"]) >= 20
     rt, _ = runtime(tmp_path)
     async with rt:
-        table = rt.memory.table
+        table = rt.store.memory
         ids = {}
         for m in data["memories"]:
-            mid, _ = await table.add("default", "org", m["text"], author="t")
+            mid = (await table.add("default", "org", m["text"], author="t")).id
             ids[mid] = m["id"]
+        found = {q["query"]: [ids[m.id] for m in await table.search("default", ["org"], q["query"], 5)]
+                 for q in data["queries"]}  # fmt: skip
 
         def search(q: str) -> list[int]:
-            return [ids[m.id] for m in table.search("default", ["org"], q, 5)]
+            return found[q]
 
         quality = evaluate(search, [(q["query"], q["relevant"]) for q in data["queries"]])
     # 27 relevant memories over 20 queries: a perfect ranker scores 0.27 P@5
@@ -107,7 +109,7 @@ async def test_remember_is_not_repeated_on_replay(tmp_path: Path, scope: str) ->
         rid = await submit_parked(rt, "seller")
         await rt.bus.publish_as("ada", "go")
         done = await rt.wait(rid, timeout=10)
-        assert rt.memory.table.count("default") == 1 and done.output == 1
+        assert await rt.store.memory.count("default") == 1 and done.output == 1
 
 
 async def test_agents_remember_and_recall_through_their_tools(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from ws_helpers import run_code, runtime
 from orgos.errors import ConfigError
 from orgos.kernel.context import RunContext
 from orgos.memory.embed import EndpointEmbedder
-from orgos.memory.table import fuse
+from orgos.memory.fuse import fuse
 from orgos.shared import workspace_of
 from orgos.testing.fake_openai import FakeOpenAIServer
 

@@ -35,13 +35,13 @@ async def test_retention_frees_what_the_policy_lets_go(tmp_path: Path) -> None:
         assert shared is not None
         dry = await apply_retention(shared.store, shared.blobs, policy, dry_run=True,
                                     now=later, blob_grace=0)  # fmt: skip
-        assert len(rt.files.log_as("ada", "teams/sales/doc.txt")) == 4  # nothing removed
+        assert len(await rt.files.log_as("ada", "teams/sales/doc.txt")) == 4  # nothing removed
         rep = await apply_retention(shared.store, shared.blobs, policy, now=later, blob_grace=0)
         assert dry.to_dict() | {"dry_run": False} == rep.to_dict()
         assert rep.runs == 1 and rep.journal_entries > 4 and rep.events >= 4
         assert rep.file_versions == 2 and rep.blobs == 2 and rep.blob_bytes > 0
         assert rep.freed_bytes > rep.blob_bytes
-        log = rt.files.log_as("ada", "teams/sales/doc.txt")
+        log = await rt.files.log_as("ada", "teams/sales/doc.txt")
         assert [v.version for v in log] == [3, 4]
         _, data = await rt.files.read_as("ada", "teams/sales/doc.txt")
         assert data.startswith(b"version 3")

@@ -14,7 +14,6 @@ from pathlib import Path
 
 from test_bus_crash import Proc
 
-from orgos.bus.table import BusTable
 from orgos.store.sqlite import SQLiteStore
 
 WORKER = Path(__file__).with_name("wait_worker.py")
@@ -51,7 +50,7 @@ async def publish_go(db: Path, ids: list[int]) -> None:
     await store.open()
     try:
         for i in ids:  # keyed: publishing again after a retry is harmless
-            await BusTable(store).publish("default", f"go.{i}", None, source="test", key=f"go{i}")
+            await store.bus.publish("default", f"go.{i}", None, source="test", key=f"go{i}")
     finally:
         await store.close()
 

@@ -2,6 +2,6 @@
 and runs parked until an event arrives."""
 
 from orgos.bus.service import Bus
-from orgos.bus.table import BusEvent
+from orgos.store.records import BusEvent
 
 __all__ = ["Bus", "BusEvent"]

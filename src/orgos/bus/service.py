@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from orgos.bus.table import BusEvent, BusTable
 from orgos.errors import OrgosError
 from orgos.globs import glob_match
 from orgos.kernel.context import RunContext
@@ -18,6 +17,8 @@ from orgos.kernel.kernel import Kernel
 from orgos.kernel.syscall import Syscall, Verdict
 from orgos.result import Result
 from orgos.store.base import RunRecord
+from orgos.store.records import BusEvent
+from orgos.store.repos import BusRepo
 from orgos.store.waiting import WaitEvent
 
 #: Topics only the system publishes to (run lifecycle, file writes).
@@ -49,7 +50,7 @@ def matches(event: BusEvent, match: Mapping[str, Any] | None) -> bool:
 
 
 class Bus:
-    def __init__(self, table: BusTable, kernel: Kernel, workspace: str) -> None:
+    def __init__(self, table: BusRepo, kernel: Kernel, workspace: str) -> None:
         self.table = table
         self.kernel = kernel
         self.workspace = workspace
@@ -80,12 +81,12 @@ class Bus:
         run = ctx.run
 
         async def execute(sc: Syscall) -> Result:
-            eid, _ = await self.table.publish(
+            done = await self.table.publish(
                 run.workspace, topic, data, source=run.target, run_id=run.id,
                 key=f"{run.id}:{sc.seq}", tainted=run.tainted,
             )  # fmt: skip
             self.kernel.nudge()
-            return Result.of(eid)
+            return Result.of(done.id)
 
         result = await ctx.syscall("publish", {"topic": topic, "data": data}, execute)
         return int(result.unwrap())
@@ -100,14 +101,14 @@ class Bus:
         ws = run.workspace
 
         async def mark(sc: Syscall) -> Result:
-            return Result.of(self.table.last_id(ws, topic))
+            return Result.of(await self.table.last_id(ws, topic))
 
         after = int((await ctx.syscall("bus.mark", {"topic": topic}, mark)).unwrap())
         scanned = after
 
         async def ready() -> Result | None:
             nonlocal scanned
-            while batch := self.table.after(ws, topic, scanned, 500):
+            while batch := await self.table.after(ws, topic, scanned, 500):
                 for ev in batch:
                     if matches(ev, match):  # its taint comes with it
                         return Result.of(ev.to_dict(), tainted=ev.tainted)
@@ -124,7 +125,7 @@ class Bus:
             return WaitEvent(topic, wanted, after, seq)
 
         result = await ctx.wait_until("bus.wait", req, ready, waiting, park)
-        await self.table.unpark(run.id)
+        await self.table.unpark(ws, run.id)
         return BusEvent.from_dict(result.unwrap())
 
     # --- outside runs (people, triggers, consumers) ---------------------------------------
@@ -133,25 +134,25 @@ class Bus:
     ) -> int:
         """Publish from outside a run; a ``key`` seen before publishes nothing
         and returns the first event's id (safe to retry)."""
-        eid, _ = await self.table.publish(
+        done = await self.table.publish(
             self.workspace, check_topic(topic), data, source=source, key=key
         )
         self.kernel.nudge()
-        return eid
+        return done.id
 
     async def subscribe(self, subscriber: str, topic: str, *, from_start: bool = False) -> None:
         """A durable cursor for ``subscriber`` on ``topic``: from now on (or
         from the first event). Subscribing again keeps the existing cursor."""
-        start = 0 if from_start else self.table.last_id(self.workspace, check_topic(topic))
+        start = 0 if from_start else await self.table.last_id(self.workspace, check_topic(topic))
         await self.table.set_cursor(self.workspace, subscriber, topic, start, only_new=True)
 
-    def pending(self, subscriber: str, topic: str, limit: int = 100) -> list[BusEvent]:
+    async def pending(self, subscriber: str, topic: str, limit: int = 100) -> list[BusEvent]:
         """Events not yet acknowledged by ``subscriber``, oldest first. Until
         acknowledged they come again (after a crash, too)."""
-        acked = self.table.acked(self.workspace, subscriber, topic)
+        acked = await self.table.acked(self.workspace, subscriber, topic)
         if acked is None:
             raise OrgosError(f"{subscriber!r} has not subscribed to {topic!r}")
-        return self.table.after(self.workspace, topic, acked, limit)
+        return await self.table.after(self.workspace, topic, acked, limit)
 
     async def ack(self, subscriber: str, topic: str, event_id: int) -> None:
         """Everything up to ``event_id`` is handled."""

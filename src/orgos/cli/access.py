@@ -5,7 +5,6 @@ from the store file (read-only), so a check costs one small query."""
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
 from pathlib import Path
 
@@ -36,29 +35,24 @@ def identify(state: State, action: str, *, now: float | None = None) -> tuple[st
     time a token's expiry is checked against (the clock, unless a test says)."""
     from orgos.errors import ConfigError
     from orgos.policy.identity import LOCAL, TokenRefused, allowed, authenticate, token_hash
-    from orgos.store.people import read_people, read_token
-    from orgos.store.sqlite import migrate_file
+    from orgos.store.people import read_access
 
     try:
         path, workspace = _store_file(state.root())
     except (ConfigError, CliError):
         return LOCAL, None  # no (valid) project: the command reports that itself
-    if path is None or not path.is_file():
+    if path is None:
         return LOCAL, None
-    migrate_file(path)  # a token's columns change with the schema
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    token = os.environ.get(TOKEN_ENV, "")
+    seen = read_access(path, workspace, token_hash(token) if token else None)
+    if not seen.people:
+        return LOCAL, None
+    if not token:
+        raise Denied(f"this project has people: set {TOKEN_ENV} to your token")
     try:
-        people = read_people(conn, workspace)
-        if not people:
-            return LOCAL, None
-        token = os.environ.get(TOKEN_ENV, "")
-        if not token:
-            raise Denied(f"this project has people: set {TOKEN_ENV} to your token")
-        found = read_token(conn, token_hash(token))
-    finally:
-        conn.close()
-    try:
-        person, role = authenticate(found, people, workspace, time.time() if now is None else now)
+        person, role = authenticate(
+            seen.token, seen.people, workspace, time.time() if now is None else now
+        )
     except TokenRefused as exc:
         raise Denied(f"{TOKEN_ENV}: {exc}") from None
     if not allowed(role, action):

@@ -36,16 +36,17 @@ def audit_verify(
     With --head, the chain must still reach that head (a truncation of the
     log, however well hidden, is found)."""
     from orgos.store.audit import parse_head
+    from orgos.store.records import AuditHead
 
     state = _state(ctx)
     require(state, "audit.verify")
     try:
-        kept = parse_head(head) if head is not None else None
+        kept = AuditHead(*parse_head(head)) if head is not None else None
     except ValueError as exc:
         fail(str(exc))
 
     async def go(rt: Runtime, gov: Governance) -> int:
-        v = gov.gstore.verify_audit(key=_audit_key(gov), head=kept)
+        v = await gov.store.audit.verify(key=await _audit_key(gov), head=kept)
         if as_json:
             doc = {"ok": v.ok, "records": v.records, "head": f"{v.seq}:{v.head}",
                    "sealed": v.sealed, "problems": v.problems, "notes": v.notes}  # fmt: skip
@@ -76,21 +77,21 @@ def audit_head(
     require(state, "audit.verify")
 
     async def go(rt: Runtime, gov: Governance) -> int:
-        seq, h = gov.gstore.audit_head()
+        top = await gov.store.audit.head()
         if as_json:
-            _print_json({"seq": seq, "hash": h})
+            _print_json({"seq": top.seq, "hash": top.hash})
         else:
-            _print(f"{seq}:{h}")
+            _print(f"{top.seq}:{top.hash}")
         return EXIT_OK
 
     raise typer.Exit(run_async(lambda: _open(state, go)))
 
 
-def _audit_key(gov: Governance) -> bytes | None:
+async def _audit_key(gov: Governance) -> bytes | None:
     from orgos.errors import OrgosError
 
     try:
-        return gov.audit_key()
+        return await gov.read_audit_key()
     except OrgosError as exc:
         raise CliError(f"the audit key cannot be read: {exc}") from None
 
@@ -105,7 +106,7 @@ def audit_log(
     require(state, "audit.log")
 
     async def go(rt: Runtime, gov: Governance) -> int:
-        rows = gov.gstore.audit_rows()[-limit:]
+        rows = (await gov.store.audit.rows())[-limit:]
         for r in rows:
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.ts))
             where = f" {r.run_id}#{r.step}" if r.run_id else ""

@@ -51,7 +51,7 @@ def _who(person: str) -> str:
 
 async def ls(state: State, actor: Actor, prefix: str) -> int:
     async with _open(state, actor) as rt:
-        found = rt.files.list_as(_who(actor[0]), prefix)
+        found = await rt.files.list_as(_who(actor[0]), prefix)
     table = Table(box=None, pad_edge=False)
     for col in ("path", "version", "size", "author", "written"):
         table.add_column(col, justify="right" if col in ("version", "size") else "left")
@@ -99,7 +99,7 @@ async def log(state: State, actor: Actor, path: str) -> int:
     con = console()
     async with _open(state, actor) as rt:
         who = _who(actor[0])
-        versions = rt.files.log_as(who, path)
+        versions = await rt.files.log_as(who, path)
         for v in versions:
             what = "deleted" if v.blob is None else _size(v.size)
             line = safe(f"v{v.version}  {_when(v.ts)}  {v.author} ({v.author_kind})  {what}")
@@ -107,7 +107,7 @@ async def log(state: State, actor: Actor, path: str) -> int:
                 line.append(inert(f"  run {v.run_id}"), style="cyan")
             con.print(line)
             if v.run_id:
-                lin = rt.files.lineage_as(who, path, v.version)
+                lin = await rt.files.lineage_as(who, path, v.version)
                 for r in lin["read"]:
                     con.print(safe(f"      read {r['path']} v{r['version']}", "dim"))
     return EXIT_OK
@@ -116,7 +116,7 @@ async def log(state: State, actor: Actor, path: str) -> int:
 async def diff(state: State, actor: Actor, path: str, old: int | None, new: int | None) -> int:
     async with _open(state, actor) as rt:
         who = _who(actor[0])
-        versions = rt.files.log_as(who, path)
+        versions = await rt.files.log_as(who, path)
         new_v = new if new is not None else versions[-1].version
         old_v = old if old is not None else new_v - 1
         if old_v < 1:

@@ -130,7 +130,7 @@ def approvals_list(
 
     async def go(rt: Runtime, gov: Governance) -> int:
         await gov.escalate_due()
-        items = gov.gstore.approvals(rt.workspace, status=None if all_ else "pending")
+        items = await gov.store.approvals.list(rt.workspace, status=None if all_ else "pending")
         if as_json:
             _print_json([_approval_doc(a) for a in items])
             return EXIT_OK
@@ -176,7 +176,7 @@ def _decide(
     async def go(rt: Runtime, gov: Governance) -> str:
         try:
             a = await ap.decide(
-                gov.gstore, rt.store, rt.workspace, approval_id,
+                rt.store, rt.workspace, approval_id,
                 approve=approve, by=person, note=note, arguments=edited,
             )  # fmt: skip
         except ValueError as exc:
@@ -237,10 +237,11 @@ def usage(
 
         groups: dict[str, Tally] = {}
         since = time.time() - days * 86_400
-        for run, agent, key, model, tin, tout in gov.gstore.llm_usage(rt.workspace, since=since):
+        for u in await gov.store.usage.llm_usage(rt.workspace, since=since):
+            agent = u.run_target
             team = gov.chart.team_of(agent) if gov.chart else None
-            name = run if by == "run" else agent if by == "agent" else (team or "(no team)")
-            groups.setdefault(name, Tally()).add(tin + tout, gov.prices.cost(key, model, tin, tout))
+            name = u.run_id if by == "run" else agent if by == "agent" else (team or "(no team)")
+            groups.setdefault(name, Tally()).add(*gov._priced(u))
         if not groups:
             _print("no model calls in that period")
             return EXIT_OK
@@ -320,7 +321,7 @@ def secrets_list(ctx: typer.Context) -> None:
     require(state, "secrets.list")
 
     async def go(rt: Runtime, gov: Governance) -> int:
-        for n in gov.gstore.secret_names(rt.workspace):
+        for n in await gov.store.governance.secret_names(rt.workspace):
             _print(n)
         return EXIT_OK
 
@@ -335,7 +336,7 @@ def people_list(ctx: typer.Context) -> None:
     require(state, "people.list")
 
     async def go(rt: Runtime, gov: Governance) -> int:
-        people = gov.gstore.people(rt.workspace)
+        people = await gov.store.people.roles(rt.workspace)
         for name, role in people.items():
             _print(f"{name:<24} {role}")
         if not people:
@@ -370,7 +371,9 @@ async def _issue(rt: Runtime, gov: Governance, name: str, actor: str, until: flo
     from orgos.policy.identity import new_token, token_hash, when
 
     token = new_token()
-    rec = await gov.gstore.add_token(token_hash(token), name, rt.workspace, actor, expires_at=until)
+    rec = await gov.store.people.add_token(
+        token_hash(token), name, rt.workspace, actor, expires_at=until
+    )
     _print(f"token {rec.id} for {name} in workspace {rt.workspace}, expires: {when(until)}")
     _print(token)
 
@@ -406,7 +409,7 @@ def people_add(
     until = _expiry(expires)
 
     async def go(rt: Runtime, gov: Governance) -> int:
-        await gov.gstore.set_person(rt.workspace, name, role, person)
+        await gov.store.people.set_role(rt.workspace, name, role, person)
         _print(f"{name} is {role} in workspace {rt.workspace}")
         await _issue(rt, gov, name, person, until)
         return EXIT_OK
@@ -422,9 +425,9 @@ def people_remove(ctx: typer.Context, name: Annotated[str, typer.Argument()]) ->
     person = require(state, "people.remove")
 
     async def go(rt: Runtime, gov: Governance) -> int:
-        if name not in gov.gstore.people(rt.workspace):
+        if name not in await gov.store.people.roles(rt.workspace):
             raise CliError(f"{name} has no role in workspace {rt.workspace}")
-        await gov.gstore.set_person(rt.workspace, name, None, person)
+        await gov.store.people.set_role(rt.workspace, name, None, person)
         _print(f"{name} has no role in workspace {rt.workspace} any more; their tokens are revoked")
         return EXIT_OK
 
@@ -442,7 +445,7 @@ def people_token(
     until = _expiry(expires)
 
     async def go(rt: Runtime, gov: Governance) -> int:
-        if name not in gov.gstore.people(rt.workspace):
+        if name not in await gov.store.people.roles(rt.workspace):
             raise CliError(f"{name} has no role here; `orgos people add {name} ROLE` first")
         await _issue(rt, gov, name, person, until)
         return EXIT_OK
@@ -463,7 +466,8 @@ def people_tokens(
 
     async def go(rt: Runtime, gov: Governance) -> int:
         now = time.time()
-        rows = [t for t in gov.gstore.tokens(rt.workspace) if name is None or t.person == name]
+        rows = [t for t in await gov.store.people.tokens(rt.workspace)
+                if name is None or t.person == name]  # fmt: skip
         for t in rows:
             _print(f"{t.id:<24} {t.person:<24} {when(t.created_at):<21}"
                    f" {when(t.expires_at):<21} {t.state(now)}")  # fmt: skip
@@ -483,7 +487,7 @@ def people_revoke(
     person = require(state, "people.revoke")
 
     async def go(rt: Runtime, gov: Governance) -> int:
-        if not await gov.gstore.revoke_token(rt.workspace, token_id, person):
+        if not await gov.store.people.revoke_token(rt.workspace, token_id, person):
             raise CliError(f"no unrevoked token {token_id} in workspace {rt.workspace}")
         _print(f"token {token_id} is revoked")
         return EXIT_OK

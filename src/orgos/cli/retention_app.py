@@ -62,10 +62,7 @@ def retention(
                 " --event-days, --file-versions or --file-version-days"
             )
         async with rt:
-            shared = rt.shared
-            if shared is None:
-                raise CliError("retention needs a SQLite store")
-            rep = await apply_retention(shared.store, shared.blobs, policy, dry_run=dry_run)
+            rep = await apply_retention(rt.store, rt.store.blobs, policy, dry_run=dry_run)
         con = console()
         if as_json:
             con.print(Text(json.dumps(rep.to_dict(), indent=2)))

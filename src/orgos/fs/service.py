@@ -18,16 +18,17 @@ from typing import Any
 
 from orgos.config.org import TeamSpec
 from orgos.errors import NotFound, OrgosError
-from orgos.fs.blobs import BlobStore, sha256_of
 from orgos.fs.paths import AccessDenied, PathError, clean_path, under
 from orgos.fs.people import RoleLookup, person_grant
 from orgos.fs.permissions import Grant, Mode, agent_grant
-from orgos.fs.table import FileTable, FileVersion
 from orgos.kernel.context import RunContext
 from orgos.kernel.registry import AgentRegistry
 from orgos.kernel.syscall import Syscall, Verdict
 from orgos.result import Result
 from orgos.store.base import RunRecord
+from orgos.store.blobs import sha256_of
+from orgos.store.records import FileVersion
+from orgos.store.repos import BlobsRepo, FilesRepo
 
 log = logging.getLogger("orgos.fs")
 
@@ -71,8 +72,8 @@ class FileLimits:
 class Files:
     def __init__(
         self,
-        table: FileTable,
-        blobs: BlobStore,
+        table: FilesRepo,
+        blobs: BlobsRepo,
         registry: AgentRegistry,
         teams: Mapping[str, TeamSpec],
         people: RoleLookup,
@@ -122,7 +123,7 @@ class Files:
         ws = ctx.run.workspace
 
         async def execute(sc: Syscall) -> Result:
-            v = self.table.get(ws, clean_path(path), version)
+            v = await self.table.get(ws, clean_path(path), version)
             if v is None or v.blob is None:
                 which = "" if version is None else f" version {version}"
                 return Result.fail(f"no file {path!r}{which}", code="not_found")
@@ -148,14 +149,14 @@ class Files:
 
         async def execute(sc: Syscall) -> Result:
             p = clean_path(path)
-            problem = self._over_quota(ctx.run.workspace, p, len(data))
+            problem = await self._over_quota(ctx.run.workspace, p, len(data))
             if problem:
                 return Result.fail(problem, code="quota")
-            v, _ = await self.table.put(
+            v = (await self.table.put(
                 ctx.run.workspace, p, digest, len(data), "agent", ctx.run.target,
                 run_id=ctx.run.id, seq=sc.seq, key=f"{ctx.run.id}:{sc.seq}",
                 tainted=ctx.run.tainted,
-            )  # fmt: skip
+            )).version  # fmt: skip
             return Result.of(v.to_dict())
 
         req = {"path": path, "blob": digest, "size": len(data)}
@@ -165,13 +166,13 @@ class Files:
     async def delete(self, ctx: RunContext, path: str) -> FileVersion:
         async def execute(sc: Syscall) -> Result:
             p = clean_path(path)
-            cur = self.table.get(ctx.run.workspace, p)
+            cur = await self.table.get(ctx.run.workspace, p)
             if cur is None or cur.blob is None:
                 return Result.fail(f"no file {path!r}", code="not_found")
-            v, _ = await self.table.put(
+            v = (await self.table.put(
                 ctx.run.workspace, p, None, 0, "agent", ctx.run.target,
                 run_id=ctx.run.id, seq=sc.seq, key=f"{ctx.run.id}:{sc.seq}",
-            )  # fmt: skip
+            )).version  # fmt: skip
             return Result.of(v.to_dict())
 
         result = await ctx.syscall("fs.delete", {"path": path}, execute)
@@ -182,7 +183,7 @@ class Files:
 
         async def execute(sc: Syscall) -> Result:
             grant = await self.grant_of_run(ctx.run)
-            found = self.table.latest(ctx.run.workspace, clean_path(prefix, allow_root=True))
+            found = await self.table.latest(ctx.run.workspace, clean_path(prefix, allow_root=True))
             found = [v for v in found if grant.may("read", v.path)]
             return _carry([v.to_dict() for v in found], found)
 
@@ -191,26 +192,26 @@ class Files:
 
     async def log(self, ctx: RunContext, path: str) -> list[FileVersion]:
         async def execute(sc: Syscall) -> Result:
-            found = self.table.history(ctx.run.workspace, clean_path(path))
+            found = await self.table.history(ctx.run.workspace, clean_path(path))
             return _carry([v.to_dict() for v in found], found)
 
         result = await ctx.syscall("fs.log", {"path": path}, execute)
         return [FileVersion.from_dict(d) for d in _value(result)]
 
-    def _over_quota(self, ws: str, path: str, size: int) -> str | None:
+    async def _over_quota(self, ws: str, path: str, size: int) -> str | None:
         lim = self.limits
         if size > lim.max_file_bytes:
             return f"{path!r}: {size} bytes is over the file size limit ({lim.max_file_bytes})"
-        old = self.table.get(ws, path)
+        old = await self.table.get(ws, path)
         delta = size - (old.size if old is not None and old.blob is not None else 0)
-        if lim.quota_bytes is not None and self.table.usage(ws) + delta > lim.quota_bytes:
+        if lim.quota_bytes is not None and await self.table.usage(ws) + delta > lim.quota_bytes:
             return f"the workspace would exceed its quota of {lim.quota_bytes} bytes"
         parts = path.split("/")
         if len(parts) > 2 and parts[0] == "teams":
             team = self.teams.get(parts[1])
             quota = team.files.quota_bytes if team and team.files else None
             prefix = f"teams/{parts[1]}"
-            if quota is not None and self.table.usage(ws, prefix) + delta > quota:
+            if quota is not None and await self.table.usage(ws, prefix) + delta > quota:
                 return f"team {parts[1]!r} would exceed its folder quota of {quota} bytes"
         return None
 
@@ -224,41 +225,41 @@ class Files:
 
     async def put_as(self, person: str, path: str, content: bytes) -> FileVersion:
         p = self._person_may(person, "write", path)
-        problem = self._over_quota(self.workspace, p, len(content))
+        problem = await self._over_quota(self.workspace, p, len(content))
         if problem:
             raise QuotaExceeded(problem)
         digest = await self.blobs.put(content)
-        v, _ = await self.table.put(self.workspace, p, digest, len(content), "person", person)
-        return v
+        done = await self.table.put(self.workspace, p, digest, len(content), "person", person)
+        return done.version
 
     async def read_as(
         self, person: str, path: str, version: int | None = None
     ) -> tuple[FileVersion, bytes]:
         p = self._person_may(person, "read", path)
-        v = self.table.get(self.workspace, p, version)
+        v = await self.table.get(self.workspace, p, version)
         if v is None or v.blob is None:
             which = "" if version is None else f" version {version}"
             raise NotFound(f"no file {p!r}{which}")
         return v, await self.blobs.get(v.blob)
 
-    def list_as(self, person: str, prefix: str = "") -> list[FileVersion]:
+    async def list_as(self, person: str, prefix: str = "") -> list[FileVersion]:
         p = clean_path(prefix, allow_root=True)
         grant = self.grant_of_person(person)
-        return [v for v in self.table.latest(self.workspace, p) if grant.may("read", v.path)]
+        return [v for v in await self.table.latest(self.workspace, p) if grant.may("read", v.path)]
 
-    def log_as(self, person: str, path: str) -> list[FileVersion]:
+    async def log_as(self, person: str, path: str) -> list[FileVersion]:
         p = self._person_may(person, "read", path)
-        found = self.table.history(self.workspace, p)
+        found = await self.table.history(self.workspace, p)
         if not found:
             raise NotFound(f"no file {p!r}")
         return found
 
-    def lineage_as(self, person: str, path: str, version: int) -> dict[str, Any]:
+    async def lineage_as(self, person: str, path: str, version: int) -> dict[str, Any]:
         p = self._person_may(person, "read", path)
-        out = self.table.lineage(self.workspace, p, version)
+        out = await self.table.lineage(self.workspace, p, version)
         if out is None:
             raise NotFound(f"no file {p!r} version {version}")
-        return out
+        return out.to_dict()
 
 
 __all__ = ["FS_CALLS", "FileLimits", "Files", "QuotaExceeded", "under"]

@@ -45,13 +45,11 @@ from orgos.store.base import (
     InsertRun,
     JournalEntry,
     Op,
-    RunFilter,
     RunRecord,
     RunStatus,
     Store,
     WorkerInfo,
 )
-from orgos.store.children import ended_source
 from orgos.store.outcome import RunOutcome
 from orgos.store.waiting import WaitApproval, WaitDecision, Waiting, WaitRuns
 from orgos.tools.base import Tool
@@ -113,7 +111,7 @@ class Kernel:
         #: Where a tool result too large for the model is kept whole (None: cut only).
         self.blobs: BlobSink | None = None
         #: Gives a tool the value of a vault secret by name, at execution only.
-        self.secrets: Callable[[str], str] | None = None
+        self.secrets: Callable[[str], Awaitable[str]] | None = None
         #: Every vault value this runtime knows: masked in tool results.
         self.scrubber: Scrubber | None = None
         #: Services plugged in when the runtime is assembled (e.g. the workspace's
@@ -166,7 +164,6 @@ class Kernel:
         #: Per-agent limits and fair share between teams (None: first come).
         self.scheduler: Scheduler | None = None
         self.timers = WakeTimers(store, self._nudge.set)
-        self._ended_source = ended_source(store)
         self._caller = Caller(self.models, self.model_options, model_timeout, model_retries,
                               retry_backoff, self.deadlines.timeout)  # fmt: skip
 
@@ -482,16 +479,7 @@ class Kernel:
 
     async def ended_children(self, parent: RunRecord, run_ids: list[str]) -> list[RunOutcome]:
         """The outcomes of those of ``run_ids`` (children of ``parent``) that ended."""
-        if self._ended_source is not None:
-            return await self._ended_source.ended(parent.workspace, run_ids)
-        wanted = set(run_ids)
-        if len(wanted) <= 8:
-            recs = [r for rid in run_ids if (r := await self.store.get_run(parent.workspace, rid))]
-        else:  # one query for many children
-            recs = await self.store.list_runs(
-                RunFilter(parent.workspace, parent_id=parent.id, limit=10_000_000)
-            )
-        return [RunOutcome.of(r) for r in recs if r.id in wanted and r.status.terminal]
+        return await self.store.children.ended(parent.workspace, run_ids)
 
     def _notify(self, run_id: str, rec: RunRecord | None = None) -> None:
         """Wake whoever waits on this run: its status changed (``rec`` is its

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from orgos.store.base import RunRecord
-from orgos.store.scheduling import Candidate, ClaimSource
+from orgos.store.records import Candidate
+from orgos.store.repos import SchedulingRepo
 
 if TYPE_CHECKING:
     from orgos.kernel.kernel import Kernel
@@ -38,7 +39,7 @@ class Policy:
 
 
 class Scheduler:
-    def __init__(self, policy: Callable[[], Policy], claim_source: ClaimSource):
+    def __init__(self, policy: Callable[[], Policy], claim_source: SchedulingRepo):
         self._policy = policy
         self._source = claim_source
         #: Set when a run was queued for want of room: the dispatcher looks

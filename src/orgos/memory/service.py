@@ -18,9 +18,11 @@ from orgos.kernel.context import RunContext
 from orgos.kernel.registry import AgentRegistry
 from orgos.kernel.syscall import Syscall, Verdict
 from orgos.memory.embed import Embedder
-from orgos.memory.table import MemoryItem, MemoryTable, fuse
+from orgos.memory.fuse import fuse
 from orgos.result import Result
 from orgos.store.base import RunRecord
+from orgos.store.records import Embedding, MemoryItem
+from orgos.store.repos import MemoryRepo
 
 log = logging.getLogger("orgos.memory")
 MAX_MEMORY_CHARS = 4000
@@ -33,7 +35,7 @@ SearchMode = Literal["keyword", "semantic", "hybrid"]
 class Memory:
     def __init__(
         self,
-        table: MemoryTable,
+        table: MemoryRepo,
         registry: AgentRegistry,
         teams: Mapping[str, TeamSpec],
         *,
@@ -55,25 +57,25 @@ class Memory:
         """Store a memory (with its embedding when an embedder is configured)."""
         vector = None
         if self.embedder is not None:
-            vector = (self.embedder.name, (await self.embedder.embed([text]))[0])
-        mid, _ = await self.table.add(workspace, scope_key, text, author=author, tags=tags,
-                                      source_run=source_run, key=key, vector=vector,
-                                      tainted=tainted)  # fmt: skip
-        return mid
+            vector = Embedding(self.embedder.name, (await self.embedder.embed([text]))[0])
+        done = await self.table.add(workspace, scope_key, text, author=author, tags=tags,
+                                    source_run=source_run, key=key, vector=vector,
+                                    tainted=tainted)  # fmt: skip
+        return done.id
 
     async def search(
         self, workspace: str, scope_keys: list[str], query: str, k: int = 5
     ) -> list[MemoryItem]:
         """Keyword, semantic or hybrid (reciprocal rank fusion of both)."""
         if self.mode == "keyword" or self.embedder is None:
-            return self.table.search(workspace, scope_keys, query, k)
+            return await self.table.search(workspace, scope_keys, query, k)
         qvec = (await self.embedder.embed([query]))[0]
         name = self.embedder.name
         if self.mode == "semantic":
-            return self.table.search_vector(workspace, scope_keys, name, qvec, k)
+            return await self.table.search_vector(workspace, scope_keys, name, qvec, k)
         deep = max(20, 4 * k)
-        by_kw = self.table.search(workspace, scope_keys, query, deep)
-        by_vec = self.table.search_vector(workspace, scope_keys, name, qvec, deep)
+        by_kw = await self.table.search(workspace, scope_keys, query, deep)
+        by_vec = await self.table.search_vector(workspace, scope_keys, name, qvec, deep)
         items = {m.id: m for m in (*by_kw, *by_vec)}
         return [items[i] for i in fuse([[m.id for m in by_kw], [m.id for m in by_vec]], k)]
 

@@ -28,14 +28,14 @@ from orgos.kernel.run_input import RunInput
 from orgos.kernel.syscall import Syscall, Verdict
 from orgos.llm.base import Message, ModelRequest
 from orgos.store.base import RunRecord, RunStatus
-from orgos.store.routing import LoadSource
+from orgos.store.repos import LoadRepo
 
 
 class Router:
     def __init__(
         self,
         agents: Callable[[], Mapping[str, AgentSpec]],
-        loads: LoadSource | None,
+        loads: LoadRepo | None,
         *,
         breaker_failures: int = 3,
         breaker_cooldown: float = 30.0,

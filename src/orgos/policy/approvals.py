@@ -9,7 +9,7 @@ then the owner of its team; each move is announced (orgos.policy.escalation)."""
 
 from __future__ import annotations
 
-import sqlite3
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 from orgos.config.chart import OrgChart
 from orgos.errors import NotFound
 from orgos.store.base import Store
-from orgos.store.governance import Approval, GovernanceStore
+from orgos.store.records import Approval, Notice
 
 
 def chain_for(first: str, agent: str, chart: OrgChart | None) -> list[str]:
@@ -37,9 +37,9 @@ def approved_arguments(a: Approval) -> Any:
     return call.get("arguments") if isinstance(call, dict) else None
 
 
-def find(gstore: GovernanceStore, workspace: str, approval_id: str) -> Approval:
+async def find(store: Store, workspace: str, approval_id: str) -> Approval:
     """An approval by id or unique id prefix."""
-    found = gstore.approvals(workspace, status=None, id_prefix=approval_id)
+    found = await store.approvals.list(workspace, status=None, id_prefix=approval_id)
     exact = [a for a in found if a.id == approval_id]
     if exact:
         return exact[0]
@@ -50,7 +50,6 @@ def find(gstore: GovernanceStore, workspace: str, approval_id: str) -> Approval:
 
 
 async def decide(
-    gstore: GovernanceStore,
     store: Store,
     workspace: str,
     approval_id: str,
@@ -62,7 +61,7 @@ async def decide(
 ) -> Approval:
     """Record a decision (journaled in the audit log, with who made it) and
     wake the run."""
-    a = find(gstore, workspace, approval_id)
+    a = await find(store, workspace, approval_id)
     if a.status != "pending":
         raise ValueError(f"approval {a.id} was already {a.status} by {a.decided_by}")
     if arguments is not None and not approve:
@@ -70,18 +69,18 @@ async def decide(
     if arguments is not None and not isinstance(arguments, dict):
         raise ValueError("edited arguments must be a JSON object")
     status = "approved" if approve else "denied"
-    if not await gstore.decide_approval(a.id, status, by, note, arguments):
+    if not await store.approvals.decide(workspace, a.id, status, by, note, arguments):
         raise ValueError(f"approval {a.id} was decided meanwhile")
     await store.requeue(workspace, a.run_id)
-    return find(gstore, workspace, a.id)
+    return await find(store, workspace, a.id)
 
 
-#: Runs in the escalation's transaction with the moved approval (the notice).
-Notify = Callable[[sqlite3.Connection, Approval, str | None], None]
+#: The notice of a move (the moved approval, who had it): committed with it.
+Notify = Callable[[Approval, str | None], Notice]
 
 
 async def escalate_due(
-    gstore: GovernanceStore,
+    store: Store,
     workspace: str,
     timeout: float,
     now: float | None = None,
@@ -90,22 +89,22 @@ async def escalate_due(
     """Move every overdue pending approval to the next one in its chain."""
     now = time.time() if now is None else now
     moved = []
-    for a in gstore.approvals(workspace, status="pending"):
+    for a in await store.approvals.list(workspace, status="pending"):
         if a.due_at is None or a.due_at > now:
             continue
-        b = await escalate(gstore, a, timeout, now, notify)
+        b = await escalate(store, a, timeout, now, notify)
         if b is not None:
             moved.append(b)
     return moved
 
 
-def may_decide(gstore: GovernanceStore, workspace: str, person: str) -> None:
+async def may_decide(store: Store, workspace: str, person: str) -> None:
     """Raise PermissionError unless ``person`` may answer for a run (a call
     in doubt): anyone until the workspace has people, then only a role that
     decides approvals."""
     from orgos.policy.identity import allowed
 
-    people = gstore.people(workspace)
+    people = await store.people.roles(workspace)
     if not people:
         return
     role = people.get(person)
@@ -115,7 +114,7 @@ def may_decide(gstore: GovernanceStore, workspace: str, person: str) -> None:
 
 
 async def escalate(
-    gstore: GovernanceStore,
+    store: Store,
     a: Approval,
     timeout: float,
     now: float,
@@ -130,11 +129,14 @@ async def escalate(
     due = now + timeout if nxt + 1 < len(chain) else None
     previous = a.assignee
 
-    def also(conn: sqlite3.Connection, moved: Approval) -> None:
-        if notify is not None:
-            notify(conn, moved, previous)
+    def notice(moved: Approval) -> Notice:
+        assert notify is not None
+        return notify(moved, previous)
 
-    if not await gstore.escalate(a.id, chain[nxt], due, expected=a.escalations, also=also):
+    moved = await store.approvals.escalate(
+        a.workspace, a.id, chain[nxt], due, expected=a.escalations,
+        notice=notice if notify is not None else None,
+    )  # fmt: skip
+    if moved is None:
         return None
-    a.assignee, a.escalations, a.due_at = chain[nxt], nxt, due
-    return a
+    return dataclasses.replace(a, assignee=chain[nxt], escalations=nxt, due_at=due)

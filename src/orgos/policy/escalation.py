@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import time
 from typing import TYPE_CHECKING, Any
 
-from orgos.bus.table import insert_event
 from orgos.errors import NotFound
 from orgos.kernel.context import RunContext
 from orgos.kernel.run_input import RunInput
@@ -26,7 +24,7 @@ from orgos.llm.base import Message, ModelRequest
 from orgos.policy import approvals as approvals_mod
 from orgos.policy.rules import Call
 from orgos.result import Result
-from orgos.store.governance import Approval
+from orgos.store.records import Approval, Notice
 
 if TYPE_CHECKING:
     from orgos.policy.governance import Governance
@@ -56,14 +54,14 @@ def notice(a: Approval, previous: str | None) -> dict[str, Any]:
             "escalations": a.escalations}  # fmt: skip
 
 
-def announce(conn: sqlite3.Connection, a: Approval, previous: str | None) -> None:
+def announce(a: Approval, previous: str | None) -> Notice:
     """The escalation's notice, in its transaction: no move goes untold."""
-    insert_event(conn, a.workspace, TOPIC, notice(a, previous), source="kernel")
+    return Notice(TOPIC, notice(a, previous), source="kernel")
 
 
 async def escalate_due(gov: Governance, now: float | None = None) -> list[Approval]:
     moved = await approvals_mod.escalate_due(
-        gov.gstore, gov.workspace, gov.spec.approvals.timeout, now, announce
+        gov.store, gov.workspace, gov.spec.approvals.timeout, now, announce
     )
     if moved:
         gov.kernel.nudge()  # runs waiting on the topic were queued
@@ -77,10 +75,10 @@ async def hand_over(gov: Governance) -> list[str]:
     if chart is None:
         return []
     started = []
-    for a in gov.gstore.approvals(gov.workspace, status="pending"):
+    for a in await gov.store.approvals.list(gov.workspace, status="pending"):
         if a.assignee not in chart.agents or (a.request or {}).get("asked") == a.escalations:
             continue
-        if await gov.gstore.mark_asked(a.id, a.escalations):
+        if await gov.store.approvals.mark_asked(gov.workspace, a.id, a.escalations):
             rec = await gov.kernel.submit(KIND, str(a.assignee), RunInput(approval=a.id).to_dict())
             started.append(rec.id)
     return started
@@ -100,7 +98,7 @@ class SupervisorDecision:
         approval_id = str(RunInput.read(ctx.run.input or {}).approval)
 
         async def review(sc: Syscall) -> Result:
-            return Result.of(self.rights(approval_id, me))
+            return Result.of(await self.rights(approval_id, me))
 
         seen = (await ctx.syscall("approval.review", {"approval": approval_id}, review)).value
         if not seen.get("may"):
@@ -132,11 +130,11 @@ class SupervisorDecision:
         gov = self.gov
 
         async def execute(sc: Syscall) -> Result:
-            a = approvals_mod.find(gov.gstore, gov.workspace, approval_id)
+            a = await approvals_mod.find(gov.store, gov.workspace, approval_id)
             if a.status != "pending" or a.assignee != ctx.run.target:
                 return Result.of(None)
             moved = await approvals_mod.escalate(
-                gov.gstore, a, gov.spec.approvals.timeout, time.time(), announce
+                gov.store, a, gov.spec.approvals.timeout, time.time(), announce
             )
             if moved is not None:
                 gov.kernel.nudge()
@@ -147,11 +145,11 @@ class SupervisorDecision:
         return {"approval": approval_id, "decision": None, "passed_to": res.value,
                 "why": why}  # fmt: skip
 
-    def rights(self, approval_id: str, me: str) -> dict[str, Any]:
+    async def rights(self, approval_id: str, me: str) -> dict[str, Any]:
         """Whether ``me`` may decide this approval, and what it is about."""
         gov = self.gov
         try:
-            a: Approval | None = approvals_mod.find(gov.gstore, gov.workspace, approval_id)
+            a: Approval | None = await approvals_mod.find(gov.store, gov.workspace, approval_id)
         except NotFound:
             a = None
         chart = gov.chart

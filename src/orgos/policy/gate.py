@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from orgos.ids import new_id
 from orgos.kernel.syscall import Syscall, Verdict
 from orgos.policy import approvals as approvals_mod
-from orgos.store.governance import Approval
+from orgos.store.records import Approval
 from orgos.store.waiting import WaitApproval
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ class ApprovalGate:
     ) -> Verdict | None:
         gov = self.gov
         run = sc.run
-        a = gov.gstore.approval_for(run.id, sc.seq)
+        a = await gov.store.approvals.get(run.workspace, run.id, sc.seq)
         if a is None:
             a = await self._ask(sc, st, sc.request, rule, reason, approver)
         if a.status == "pending":
@@ -98,9 +98,9 @@ class ApprovalGate:
             now + spec.timeout if len(chain) > 1 else None, now,
         )  # fmt: skip
         if again is None:
-            a = await gov.gstore.create_approval(a)
-        elif not await gov.gstore.reopen_approval(a):
-            found = gov.gstore.approval_for(run.id, sc.seq)
+            a = await gov.store.approvals.create(a)
+        elif not await gov.store.approvals.reopen(a):
+            found = await gov.store.approvals.get(run.workspace, run.id, sc.seq)
             assert found is not None
             return found
         if a.status == "pending":

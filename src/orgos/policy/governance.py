@@ -24,6 +24,7 @@ from orgos.kernel.breakers import WindowBreaker
 from orgos.kernel.syscall import Syscall, Verdict
 from orgos.policy import approvals as approvals_mod
 from orgos.policy import escalation, trial
+from orgos.policy.boundary import check_boundary
 from orgos.policy.budgets import Meter, Prices, RateLimiter, day_of
 from orgos.policy.gate import ApprovalGate
 from orgos.policy.rules import Call, Decision, RuleSet
@@ -32,8 +33,8 @@ from orgos.policy.source import PolicySource
 from orgos.policy.spec import PolicySpec
 from orgos.redact import Redactor, Scrubber
 from orgos.result import Result
-from orgos.store.base import Audit, RunFilter, RunRecord, RunStatus
-from orgos.store.governance import Approval, GovernanceStore
+from orgos.store.base import Audit, RunFilter, RunRecord, RunStatus, Store, Usage
+from orgos.store.records import Approval, AuditEntry, LlmUsage
 from orgos.store.waiting import WaitApproval, WaitPaused
 
 if TYPE_CHECKING:
@@ -96,7 +97,6 @@ class Governance:
         #: Approvals created by this process, in order (for in-process waiters).
         self.requested: asyncio.Queue[Approval] = asyncio.Queue()
         self._kernel: Kernel | None = None
-        self._gstore: GovernanceStore | None = None
         #: Every vault value known here, masked in tool results and log records.
         self.scrubber = Scrubber()
         #: The audit seq up to which other workers' spend is counted in the meter.
@@ -117,7 +117,6 @@ class Governance:
         """Plug into the kernel's pipeline; check every agent against the boundary."""
         self._kernel = kernel
         self.chart = chart
-        self._gstore = GovernanceStore(kernel.store)
         self.workspace = kernel.workspace
         check_boundary(self.spec, agents)
         kernel.pipeline.before.append(self.before)
@@ -129,7 +128,7 @@ class Governance:
         kernel.on_run_end.append(lambda run: trial.ended(self, run))
         kernel.secrets = self._secret
         kernel.scrubber = self.scrubber
-        self.gstore.store.audit_key = self.audit_key
+        self.store.audit.set_key(self.audit_key)
         kernel.events.redact = self._redact_event
 
     def adopt(self, chart: OrgChart, agents: dict[str, AgentSpec]) -> None:
@@ -153,10 +152,9 @@ class Governance:
         return self._rules.spec
 
     @property
-    def gstore(self) -> GovernanceStore:
-        if self._gstore is None:
-            raise RuntimeError("governance is not installed in a kernel")
-        return self._gstore
+    def store(self) -> Store:
+        """The store of the kernel governance is installed in."""
+        return self.kernel.store
 
     @property
     def kernel(self) -> Kernel:
@@ -170,33 +168,42 @@ class Governance:
             from orgos.policy.vault import Vault, vault_key
 
             key = self._vault_key or vault_key(self._vault_key_file)
-            self._vault = Vault(self.gstore, self.workspace, key, self.scrubber)
+            self._vault = Vault(self.store.governance, self.workspace, key, self.scrubber)
         return self._vault
 
-    def _secret(self, name: str) -> str:
-        return self.vault.get(name)
+    async def _secret(self, name: str) -> str:
+        return await self.vault.get(name)
 
     def audit_key(self) -> bytes | None:
         """The key sealing audit records (given, or the policy's), or None."""
+        return self._audit.get(self.spec.audit)
+
+    async def read_audit_key(self) -> bytes | None:
+        """``audit_key``, looked up in the vault first if the policy keeps it there."""
+        await self._audit.load(self.spec.audit)
         return self._audit.get(self.spec.audit)
 
     async def start(self, *, background: bool = True) -> None:
         """After the store is open: today's usage, the policy in force (audited),
         and, for a worker, the escalation loop."""
         day0 = day_of(time.time()) * 86_400.0
-        rows, self._spend_seq = self.gstore.day_usage(self.workspace, day0)
-        for _run, agent, key, model, tin, tout in rows:
-            cost = self.prices.cost(key, model, tin, tout)
-            self.meter.charge_day(agent, self._team(agent), tin + tout, cost)
-        self._refresh_switches()
-        if self.gstore.secret_names(self.workspace):
+        day = await self.store.usage.day_usage(self.workspace, day0)
+        self._spend_seq = day.seq
+        for u in day.calls:
+            cost = self.prices.cost(u.model_key, u.model, u.input_tokens, u.output_tokens)
+            tokens = u.input_tokens + u.output_tokens
+            self.meter.charge_day(u.run_target, self._team(u.run_target), tokens, cost)
+        await self._refresh_switches()
+        if await self.store.governance.secret_names(self.workspace):
             try:  # every vault value is scrubbed from tool results and logs
-                self.vault.learn_all()
+                await self.vault.learn_all()
             except ConfigError as exc:  # no key here: tools' own secrets still are
                 log.warning("the vault cannot be read: %s", exc)
-        self.audit_key()  # a key that cannot be read fails here, not at a commit
-        await self.gstore.audit(
-            (self.workspace, "kernel", "policy.loaded", None, None, {"digest": self.source.digest})
+        await self.read_audit_key()  # a key that cannot be read fails here, not at a commit
+        await self.store.audit.record(
+            AuditEntry(
+                self.workspace, "kernel", "policy.loaded", data={"digest": self.source.digest}
+            )
         )
         if background:
             await self.wake_answered()
@@ -221,7 +228,7 @@ class Governance:
         if "agent" in sc.request and sc.kind == "llm":
             st = self._acting(st, sc.request["agent"])
         if time.monotonic() >= self._switch_next:
-            self._refresh_switches()
+            await self._refresh_switches()
         if self._paused:
             scope = self._paused_scope(st)
             if scope is not None and not await self._trial(scope, run.id):
@@ -230,6 +237,7 @@ class Governance:
         rules = self.source.current()
         if rules is not self._rules:
             self._rules = rules
+            await self._audit.load(rules.spec.audit)
             self._apply_spec(rules.spec)
             sc.ops.append(Audit(run.workspace, "kernel", "policy.loaded",
                                 data={"digest": self.source.digest}))  # fmt: skip
@@ -239,7 +247,7 @@ class Governance:
         if kind == "llm":
             b = rules.spec.budgets
             if (b.day or b.agents or b.teams) and time.monotonic() >= self._spend_next:
-                self._sync_spend()
+                await self._sync_spend()
             over = self.meter.exhausted(
                 rules.spec.budgets, run.id, agent, st.team, rules.spec.currency, run.root_id
             )
@@ -308,16 +316,14 @@ class Governance:
         spend so far, rebuilt from the audit records after a restart."""
         st = RunState(run.target, self._team(run.target))
         if seq > 1 and self.meter.run(run.id) is None:
-            for _r, _a, key, model, tin, tout in self.gstore.llm_usage(
-                run.workspace, run_id=run.id
-            ):
-                self.meter.charge_run(run.id, tin + tout, self.prices.cost(key, model, tin, tout))
+            for u in await self.store.usage.llm_usage(run.workspace, run_id=run.id):
+                self.meter.charge_run(run.id, *self._priced(u))
         root = run.root_id or run.id
         if root not in self.meter.trees and (seq > 1 or run.parent_id is not None):
             # what its tree spent so far, on any worker (a run's budget covers its tree)
             self.meter.open_tree(root)
-            for _r, _a, key, model, tin, tout in self.gstore.llm_usage(run.workspace, root_id=root):
-                self.meter.charge_tree(root, tin + tout, self.prices.cost(key, model, tin, tout))
+            for u in await self.store.usage.llm_usage(run.workspace, root_id=root):
+                self.meter.charge_tree(root, *self._priced(u))
         if len(self._runs) > 100_000:
             for k in list(self._runs)[:50_000]:
                 del self._runs[k]
@@ -335,7 +341,7 @@ class Governance:
         arguments: Any = None,
     ) -> Approval:
         a = await approvals_mod.decide(
-            self.gstore, self.kernel.store, self.workspace, approval_id,
+            self.store, self.workspace, approval_id,
             approve=approve, by=by, note=note, arguments=arguments,
         )  # fmt: skip
         self.kernel._nudge.set()
@@ -344,7 +350,9 @@ class Governance:
     async def _approval_waker(self, run: RunRecord) -> bool:
         """After a park on an approval: decided meanwhile? Then go on."""
         ap = run.waiting_on
-        a = self.gstore.approval_for(run.id, ap.seq if type(ap) is WaitApproval else -1)
+        a = await self.store.approvals.get(
+            run.workspace, run.id, ap.seq if type(ap) is WaitApproval else -1
+        )
         if a is None or a.status == "pending":
             return False
         return await self.kernel.store.requeue(run.workspace, run.id)
@@ -354,7 +362,7 @@ class Governance:
         store, not this process's cached view)? Then go on."""
         w = run.waiting_on
         scope = w.scope if type(w) is WaitPaused else None
-        if scope in self.gstore.switches(run.workspace):
+        if scope in await self.store.governance.switches(run.workspace):
             return False
         return await self.kernel.store.requeue(run.workspace, run.id)
 
@@ -380,9 +388,9 @@ class Governance:
         self._audit.learn(self.spec.audit, name, value)
         await self.vault.set(name, value, actor)
 
-    def may_decide(self, person: str) -> None:
+    async def may_decide(self, person: str) -> None:
         """Raise PermissionError unless ``person`` may answer for a run."""
-        approvals_mod.may_decide(self.gstore, self.workspace, person)
+        await approvals_mod.may_decide(self.store, self.workspace, person)
 
     async def escalate_due(self, now: float | None = None) -> list[Approval]:
         """Move overdue approvals up their chains; each move is announced on
@@ -404,9 +412,9 @@ class Governance:
                 log.warning("escalating approvals failed: %s", exc)
 
     # --- kill switches --------------------------------------------------------------
-    def _refresh_switches(self) -> None:
+    async def _refresh_switches(self) -> None:
         self._switch_next = time.monotonic() + self.switch_interval
-        self._paused = self.gstore.switches(self.workspace)
+        self._paused = await self.store.governance.switches(self.workspace)
         if self._tripping:
             self._paused.update(self._tripping)
 
@@ -423,8 +431,8 @@ class Governance:
         return await self._pause(scope, reason, actor)
 
     async def _pause(self, scope: str, reason: str, actor: str) -> bool:
-        ok = await self.gstore.set_switch(self.workspace, scope, True, reason, actor)
-        self._refresh_switches()
+        ok = await self.store.governance.set_switch(self.workspace, scope, True, reason, actor)
+        await self._refresh_switches()
         return ok
 
     def _check_exists(self, scope: str) -> None:
@@ -441,17 +449,19 @@ class Governance:
     async def unpause(self, scope: str, actor: str) -> list[str]:
         """Lift a switch; runs parked by it are woken (they re-check). A pause
         the breaker set turns half-open instead: one trial run goes first."""
-        reason = self.gstore.switches(self.workspace).get(check_scope(scope))
+        reason = (await self.store.governance.switches(self.workspace)).get(check_scope(scope))
         if scope.startswith("agent:") and trial.tripped(reason):
             assert reason is not None
-            await self.gstore.replace_switch(self.workspace, scope, reason, trial.TRIAL, actor)
+            await self.store.governance.replace_switch(
+                self.workspace, scope, reason, trial.TRIAL, actor
+            )
         else:
-            await self.gstore.set_switch(self.workspace, scope, False, "", actor)
+            await self.store.governance.set_switch(self.workspace, scope, False, "", actor)
         return await self.woke_by_lift()
 
     async def woke_by_lift(self) -> list[str]:
         """Wake the runs parked on switches (they re-check): after a lift."""
-        self._refresh_switches()
+        await self._refresh_switches()
         woke = await wake_paused(self.kernel.store, self.workspace)
         self.kernel._nudge.set()
         return woke
@@ -475,16 +485,26 @@ class Governance:
         ok = result.value
         if not isinstance(ok, dict):
             return
+        u = ok.get("usage") or {}
+        tin, tout = int(u.get("input_tokens", 0)), int(u.get("output_tokens", 0))
+        key, model = str(sc.request.get("model", "default")), str(ok.get("model", ""))
+        cost = self.prices.cost(key, model, tin, tout)
+        worker = self.kernel.worker_id
+        agent = str(sc.request.get("agent") or sc.run.target)
         for op in reversed(sc.ops):
             if type(op) is Audit and op.action == "llm.allow" and op.seq == sc.seq:
-                u = ok.get("usage") or {}
-                tin, tout = int(u.get("input_tokens", 0)), int(u.get("output_tokens", 0))
-                key = str(sc.request.get("model", "default"))
-                cost = self.prices.cost(key, str(ok.get("model", "")), tin, tout)
-                op.data.update(tokens=tin + tout, cost=cost, worker=self.kernel.worker_id)
-                return
+                op.data.update(tokens=tin + tout, cost=cost, worker=worker)
+                agent = op.actor.removeprefix("agent:")
+                break
+        sc.ops.append(Usage(sc.run.workspace, sc.run.id, sc.seq, agent, key, model, tin, tout,
+                            cost, worker, time.time()))  # fmt: skip
 
-    def _sync_spend(self) -> None:
+    def _priced(self, u: LlmUsage) -> tuple[int, float]:
+        """A recorded call's tokens and cost (at today's prices)."""
+        tin, tout = u.input_tokens, u.output_tokens
+        return tin + tout, self.prices.cost(u.model_key, u.model, tin, tout)
+
+    async def _sync_spend(self) -> None:
         """Count what other workers spent today since the last look (this
         worker's own calls are charged as they end, by ``after``)."""
         self._spend_next = time.monotonic() + self.switch_interval
@@ -492,12 +512,10 @@ class Governance:
         me, today = self.kernel.worker_id, day_of(now)
         meter = self.meter
         meter.roll(now)
-        for seq, ts, agent, tokens, cost, worker in self.gstore.spend_after(
-            self.workspace, self._spend_seq
-        ):
-            self._spend_seq = max(self._spend_seq, seq)
-            if worker != me and day_of(ts) == today:
-                meter.charge_day(agent, self._team(agent), tokens, cost)
+        for sp in await self.store.usage.spend_after(self.workspace, self._spend_seq):
+            self._spend_seq = max(self._spend_seq, sp.seq)
+            if sp.worker != me and day_of(sp.ts) == today:
+                meter.charge_day(sp.agent, self._team(sp.agent), sp.tokens, sp.cost)
 
     # --- the after-hook -------------------------------------------------------------
     def after(self, sc: Syscall, result: Result) -> None:
@@ -562,25 +580,3 @@ async def wake_paused(store: Any, workspace: str) -> list[str]:
         if type(r.waiting_on) is WaitPaused and await store.requeue(workspace, r.id):
             woke.append(r.id)
     return woke
-
-
-def check_boundary(spec: PolicySpec, agents: dict[str, AgentSpec]) -> None:
-    """No agent may be given more than the workspace boundary allows."""
-    b = spec.boundary
-    if b is None:
-        return
-    for a in agents.values():
-        if b.tools is not None:
-            extra = sorted(set(a.tools) - set(b.tools))
-            if extra:
-                raise ConfigError(
-                    f"agent {a.name!r} is given tools outside the workspace boundary:"
-                    f" {', '.join(extra)}"
-                )
-        if b.models is not None and a.model not in b.models:
-            raise ConfigError(
-                f"agent {a.name!r} uses model {a.model!r}, outside the workspace boundary"
-                f" ({', '.join(b.models)})"
-            )
-        if not b.delegates and a.delegates:
-            raise ConfigError(f"agent {a.name!r} may delegate, but the boundary forbids it")

@@ -19,7 +19,7 @@ import time
 from collections.abc import Mapping
 
 from orgos.errors import OrgosError
-from orgos.store.people import Token
+from orgos.store.records import Token
 
 _READ = frozenset(
     {"runs", "show", "org", "fs.read", "audit.verify", "audit.log", "policy.check",

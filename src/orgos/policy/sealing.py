@@ -22,18 +22,31 @@ class AuditKey:
         self._given, self._vault, self._base = given, vault, base
         self._cached: tuple[tuple[str | None, str | None], bytes | None] | None = None
 
+    async def load(self, spec: AuditSettings) -> None:
+        """Look the key up for ``spec`` (in the vault, which the store keeps):
+        ``get`` answers from what was loaded."""
+        where = (spec.key_secret, spec.key_file)
+        if (
+            self._given is not None
+            or spec.key_secret is None
+            or (self._cached is not None and self._cached[0] == where)
+        ):
+            return
+        vault = self._vault()
+        if spec.key_secret not in await vault.names():
+            raise ConfigError(f"the audit key {spec.key_secret!r} is not in the vault; set"
+                              f" it with `orgos secrets set {spec.key_secret}`")  # fmt: skip
+        self._cached = (where, (await vault.get(spec.key_secret)).encode())
+
     def get(self, spec: AuditSettings) -> bytes | None:
-        """The key in force; looked up again only when ``spec`` names another."""
+        """The key in force; looked up again only when ``spec`` names another
+        (a vault secret: after ``load``)."""
         where = (spec.key_secret, spec.key_file)
         if self._cached is not None and self._cached[0] == where:
             return self._cached[1]
         key = self._given
         if key is None and spec.key_secret is not None:
-            vault = self._vault()
-            if spec.key_secret not in vault.names():
-                raise ConfigError(f"the audit key {spec.key_secret!r} is not in the vault; set"
-                                  f" it with `orgos secrets set {spec.key_secret}`")  # fmt: skip
-            key = vault.get(spec.key_secret).encode()
+            raise ConfigError(f"the audit key {spec.key_secret!r} was not loaded from the vault")
         elif key is None and spec.key_file is not None:
             key = _read(Path(spec.key_file), self._base)
         self._cached = (where, key)

@@ -28,8 +28,10 @@ async def admit(gov: Governance, scope: str, reason: str, run_id: str) -> bool:
     trial = reason[len(TRIAL) :]
     if trial:
         return trial == run_id
-    if not await gov.gstore.replace_switch(gov.workspace, scope, reason, TRIAL + run_id):
-        gov._refresh_switches()  # another run took it first
+    if not await gov.store.governance.replace_switch(
+        gov.workspace, scope, reason, TRIAL + run_id, "breaker"
+    ):
+        await gov._refresh_switches()  # another run took it first
         return False
     gov._paused[scope] = TRIAL + run_id
     return True
@@ -48,12 +50,12 @@ def ended(gov: Governance, run: RunRecord) -> None:
 async def _settle(gov: Governance, scope: str, run: RunRecord) -> None:
     held = TRIAL + run.id
     if run.status is RunStatus.SUCCEEDED:
-        if await gov.gstore.replace_switch(gov.workspace, scope, held, None):
+        if await gov.store.governance.replace_switch(gov.workspace, scope, held, None, "breaker"):
             await gov.woke_by_lift()
     elif run.status is RunStatus.CANCELLED:
-        await gov.gstore.replace_switch(gov.workspace, scope, held, TRIAL)
+        await gov.store.governance.replace_switch(gov.workspace, scope, held, TRIAL, "breaker")
         await gov.woke_by_lift()  # the others may try for the slot again
     else:
         why = f"breaker: the trial run {run.id} after unpausing {run.status.value}"
-        await gov.gstore.replace_switch(gov.workspace, scope, held, why)
-    gov._refresh_switches()
+        await gov.store.governance.replace_switch(gov.workspace, scope, held, why, "breaker")
+    await gov._refresh_switches()

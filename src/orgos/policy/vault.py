@@ -13,7 +13,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from orgos.errors import ConfigError, NotFound
 from orgos.redact import Scrubber
-from orgos.store.governance import GovernanceStore
+from orgos.store.repos import GovernanceRepo
 
 KEY_ENV = "ORGOS_VAULT_KEY"
 
@@ -39,24 +39,24 @@ class Vault:
     logs are scrubbed of it (orgos.redact)."""
 
     def __init__(
-        self, gstore: GovernanceStore, workspace: str, key: bytes, scrubber: Scrubber | None = None
+        self, store: GovernanceRepo, workspace: str, key: bytes, scrubber: Scrubber | None = None
     ):
         self.scrubber = scrubber if scrubber is not None else Scrubber()
         try:
             self._fernet = Fernet(key)
         except (ValueError, TypeError):
             raise ConfigError(f"the vault key is not a valid Fernet key ({KEY_ENV})") from None
-        self._gstore = gstore
+        self._store = store
         self.workspace = workspace
 
     async def set(self, name: str, value: str, actor: str) -> None:
         self.scrubber.add(value)
         token = self._fernet.encrypt(value.encode())
-        await self._gstore.put_secret(self.workspace, name, token, actor)
+        await self._store.put_secret(self.workspace, name, token, actor)
 
-    def get(self, name: str) -> str:
+    async def get(self, name: str) -> str:
         """The clear value; only tools get it, at execution."""
-        token = self._gstore.secret(self.workspace, name)
+        token = await self._store.secret(self.workspace, name)
         if token is None:
             raise NotFound(f"no secret named {name!r} in the vault")
         try:
@@ -66,10 +66,10 @@ class Vault:
         self.scrubber.add(value)  # stored since start, perhaps by another process
         return value
 
-    def learn_all(self) -> None:
+    async def learn_all(self) -> None:
         """Teach the scrubber every value in the vault."""
-        for name in self.names():
-            self.get(name)
+        for name in await self.names():
+            await self.get(name)
 
-    def names(self) -> list[str]:
-        return self._gstore.secret_names(self.workspace)
+    async def names(self) -> list[str]:
+        return await self._store.secret_names(self.workspace)

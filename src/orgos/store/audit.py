@@ -23,35 +23,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import sqlite3
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
 from orgos.store import codec
 from orgos.store.base import Audit, Op
+from orgos.store.records import AuditRow, Verdict
 
 GENESIS = "0" * 64
 
 _COLS = "seq, ts, workspace, actor, action, run_id, step, data, request_sha, result_sha, prev, hash"
-
-#: Where a store gets the audit key when it writes records (None: keyless).
-KeySource = Callable[[], bytes | None]
-
-
-@dataclass(slots=True)
-class AuditRow:
-    seq: int
-    ts: float
-    workspace: str
-    actor: str
-    action: str
-    run_id: str | None
-    step: int | None
-    data: str | None
-    request_sha: str | None
-    result_sha: str | None
-    prev: str
-    hash: str
 
 
 def canonical(
@@ -174,20 +155,6 @@ def highest_seq(conn: sqlite3.Connection) -> int:
     """The highest seq SQLite ever handed out (survives deleting the tail)."""
     row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name='audit'").fetchone()
     return int(row[0]) if row else 0
-
-
-@dataclass(slots=True)
-class Verdict:
-    ok: bool
-    records: int
-    head: str
-    problems: list[str]
-    #: The seq of the last record (0 for an empty log): ``SEQ:HEAD`` is the
-    #: head to keep elsewhere.
-    seq: int = 0
-    #: Records sealed with the key (when verified with one).
-    sealed: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 def parse_head(text: str) -> tuple[int, str]:

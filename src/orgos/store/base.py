@@ -11,7 +11,24 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from orgos.store.repos import (
+        ApprovalsRepo,
+        AuditRepo,
+        BlobsRepo,
+        BusRepo,
+        ChildrenRepo,
+        FilesRepo,
+        GovernanceRepo,
+        LoadRepo,
+        MemoryRepo,
+        PeopleRepo,
+        RetentionRepo,
+        SchedulingRepo,
+        UsageRepo,
+    )
 
 from orgos.store.waiting import Waiting
 
@@ -137,7 +154,28 @@ class Audit:
     encoded: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
 
-Op = InsertRun | UpdateRun | Append | Audit
+@dataclass(slots=True)
+class Usage:
+    """A model call's usage and spend, committed with its result: what
+    budgets (on every worker) are kept from (``store.usage``)."""
+
+    workspace: str
+    run_id: str
+    seq: int
+    #: The agent acting (a run may act for another agent: a supervisor's choice).
+    agent: str
+    model_key: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cost: float
+    worker: str | None = None
+    ts: float = 0.0
+    #: Nothing to encode (no JSON): the journal writer leaves it as it is.
+    encoded: tuple[Any, ...] | None = field(default=(None,), repr=False, compare=False)
+
+
+Op = InsertRun | UpdateRun | Append | Audit | Usage
 
 
 @dataclass(slots=True)
@@ -186,10 +224,39 @@ Listener = Callable[[Change], None]
 
 
 class Store(Protocol):
-    """What the kernel needs from storage. SQLite and PostgreSQL implement it
-    and pass the same conformance suite (tests/store/)."""
+    """Everything orgos keeps. The store itself is the runs, journal and
+    leases repository (the kernel's hot path); the other tables are behind
+    the repositories it holds (``orgos.store.repos``). SQLite and PostgreSQL
+    implement it and pass ``orgos.testing.conformance``."""
 
     durability: Durability
+
+    @property
+    def scheduling(self) -> SchedulingRepo: ...
+    @property
+    def children(self) -> ChildrenRepo: ...
+    @property
+    def loads(self) -> LoadRepo: ...
+    @property
+    def approvals(self) -> ApprovalsRepo: ...
+    @property
+    def governance(self) -> GovernanceRepo: ...
+    @property
+    def usage(self) -> UsageRepo: ...
+    @property
+    def audit(self) -> AuditRepo: ...
+    @property
+    def people(self) -> PeopleRepo: ...
+    @property
+    def files(self) -> FilesRepo: ...
+    @property
+    def blobs(self) -> BlobsRepo: ...
+    @property
+    def bus(self) -> BusRepo: ...
+    @property
+    def memory(self) -> MemoryRepo: ...
+    @property
+    def retention(self) -> RetentionRepo: ...
 
     async def open(self) -> None: ...
 

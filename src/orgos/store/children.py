@@ -4,27 +4,25 @@ branches asks this at every wake-up)."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING
 
-from orgos.store.base import RunStatus, Store
+from orgos.store.base import RunStatus
 from orgos.store.outcome import RunOutcome
 from orgos.store.rows import _TERMINAL_SQL, _loads
-from orgos.store.sqlite import SQLiteStore
 
-
-class EndedSource(Protocol):
-    async def ended(self, workspace: str, run_ids: list[str]) -> list[RunOutcome]:
-        """The outcomes of those that ended."""
-        ...
+if TYPE_CHECKING:
+    from orgos.store.sqlite import SQLiteStore
 
 
 class SQLiteEnded:
-    def __init__(self, store: SQLiteStore):
-        self._store = store
+    """``ChildrenRepo`` on SQLite."""
+
+    def __init__(self, db: SQLiteStore):
+        self._db = db
 
     async def ended(self, workspace: str, run_ids: list[str]) -> list[RunOutcome]:
         out: list[RunOutcome] = []
-        conn = self._store._read()
+        conn = self._db._read()
         for i in range(0, len(run_ids), 5000):  # SQLite bounds the number of parameters
             chunk = run_ids[i : i + 5000]
             rows = conn.execute(
@@ -35,7 +33,3 @@ class SQLiteEnded:
             out.extend(RunOutcome(r[0], r[1], RunStatus(r[2]), _loads(r[3]), r[4], bool(r[5]))
                        for r in rows)  # fmt: skip
         return out
-
-
-def ended_source(store: Store) -> EndedSource | None:
-    return SQLiteEnded(store) if isinstance(store, SQLiteStore) else None

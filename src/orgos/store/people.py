@@ -10,28 +10,13 @@ sign-in check can read a store file without opening a Store."""
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
-from typing import Literal
+from pathlib import Path
 
-TokenState = Literal["active", "expired", "revoked"]
+from orgos.store.records import Access, Token
+
+__all__ = ["Token", "read_access"]
+
 _TOKEN_COLS = "id, workspace, person, created_at, expires_at, revoked_at"
-
-
-@dataclass(slots=True, frozen=True)
-class Token:
-    id: str
-    workspace: str
-    person: str
-    created_at: float
-    expires_at: float | None = None
-    revoked_at: float | None = None
-
-    def state(self, now: float) -> TokenState:
-        if self.revoked_at is not None:
-            return "revoked"
-        if self.expires_at is not None and now >= self.expires_at:
-            return "expired"
-        return "active"
 
 
 def _token(r: tuple[str, str, str, float, float | None, float | None]) -> Token:
@@ -96,3 +81,22 @@ def revoke(
         (now, workspace, value),
     )
     return cur.rowcount
+
+
+def read_access(path: Path, workspace: str, token_hash: str | None) -> Access:
+    """The people of ``workspace`` and the presented token's record, read from
+    a store file without opening a Store (the CLI's sign-in check: one small
+    query; the schema is brought up to date first, a token's columns change
+    with it). No file: nobody, no token."""
+    from orgos.store.sqlite_schema import migrate_file
+
+    if not path.is_file():
+        return Access({}, None)
+    migrate_file(path)
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        people = read_people(conn, workspace)
+        found = read_token(conn, token_hash) if people and token_hash is not None else None
+    finally:
+        conn.close()
+    return Access(people, found)

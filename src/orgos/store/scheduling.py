@@ -9,36 +9,19 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Collection
-from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING
 
-from orgos.store.base import RunRecord, Store
+from orgos.store.base import RunRecord
 from orgos.store.claims import CLAIMABLE, scope, start_claim, take_runs
-from orgos.store.sqlite import SQLiteStore
+from orgos.store.records import Candidate
 
-
-@dataclass(slots=True, frozen=True)
-class Candidate:
-    id: str
-    kind: str
-    target: str
-    priority: int
-    created_at: float
-
-
-class ClaimSource(Protocol):
-    """Where the scheduler finds and claims queued runs (a store backend)."""
-
-    async def candidates(
-        self, limit: int, roots: Collection[str] | None, workspaces: Collection[str]
-    ) -> list[Candidate]: ...
-
-    async def claim(
-        self, worker_id: str, run_ids: list[str], now: float, workspaces: Collection[str]
-    ) -> list[RunRecord]: ...
+if TYPE_CHECKING:
+    from orgos.store.sqlite import SQLiteStore
 
 
 class SQLiteClaims:
+    """``SchedulingRepo`` on SQLite."""
+
     def __init__(self, store: SQLiteStore):
         self._store = store
 
@@ -67,7 +50,3 @@ class SQLiteClaims:
             return take_runs(conn, worker_id, now, run_ids, workspaces)
 
         return await self._store._transact(apply)
-
-
-def claim_source(store: Store) -> ClaimSource | None:
-    return SQLiteClaims(store) if isinstance(store, SQLiteStore) else None

@@ -364,6 +364,56 @@ _TOKENS: list[Step] = [
     Index("tokens_person", "tokens", ("workspace", "person")),
 ]
 
+_USAGE_FROM = """(SELECT j.workspace, j.run_id, j.seq, j.ts, r.target, {key} AS model_key,
+            {model} AS model, {tin} AS tin, {tout} AS tout
+        FROM journal j JOIN runs r ON r.id = j.run_id
+        LEFT JOIN journal jr ON j.result IS NULL AND jr.run_id = j.run_id
+            AND jr.seq = j.seq AND jr.phase = 'result'
+        WHERE j.phase = 'intent' AND j.kind = 'llm') u
+    LEFT JOIN audit a ON a.run_id = u.run_id AND a.step = u.seq AND a.action = 'llm.allow'
+    WHERE u.tin IS NOT NULL OR u.tout IS NOT NULL ORDER BY u.ts"""
+_USAGE_COPY = """INSERT INTO llm_usage (workspace, run_id, step, agent, model_key, model,
+        input_tokens, output_tokens, cost, worker, ts)
+    SELECT u.workspace, u.run_id, u.seq,
+        CASE WHEN a.actor LIKE 'agent:%' THEN substr(a.actor, 7) ELSE u.target END,
+        u.model_key, u.model, COALESCE(u.tin, 0), COALESCE(u.tout, 0),
+        COALESCE({cost}, 0), {worker}, u.ts
+    FROM """
+_RES = "COALESCE(j.result, jr.payload)"
+
+# Model usage in typed columns, recorded with each call's result (a ``Usage``
+# op): budgets read it, not the journal's or the audit log's JSON. ``seq``
+# orders spend for workers catching up on each other. The calls journaled
+# before are copied in, with their audit record's cost and worker.
+_USAGE: list[Step] = [
+    Table("llm_usage", (
+        col("seq", "serial"), col("workspace", "text"), col("run_id", "text"),
+        col("step", "int"), col("agent", "text"), col("model_key", "text"),
+        col("model", "text"), col("input_tokens", "int"), col("output_tokens", "int"),
+        col("cost", "real", default="0"), opt("worker", "text"), col("ts", "real"),
+    )),
+    Index("llm_usage_run", "llm_usage", ("run_id",)),
+    Index("llm_usage_ws", "llm_usage", ("workspace", "ts")),
+    Dialects(
+        sqlite=(_USAGE_COPY.format(
+            cost="json_extract(a.data, '$.cost')", worker="json_extract(a.data, '$.worker')",
+        ) + _USAGE_FROM.format(
+            key="COALESCE(json_extract(j.payload, '$.model'), 'default')",
+            model=f"COALESCE(json_extract({_RES}, '$.ok.model'), '')",
+            tin=f"json_extract({_RES}, '$.ok.usage.input_tokens')",
+            tout=f"json_extract({_RES}, '$.ok.usage.output_tokens')",
+        ),),
+        postgres=(_USAGE_COPY.format(
+            cost="(a.data::jsonb->>'cost')::double precision", worker="a.data::jsonb->>'worker'",
+        ) + _USAGE_FROM.format(
+            key="COALESCE(j.payload::jsonb->>'model', 'default')",
+            model=f"COALESCE({_RES}::jsonb#>>'{{ok,model}}', '')",
+            tin=f"({_RES}::jsonb#>>'{{ok,usage,input_tokens}}')::bigint",
+            tout=f"({_RES}::jsonb#>>'{{ok,usage,output_tokens}}')::bigint",
+        ),),
+    ),
+]
+
 #: The migrations, oldest first. Migration N brings a store to version N.
 SCHEMA: list[list[Step]] = [
     _V1,
@@ -385,6 +435,7 @@ SCHEMA: list[list[Step]] = [
     # A keyed audit log: each record sealed with an HMAC of its hash
     # (store/audit.py); NULL for records written without a key.
     [AddColumn("audit", opt("mac", "text"))],
+    _USAGE,
 ]
 # fmt: on
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from orgos.errors import FencedOut, StoreError
+from orgos.errors import FencedOut
 from orgos.store import audit as audit_sql
 from orgos.store import codec, lifecycle
 from orgos.store.base import (
@@ -36,9 +36,13 @@ from orgos.store.base import (
     RunFilter,
     RunRecord,
     UpdateRun,
+    Usage,
     WorkerInfo,
 )
+from orgos.store.blobs import BlobStore
+from orgos.store.children import SQLiteEnded
 from orgos.store.claims import claim
+from orgos.store.routing import SQLiteLoads
 from orgos.store.rows import (
     _RUN_COLS,
     _RUN_MARKS,
@@ -47,7 +51,20 @@ from orgos.store.rows import (
     _loads,
     _run_from_row,
 )
-from orgos.store.schema import MIGRATIONS, VERSION, too_new
+from orgos.store.scheduling import SQLiteClaims
+from orgos.store.sqlite_approvals import SQLiteApprovals, SQLiteAudit
+from orgos.store.sqlite_bus import SQLiteBus
+from orgos.store.sqlite_files import SQLiteFiles
+from orgos.store.sqlite_governance import (
+    SQLiteGovernance,
+    SQLitePeople,
+    SQLiteUsage,
+    insert_usage,
+    usage_row,
+)
+from orgos.store.sqlite_memory import SQLiteMemory
+from orgos.store.sqlite_retention import SQLiteRetention
+from orgos.store.sqlite_schema import enable_wal, migrate
 from orgos.store.transaction import transact
 from orgos.store.waiting import WaitRuns, from_stored
 
@@ -63,45 +80,8 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return "database is locked" in str(exc)
 
 
-def _enable_wal(conn: sqlite3.Connection, wait: float = 10.0) -> None:
-    """Switch a file to WAL. On a new file two processes may race to do it;
-    SQLite answers the loser "database is locked" at once, without using the
-    busy timeout, so the loser retries (bounded) until the winner is done."""
-    deadline = time.monotonic() + wait
-    delay = 0.001
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-        time.sleep(delay)
-        delay = min(delay * 2, 0.05)
-
-
-def migrate_file(path: Path) -> None:
-    """Bring a store file's schema up to date without opening a Store (the
-    CLI's sign-in check reads the file directly); a no-op when it is."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10.0)
-    try:
-        current = conn.execute("PRAGMA user_version").fetchone()[0]
-    finally:
-        conn.close()
-    if current != VERSION:
-        conn = sqlite3.connect(path, isolation_level=None, timeout=10.0)
-        try:
-            SQLiteStore._migrate(conn)
-        finally:
-            conn.close()
-
-
 def _nothing() -> None:
     return None
-
-
-def _name(conn: sqlite3.Connection) -> str:
-    return str(conn.execute("PRAGMA database_list").fetchone()[2] or "this store")
 
 
 class SQLiteStore:
@@ -115,22 +95,34 @@ class SQLiteStore:
         self._checkpointer: threading.Thread | None = None
         self._stop = threading.Event()
         self.checkpoint_interval = 1.0
-        #: The key that seals audit records (set by governance; None: keyless).
-        self.audit_key: audit_sql.KeySource | None = None
+        # The repositories (orgos.store.repos), on this store's connections.
+        self.scheduling = SQLiteClaims(self)
+        self.children = SQLiteEnded(self)
+        self.loads = SQLiteLoads(self)
+        self.audit = SQLiteAudit(self)
+        self.approvals = SQLiteApprovals(self)
+        self.governance = SQLiteGovernance(self)
+        self.usage = SQLiteUsage(self)
+        self.people = SQLitePeople(self)
+        self.files = SQLiteFiles(self)
+        self.bus = SQLiteBus(self)
+        self.memory = SQLiteMemory(self)
+        self.retention = SQLiteRetention(self)
+        #: ``.orgos/orgos.db`` keeps its blobs in ``.orgos/orgos.blobs/``.
+        self.blobs = BlobStore(
+            self.path.with_suffix(".blobs"), fsync=self.durability is Durability.POWER_SAFE
+        )
 
     def listen(self, listener: Listener) -> Callable[[], None]:
         # Another process's changes are not announced: workers poll.
         return _nothing
-
-    def audit_key_now(self) -> bytes | None:
-        return None if self.audit_key is None else self.audit_key()
 
     # --- lifecycle ------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=10.0
         )
-        _enable_wal(conn)
+        enable_wal(conn)
         sync = "FULL" if self.durability is Durability.POWER_SAFE else "NORMAL"
         conn.execute(f"PRAGMA synchronous={sync}")
         conn.execute("PRAGMA busy_timeout=10000")
@@ -144,7 +136,7 @@ class SQLiteStore:
         self._w = self._connect()
         self._r = self._connect()
         try:
-            await self._write(self._migrate)
+            await self._write(migrate)
         except BaseException:
             self._w.close()
             self._r.close()
@@ -186,29 +178,6 @@ class SQLiteStore:
                 conn.close()
         self._w = self._r = None
 
-    @staticmethod
-    def _migrate(conn: sqlite3.Connection) -> None:
-        """Bring the schema up to date. The version is read under the write
-        lock, so processes opening a new database at once migrate it once.
-        A schema from a newer orgos is refused (StoreError)."""
-        current = conn.execute("PRAGMA user_version").fetchone()[0]
-        if current > VERSION:
-            raise StoreError(too_new(_name(conn), current))
-        if current == VERSION:
-            return
-
-        def migrate(conn: sqlite3.Connection) -> None:
-            current = conn.execute("PRAGMA user_version").fetchone()[0]
-            if current > VERSION:
-                raise StoreError(too_new(_name(conn), current))
-            for version, statements in enumerate(MIGRATIONS, start=1):
-                if version > current:
-                    for stmt in statements:
-                        conn.execute(stmt)
-            conn.execute(f"PRAGMA user_version={len(MIGRATIONS)}")
-
-        transact(conn, migrate)
-
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` on the writer connection, retried while another process
         holds the write lock (awaiting between tries: the loop keeps working)."""
@@ -245,6 +214,7 @@ class SQLiteStore:
         entries: list[tuple[Any, ...]] = []
         created: list[tuple[Any, ...]] = []
         ending: list[tuple[str, str | None, float, str, int]] = []
+        usages: list[tuple[Any, ...]] = []
         now = time.time()
         # A result whose intent is in this batch is stored in the intent's row:
         # remember where each intent went, and patch that row in one pass.
@@ -282,9 +252,11 @@ class SQLiteStore:
                     )
                 )  # fmt: skip
                 created.append(lifecycle.created_row(r, now))
+            elif type(op) is Usage:
+                usages.append(usage_row(op, now))
 
         audits = audit_sql.batch_rows(ops, entries, now)
-        key = self.audit_key_now() if audits and self.audit_key is not None else None
+        key = self.audit.key_now() if audits and self.audit.key is not None else None
 
         def apply(conn: sqlite3.Connection) -> None:
             row = conn.execute("SELECT fenced FROM workers WHERE id=?", (worker_id,)).fetchone()
@@ -311,6 +283,7 @@ class SQLiteStore:
                     " WHERE id=?",
                     updates,
                 )
+            insert_usage(conn, usages)
             if audits:
                 audit_sql.append(conn, audit_sql.fill_earlier(conn, audits), key)
 

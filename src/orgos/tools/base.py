@@ -144,7 +144,7 @@ class Tool:
         idempotency_key: str,
         *,
         timer: Callable[[float], AbstractAsyncContextManager[Any]] = asyncio.timeout,
-        secrets: Callable[[str], str] | None = None,
+        secrets: Callable[[str], Awaitable[str]] | None = None,
         valid: dict[str, Any] | None = None,
         scrub: Scrubber | None = None,
         threads: ToolThreads | None = None,
@@ -176,12 +176,12 @@ class Tool:
         self,
         kwargs: dict[str, Any],
         timer: Callable[[float], AbstractAsyncContextManager[Any]],
-        secrets: Callable[[str], str] | None,
+        secrets: Callable[[str], Awaitable[str]] | None,
         scrub: Scrubber | None,
         threads: ToolThreads | None,
     ) -> ToolResult:
         try:
-            clear = {p: _secret(secrets, n) for p, n in self.secrets.items()}
+            clear = {p: await _secret(secrets, n) for p, n in self.secrets.items()}
         except Exception as exc:
             return ToolResult(False, error=f"{self.name}: {exc}")
         result = await self._call(kwargs | clear, timer, threads)
@@ -239,10 +239,10 @@ def _ready(result: ToolResult) -> asyncio.Future[ToolResult]:
     return fut
 
 
-def _secret(source: Callable[[str], str] | None, name: str) -> str:
+async def _secret(source: Callable[[str], Awaitable[str]] | None, name: str) -> str:
     if source is None:
         raise LookupError(f"secret {name!r} is needed but no vault is configured")
-    return source(name)
+    return await source(name)
 
 
 def _hints(fn: Callable[..., Any]) -> dict[str, Any]:

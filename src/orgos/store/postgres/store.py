@@ -20,12 +20,11 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from orgos.store import audit as audit_sql
 from orgos.store.base import (
     AgentVersion,
     Durability,
@@ -41,8 +40,21 @@ from orgos.store.postgres.batch import ENDED, Batch, apply
 from orgos.store.postgres.connect import Target, connect, parse, unreachable
 from orgos.store.postgres.listen import Announcements
 from orgos.store.postgres.migrate import migrate
+from orgos.store.postgres.repos import PgBus, PgChildren, PgLoads, PgScheduling, Unsupported
 from orgos.store.postgres.rows import RUN_COLS, TERMINAL_SQL
 from orgos.store.postgres.rows import SEQ_LOCK as BUS_LOCK
+from orgos.store.repos import (
+    ApprovalsRepo,
+    AuditRepo,
+    BlobsRepo,
+    FilesRepo,
+    GovernanceRepo,
+    KeySource,
+    MemoryRepo,
+    PeopleRepo,
+    RetentionRepo,
+    UsageRepo,
+)
 from orgos.store.rows import _dumps, _loads, _run_from_row
 
 log = logging.getLogger("orgos.store")
@@ -68,8 +80,23 @@ class PostgresStore:
         self.connect_timeout = connect_timeout
         self._pool: AsyncConnectionPool[Conn] | None = None
         self._news = Announcements(self.target)
-        #: The key that seals audit records (set by governance; None: keyless).
-        self.audit_key: audit_sql.KeySource | None = None
+        #: The key that seals audit records (None: keyless; governance is not
+        #: on PostgreSQL yet, so nothing sets it).
+        self.audit_key: KeySource | None = None
+        # The repositories (orgos.store.repos); those not here yet refuse.
+        self.scheduling = PgScheduling(self)
+        self.children = PgChildren(self)
+        self.loads = PgLoads(self)
+        self.bus = PgBus(self)
+        self.approvals: ApprovalsRepo = cast(ApprovalsRepo, Unsupported("approvals"))
+        self.governance: GovernanceRepo = cast(GovernanceRepo, Unsupported("governance"))
+        self.usage: UsageRepo = cast(UsageRepo, Unsupported("usage"))
+        self.audit: AuditRepo = cast(AuditRepo, Unsupported("the audit log"))
+        self.people: PeopleRepo = cast(PeopleRepo, Unsupported("people"))
+        self.files: FilesRepo = cast(FilesRepo, Unsupported("the shared files"))
+        self.blobs: BlobsRepo = cast(BlobsRepo, Unsupported("blobs"))
+        self.memory: MemoryRepo = cast(MemoryRepo, Unsupported("memory"))
+        self.retention: RetentionRepo = cast(RetentionRepo, Unsupported("retention"))
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.target.shown!r}, schema={self.target.schema!r})"

@@ -1,7 +1,6 @@
-"""Long-term memory on a SQLite store, searched with FTS5 (bm25 ranking,
-Porter stemming): keyword recall with no extra dependency.
-
-A scope key is ``agent:<name>``, ``team:<name>`` or ``org``."""
+"""Long-term memory on SQLite, searched with FTS5 (bm25 ranking, Porter
+stemming): keyword recall with no extra dependency; embeddings are kept as
+float32 blobs and searched by cosine in process (numpy when installed)."""
 
 from __future__ import annotations
 
@@ -9,10 +8,12 @@ import re
 import sqlite3
 import time
 from array import array
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from orgos.store.sqlite import SQLiteStore
+from orgos.store.records import Embedding, MemoryItem, Remembered
+
+if TYPE_CHECKING:
+    from orgos.store.sqlite import SQLiteStore
 
 #: Words that carry no meaning for recall; dropping them sharpens bm25.
 _STOP = """a an and are as at be by did do does for from had has have how i in is it its of on
@@ -20,34 +21,7 @@ or our should so that the their them there these they this to was we were what w
 who why will with you your can could would about into than then any all"""
 STOPWORDS = frozenset(_STOP.split())
 _WORD = re.compile(r"\w+", re.UNICODE)
-
-
-@dataclass(slots=True, frozen=True)
-class MemoryItem:
-    id: int
-    scope: str
-    text: str
-    tags: str
-    source_run: str | None
-    author: str
-    ts: float
-    score: float = 0.0
-    #: Remembered by a run that had read untrusted content.
-    tainted: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        d = {"id": self.id, "scope": self.scope, "text": self.text, "tags": self.tags,
-             "source_run": self.source_run, "author": self.author, "ts": self.ts,
-             "score": self.score}  # fmt: skip
-        if self.tainted:
-            d["tainted"] = True
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> MemoryItem:
-        return cls(d["id"], d["scope"], d["text"], d.get("tags", ""), d.get("source_run"),
-                   d["author"], d.get("ts", 0.0), d.get("score", 0.0),
-                   bool(d.get("tainted")))  # fmt: skip
+_COLS = "id, scope, text, tags, source_run, author, ts, tainted"
 
 
 def fts_query(text: str) -> str | None:
@@ -60,9 +34,9 @@ def fts_query(text: str) -> str | None:
     return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
 
 
-class MemoryTable:
-    def __init__(self, store: SQLiteStore) -> None:
-        self.store = store
+class SQLiteMemory:
+    def __init__(self, db: SQLiteStore) -> None:
+        self._db = db
         #: (workspace, model) -> vectors loaded so far (memories never change)
         self._vectors: dict[tuple[str, str], _Vectors] = {}
 
@@ -76,20 +50,16 @@ class MemoryTable:
         tags: str = "",
         source_run: str | None = None,
         key: str | None = None,
-        vector: tuple[str, list[float]] | None = None,
+        vector: Embedding | None = None,
         tainted: bool = False,
-    ) -> tuple[int, bool]:
-        """Store a memory (and its embedding: model name, vector); a ``key``
-        seen before returns the first one's id. ``tainted``: the run that
-        remembered it had read untrusted content."""
-
-        def apply(conn: sqlite3.Connection) -> tuple[int, bool]:
+    ) -> Remembered:
+        def apply(conn: sqlite3.Connection) -> Remembered:
             if key is not None:
                 row = conn.execute(
                     "SELECT id FROM memories WHERE workspace=? AND key=?", (workspace, key)
                 ).fetchone()
                 if row is not None:
-                    return int(row[0]), False
+                    return Remembered(int(row[0]), False)
             cur = conn.execute(
                 "INSERT INTO memories (workspace, scope, text, tags, source_run, author, key,"
                 " ts, tainted) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -99,19 +69,20 @@ class MemoryTable:
                 conn.execute(
                     "INSERT INTO memory_vectors (memory_id, workspace, model, vec)"
                     " VALUES (?,?,?,?)",
-                    (cur.lastrowid, workspace, vector[0], array("f", vector[1]).tobytes()),
+                    (cur.lastrowid, workspace, vector.model, array("f", vector.vector).tobytes()),
                 )
-            return int(cur.lastrowid or 0), True
+            return Remembered(int(cur.lastrowid or 0), True)
 
-        return await self.store._transact(apply)
+        return await self._db._transact(apply)
 
-    def search(self, workspace: str, scopes: list[str], query: str, k: int = 5) -> list[MemoryItem]:
-        """The ``k`` best matches in these scopes, best first."""
+    async def search(
+        self, workspace: str, scopes: list[str], query: str, k: int = 5
+    ) -> list[MemoryItem]:
         q = fts_query(query)
         if q is None or not scopes:
             return []
         marks = ",".join("?" * len(scopes))
-        rows = self.store._read().execute(
+        rows = self._db._read().execute(
             "SELECT m.id, m.scope, m.text, m.tags, m.source_run, m.author, m.ts,"
             " bm25(memories_fts, 1.0, 0.5) AS rank, m.tainted FROM memories_fts"
             " JOIN memories m ON m.id = memories_fts.rowid"
@@ -122,29 +93,27 @@ class MemoryTable:
         return [MemoryItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6], -r[7], bool(r[8]))
                 for r in rows]  # fmt: skip
 
-    def by_ids(self, ids: list[int]) -> dict[int, MemoryItem]:
+    async def by_ids(self, workspace: str, ids: list[int]) -> dict[int, MemoryItem]:
         if not ids:
             return {}
-        rows = self.store._read().execute(
-            "SELECT id, scope, text, tags, source_run, author, ts, tainted FROM memories"
-            f" WHERE id IN ({','.join('?' * len(ids))})",
-            ids,
+        rows = self._db._read().execute(
+            f"SELECT {_COLS} FROM memories WHERE workspace=? AND id IN"
+            f" ({','.join('?' * len(ids))})",
+            (workspace, *ids),
         )
         return {
             r[0]: MemoryItem(r[0], r[1], r[2], r[3], r[4], r[5], r[6], tainted=bool(r[7]))
             for r in rows
         }
 
-    def search_vector(
+    async def search_vector(
         self, workspace: str, scopes: list[str], model: str, query: list[float], k: int = 5
     ) -> list[MemoryItem]:
-        """The ``k`` memories whose embeddings (by ``model``) are closest to
-        ``query`` (cosine; vectors are stored normalized)."""
         vs = self._vectors.setdefault((workspace, model), _Vectors())
-        vs.load(self.store, workspace, model)
+        vs.load(self._db._read(), workspace, model)
         wanted = set(scopes)
         scored = vs.top(query, [i for i, s in enumerate(vs.scopes) if s in wanted], k)
-        found = self.by_ids([mid for mid, _ in scored])
+        found = await self.by_ids(workspace, [mid for mid, _ in scored])
         return [
             MemoryItem(
                 m.id, m.scope, m.text, m.tags, m.source_run, m.author, m.ts, score, m.tainted
@@ -153,9 +122,9 @@ class MemoryTable:
             if (m := found.get(mid)) is not None
         ]
 
-    def count(self, workspace: str) -> int:
+    async def count(self, workspace: str) -> int:
         row = (
-            self.store._read()
+            self._db._read()
             .execute("SELECT COUNT(*) FROM memories WHERE workspace=?", (workspace,))
             .fetchone()
         )
@@ -172,17 +141,13 @@ class _Vectors:
         self.rows: list[array[float]] = []
         self._matrix: Any = None
 
-    def load(self, store: SQLiteStore, workspace: str, model: str) -> None:
-        rows = (
-            store._read()
-            .execute(
-                "SELECT v.memory_id, m.scope, v.vec FROM memory_vectors v JOIN memories m"
-                " ON m.id = v.memory_id WHERE v.workspace=? AND v.model=? AND v.memory_id>?"
-                " ORDER BY v.memory_id",
-                (workspace, model, self.last),
-            )
-            .fetchall()
-        )
+    def load(self, conn: sqlite3.Connection, workspace: str, model: str) -> None:
+        rows = conn.execute(
+            "SELECT v.memory_id, m.scope, v.vec FROM memory_vectors v JOIN memories m"
+            " ON m.id = v.memory_id WHERE v.workspace=? AND v.model=? AND v.memory_id>?"
+            " ORDER BY v.memory_id",
+            (workspace, model, self.last),
+        ).fetchall()
         for mid, scope, blob in rows:
             vec = array("f")
             vec.frombytes(blob)
@@ -209,12 +174,3 @@ class _Vectors:
         sims = self._matrix[idx] @ np.asarray(query, dtype=np.float32)
         order = np.argsort(-sims)[:k]
         return [(self.ids[int(idx[o])], float(sims[o])) for o in order]
-
-
-def fuse(rankings: list[list[int]], k: int, c: int = 60) -> list[int]:
-    """Reciprocal rank fusion: each list votes 1/(c + rank) for its ids."""
-    score: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, mid in enumerate(ranking):
-            score[mid] = score.get(mid, 0.0) + 1.0 / (c + rank + 1)
-    return sorted(score, key=lambda m: -score[m])[:k]

@@ -1,5 +1,5 @@
-"""The bus's tables on a SQLite store: events, subscribers' cursors, and the
-runs parked until an event lands on a topic.
+"""The bus's tables on SQLite: events, subscribers' cursors, and the runs
+parked until an event lands on a topic.
 
 Event ids come from one AUTOINCREMENT sequence and SQLite commits one writer
 at a time, so ids grow in commit order: a cursor (the last id a subscriber
@@ -9,37 +9,13 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from orgos.store.records import BusEvent, Published
 from orgos.store.rows import _dumps, _loads
-from orgos.store.sqlite import SQLiteStore
 
-
-@dataclass(slots=True, frozen=True)
-class BusEvent:
-    id: int
-    topic: str
-    data: Any
-    source: str | None
-    run_id: str | None
-    key: str | None
-    ts: float
-    #: Published by a run that had read untrusted content.
-    tainted: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        d = {"id": self.id, "topic": self.topic, "data": self.data, "source": self.source,
-             "run_id": self.run_id, "key": self.key, "ts": self.ts}  # fmt: skip
-        if self.tainted:
-            d["tainted"] = True
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> BusEvent:
-        return cls(d["id"], d["topic"], d.get("data"), d.get("source"), d.get("run_id"),
-                   d.get("key"), d.get("ts", 0.0), bool(d.get("tainted")))  # fmt: skip
-
+if TYPE_CHECKING:
+    from orgos.store.sqlite import SQLiteStore
 
 _COLS = "id, topic, data, source, run_id, key, ts, tainted"
 
@@ -58,25 +34,23 @@ def insert_event(
     run_id: str | None = None,
     key: str | None = None,
     tainted: bool = False,
-) -> tuple[int, bool]:
+) -> Published:
     """Insert an event inside the caller's transaction and wake the runs
-    parked on its topic. Returns (id, new): a key seen before returns the
-    first event's id and False. ``tainted``: the publishing run had read
-    untrusted content."""
+    parked on its topic. A key seen before returns the first event's id."""
     if key is not None:
         row = conn.execute(
             "SELECT id FROM bus_events WHERE workspace=? AND topic=? AND key=?",
             (workspace, topic, key),
         ).fetchone()
         if row is not None:
-            return row[0], False
+            return Published(row[0], False)
     cur = conn.execute(
         "INSERT INTO bus_events (workspace, topic, data, source, run_id, key, ts, tainted)"
         " VALUES (?,?,?,?,?,?,?,?)",
         (workspace, topic, _dumps(data), source, run_id, key, time.time(), 1 if tainted else 0),
     )
     wake_waiters(conn, workspace, topic)
-    return int(cur.lastrowid or 0), True
+    return Published(int(cur.lastrowid or 0), True)
 
 
 def wake_waiters(conn: sqlite3.Connection, workspace: str, topic: str) -> int:
@@ -89,9 +63,9 @@ def wake_waiters(conn: sqlite3.Connection, workspace: str, topic: str) -> int:
     return cur.rowcount
 
 
-class BusTable:
-    def __init__(self, store: SQLiteStore) -> None:
-        self.store = store
+class SQLiteBus:
+    def __init__(self, db: SQLiteStore) -> None:
+        self._db = db
 
     async def publish(
         self,
@@ -103,28 +77,26 @@ class BusTable:
         run_id: str | None = None,
         key: str | None = None,
         tainted: bool = False,
-    ) -> tuple[int, bool]:
-        def apply(conn: sqlite3.Connection) -> tuple[int, bool]:
+    ) -> Published:
+        def apply(conn: sqlite3.Connection) -> Published:
             return insert_event(conn, workspace, topic, data, source=source, run_id=run_id,
                                 key=key, tainted=tainted)  # fmt: skip
 
-        return await self.store._transact(apply)
+        return await self._db._transact(apply)
 
     async def publish_many(
         self, workspace: str, topic: str, items: list[tuple[Any, str | None]], source: str
     ) -> list[int]:
-        """Several events (data, key) in one transaction."""
-
         def apply(conn: sqlite3.Connection) -> list[int]:
             return [
-                insert_event(conn, workspace, topic, d, source=source, key=k)[0] for d, k in items
+                insert_event(conn, workspace, topic, d, source=source, key=k).id for d, k in items
             ]
 
-        return await self.store._transact(apply)
+        return await self._db._transact(apply)
 
-    def last_id(self, workspace: str, topic: str) -> int:
+    async def last_id(self, workspace: str, topic: str) -> int:
         row = (
-            self.store._read()
+            self._db._read()
             .execute(
                 "SELECT MAX(id) FROM bus_events WHERE workspace=? AND topic=?", (workspace, topic)
             )
@@ -132,17 +104,19 @@ class BusTable:
         )
         return int(row[0] or 0)
 
-    def after(self, workspace: str, topic: str, after: int, limit: int = 100) -> list[BusEvent]:
-        rows = self.store._read().execute(
+    async def after(
+        self, workspace: str, topic: str, after: int, limit: int = 100
+    ) -> list[BusEvent]:
+        rows = self._db._read().execute(
             f"SELECT {_COLS} FROM bus_events WHERE workspace=? AND topic=? AND id>?"
             " ORDER BY id LIMIT ?",
             (workspace, topic, after, limit),
         )
         return [_event(r) for r in rows]
 
-    def get(self, workspace: str, event_id: int) -> BusEvent | None:
+    async def get(self, workspace: str, event_id: int) -> BusEvent | None:
         row = (
-            self.store._read()
+            self._db._read()
             .execute(
                 f"SELECT {_COLS} FROM bus_events WHERE workspace=? AND id=?", (workspace, event_id)
             )
@@ -150,9 +124,9 @@ class BusTable:
         )
         return None if row is None else _event(row)
 
-    def acked(self, workspace: str, subscriber: str, topic: str) -> int | None:
+    async def acked(self, workspace: str, subscriber: str, topic: str) -> int | None:
         row = (
-            self.store._read()
+            self._db._read()
             .execute(
                 "SELECT acked FROM bus_cursors WHERE workspace=? AND subscriber=? AND topic=?",
                 (workspace, subscriber, topic),
@@ -164,8 +138,6 @@ class BusTable:
     async def set_cursor(
         self, workspace: str, subscriber: str, topic: str, acked: int, *, only_new: bool = False
     ) -> None:
-        """Move the cursor forward (never back). ``only_new``: create it if
-        missing, leave an existing one alone."""
         sql = (
             "INSERT INTO bus_cursors (workspace, subscriber, topic, acked) VALUES (?,?,?,?)"
             " ON CONFLICT (workspace, subscriber, topic) DO "
@@ -175,7 +147,7 @@ class BusTable:
         def apply(conn: sqlite3.Connection) -> None:
             conn.execute(sql, (workspace, subscriber, topic, acked))
 
-        await self.store._write(apply)
+        await self._db._write(apply)
 
     async def park(self, workspace: str, run_id: str, topic: str, after: int) -> None:
         def apply(conn: sqlite3.Connection) -> None:
@@ -185,17 +157,18 @@ class BusTable:
                 (run_id, workspace, topic, after),
             )
 
-        await self.store._write(apply)
+        await self._db._write(apply)
 
-    async def unpark(self, run_id: str) -> None:
+    async def unpark(self, workspace: str, run_id: str) -> None:
         def apply(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM bus_waits WHERE run_id=?", (run_id,))
+            conn.execute(
+                "DELETE FROM bus_waits WHERE run_id=? AND workspace=?", (run_id, workspace)
+            )
 
-        await self.store._write(apply)
+        await self._db._write(apply)
 
     async def wake_if_event(self, workspace: str, run_id: str) -> bool:
-        """A parked run whose topic got an event after its mark: queue it.
-        Closes the race between parking and a publish that came meanwhile."""
+        """Closes the race between parking and a publish that came meanwhile."""
 
         def apply(conn: sqlite3.Connection) -> bool:
             cur = conn.execute(
@@ -207,12 +180,9 @@ class BusTable:
             )
             return cur.rowcount == 1
 
-        return await self.store._write(apply)
+        return await self._db._write(apply)
 
     async def wake_all(self, workspace: str) -> int:
-        """Sweep at start: every parked run of ``workspace`` whose topic has a
-        new event."""
-
         def apply(conn: sqlite3.Connection) -> int:
             cur = conn.execute(
                 "UPDATE runs SET status='queued', owner=NULL, updated_at=? WHERE"
@@ -223,4 +193,4 @@ class BusTable:
             )
             return cur.rowcount
 
-        return await self.store._write(apply)
+        return await self._db._write(apply)

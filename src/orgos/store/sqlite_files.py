@@ -1,4 +1,4 @@
-"""File versions and reads on a SQLite store.
+"""File versions and reads on SQLite.
 
 A write is a new row: (path, version) with the blob's hash, its author
 (agent or person), the run and syscall that wrote it, and a key that makes a
@@ -9,43 +9,16 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from orgos.bus.table import insert_event
-from orgos.store.sqlite import SQLiteStore
+from orgos.store.records import AuthorKind, FileRef, FileVersion, Lineage, Written
+from orgos.store.sqlite_bus import insert_event
 
-AuthorKind = Literal["agent", "person", "system"]
+if TYPE_CHECKING:
+    from orgos.store.sqlite import SQLiteStore
+
+#: The event every new version is announced with.
 WRITTEN = "fs.written"
-
-
-@dataclass(slots=True, frozen=True)
-class FileVersion:
-    path: str
-    version: int
-    blob: str | None  # None: the file was deleted in this version
-    size: int
-    author_kind: str
-    author: str
-    run_id: str | None
-    ts: float
-    #: Written by a run that had read untrusted content: whoever reads it has too.
-    tainted: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        d = {"path": self.path, "version": self.version, "blob": self.blob,
-             "size": self.size, "author_kind": self.author_kind, "author": self.author,
-             "run_id": self.run_id, "ts": self.ts}  # fmt: skip
-        if self.tainted:
-            d["tainted"] = True
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> FileVersion:
-        return cls(d["path"], d["version"], d.get("blob"), d["size"], d["author_kind"],
-                   d["author"], d.get("run_id"), d.get("ts", 0.0),
-                   bool(d.get("tainted")))  # fmt: skip
-
 
 _COLS = "path, version, blob, size, author_kind, author, run_id, ts, tainted"
 
@@ -60,9 +33,9 @@ def _prefix_sql(prefix: str) -> tuple[str, list[Any]]:
     return " AND (path=? OR substr(path, 1, ?)=?)", [prefix, len(prefix) + 1, prefix + "/"]
 
 
-class FileTable:
-    def __init__(self, store: SQLiteStore) -> None:
-        self.store = store
+class SQLiteFiles:
+    def __init__(self, db: SQLiteStore) -> None:
+        self._db = db
 
     async def put(
         self,
@@ -77,19 +50,15 @@ class FileTable:
         seq: int | None = None,
         key: str | None = None,
         tainted: bool = False,
-    ) -> tuple[FileVersion, bool]:
-        """Record a new version (``blob`` None: a deletion). Returns it and
-        whether it is new (False: ``key`` was used before). ``tainted``: the
-        writing run had read untrusted content."""
-
-        def apply(conn: sqlite3.Connection) -> tuple[FileVersion, bool]:
+    ) -> Written:
+        def apply(conn: sqlite3.Connection) -> Written:
             if key is not None:
                 row = conn.execute(
                     f"SELECT {_COLS} FROM fs_versions WHERE workspace=? AND key=?",
                     (workspace, key),
                 ).fetchone()
                 if row is not None:
-                    return _version(row), False
+                    return Written(_version(row), False)
             top = conn.execute(
                 "SELECT MAX(version) FROM fs_versions WHERE workspace=? AND path=?",
                 (workspace, path),
@@ -108,12 +77,13 @@ class FileTable:
                  "author": author, "author_kind": author_kind},
                 source=author, run_id=run_id, tainted=tainted,
             )  # fmt: skip
-            return v, True
+            return Written(v, True)
 
-        return await self.store._transact(apply)
+        return await self._db._transact(apply)
 
-    def get(self, workspace: str, path: str, version: int | None = None) -> FileVersion | None:
-        """A version, or the latest; a deleted latest version is returned too."""
+    async def get(
+        self, workspace: str, path: str, version: int | None = None
+    ) -> FileVersion | None:
         if version is None:
             sql = (f"SELECT {_COLS} FROM fs_versions WHERE workspace=? AND path=?"
                    " ORDER BY version DESC LIMIT 1")  # fmt: skip
@@ -121,31 +91,29 @@ class FileTable:
         else:
             sql = f"SELECT {_COLS} FROM fs_versions WHERE workspace=? AND path=? AND version=?"
             args = (workspace, path, version)
-        row = self.store._read().execute(sql, args).fetchone()
+        row = self._db._read().execute(sql, args).fetchone()
         return None if row is None else _version(row)
 
-    def latest(self, workspace: str, prefix: str = "") -> list[FileVersion]:
-        """The live files under ``prefix`` (its latest versions, deletions left out)."""
+    async def latest(self, workspace: str, prefix: str = "") -> list[FileVersion]:
         where, args = _prefix_sql(prefix)
-        rows = self.store._read().execute(
+        rows = self._db._read().execute(
             f"SELECT {_COLS} FROM fs_versions WHERE id IN (SELECT MAX(id) FROM fs_versions"
             f" WHERE workspace=?{where} GROUP BY path) AND blob IS NOT NULL ORDER BY path",
             (workspace, *args),
         )
         return [_version(r) for r in rows]
 
-    def history(self, workspace: str, path: str) -> list[FileVersion]:
-        rows = self.store._read().execute(
+    async def history(self, workspace: str, path: str) -> list[FileVersion]:
+        rows = self._db._read().execute(
             f"SELECT {_COLS} FROM fs_versions WHERE workspace=? AND path=? ORDER BY version",
             (workspace, path),
         )
         return [_version(r) for r in rows]
 
-    def usage(self, workspace: str, prefix: str = "") -> int:
-        """Bytes held by the live files under ``prefix``."""
+    async def usage(self, workspace: str, prefix: str = "") -> int:
         where, args = _prefix_sql(prefix)
         row = (
-            self.store._read()
+            self._db._read()
             .execute(
                 "SELECT COALESCE(SUM(size), 0) FROM fs_versions WHERE id IN (SELECT MAX(id) FROM"
                 f" fs_versions WHERE workspace=?{where} GROUP BY path) AND blob IS NOT NULL",
@@ -165,29 +133,25 @@ class FileTable:
                 (workspace, run_id, seq, path, version, time.time()),
             )
 
-        await self.store._write(apply)
+        await self._db._write(apply)
 
-    def lineage(self, workspace: str, path: str, version: int) -> dict[str, Any] | None:
-        """Which run wrote this version, and which files (at which versions)
-        that run had read before writing it."""
-        row = (
-            self.store._read()
-            .execute(
-                f"SELECT {_COLS}, seq FROM fs_versions WHERE workspace=? AND path=? AND version=?",
-                (workspace, path, version),
-            )
-            .fetchone()
-        )
+    async def lineage(self, workspace: str, path: str, version: int) -> Lineage | None:
+        conn = self._db._read()
+        row = conn.execute(
+            f"SELECT {_COLS}, seq FROM fs_versions WHERE workspace=? AND path=? AND version=?",
+            (workspace, path, version),
+        ).fetchone()
         if row is None:
             return None
         v, seq = _version(row), row[9]
-        reads: list[dict[str, Any]] = []
+        reads: list[FileRef] = []
         if v.run_id is not None:
             reads = [
-                {"path": p, "version": n}
-                for p, n in self.store._read().execute(
-                    "SELECT path, version FROM fs_reads WHERE run_id=? AND seq<? ORDER BY seq",
-                    (v.run_id, seq if seq is not None else 1 << 62),
+                FileRef(p, n)
+                for p, n in conn.execute(
+                    "SELECT path, version FROM fs_reads WHERE workspace=? AND run_id=? AND seq<?"
+                    " ORDER BY seq",
+                    (workspace, v.run_id, seq if seq is not None else 1 << 62),
                 )
             ]
-        return {"version": v.to_dict(), "run_id": v.run_id, "read": reads}
+        return Lineage(v, reads)
