@@ -374,3 +374,29 @@ async def test_claims_and_wakes_see_only_the_workers_workspaces(store: Store) ->
     assert [r.id for r in both] == ["theirs"]
     with pytest.raises(ValueError, match="at least one workspace"):
         await store.claim_runs(w, 10, time.time(), workspaces=[])
+
+
+async def test_tree_size_counts_a_trees_runs(store: Store) -> None:
+    w = await worker(store, "w1")
+    root = run("root")
+    kid = run("kid", parent=root)
+    await store.write_batch(w, [InsertRun(root), InsertRun(kid), InsertRun(run("gk", parent=kid)),
+                                InsertRun(run("alone"))])  # fmt: skip
+    assert await store.tree_size(WS, "root") == 3
+    assert await store.tree_size(WS, "alone") == 1
+    assert await store.tree_size("other", "root") == 0
+
+
+async def test_each_claim_of_a_run_bumps_its_fence(store: Store) -> None:
+    """A run taken over from a dead worker carries a higher fence token than
+    the one its first owner held."""
+    first = await worker(store, "first", ttl=60.0)
+    await store.write_batch(first, [InsertRun(run("r1"))])
+    got = await store.claim_runs(first, 1, time.time(), workspaces=[WS])
+    assert [(r.id, r.fence) for r in got] == [("r1", 1)]
+    second = await worker(store, "second", ttl=600.0)
+    later = time.time() + 120.0  # past the first worker's lease, not the second's
+    again = await store.claim_runs(second, 1, later, workspaces=[WS])
+    assert [(r.id, r.owner, r.fence) for r in again] == [("r1", "second", 2)]
+    with pytest.raises(FencedOut):
+        await store.write_batch(first, [UpdateRun("r1", RunStatus.SUCCEEDED)])
