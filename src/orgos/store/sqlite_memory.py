@@ -148,6 +148,10 @@ class _Vectors:
             " ORDER BY v.memory_id",
             (workspace, model, self.last),
         ).fetchall()
+        self.add(rows)
+
+    def add(self, rows: list[tuple[int, str, bytes]]) -> None:
+        """Rows (memory id, scope, float32 bytes) newer than ``last``, in id order."""
         for mid, scope, blob in rows:
             vec = array("f")
             vec.frombytes(blob)

@@ -21,10 +21,12 @@ import psycopg
 from orgos.errors import FencedOut
 from orgos.store import audit as audit_sql
 from orgos.store import codec
-from orgos.store.base import Append, InsertRun, Op, UpdateRun
+from orgos.store.base import Append, InsertRun, Op, UpdateRun, Usage
 from orgos.store.lifecycle import created_row
+from orgos.store.postgres.governance import USAGE_INSERT
 from orgos.store.postgres.rows import RUN_COLS, RUN_MARKS
 from orgos.store.postgres.rows import SEQ_LOCK as BUS_LOCK
+from orgos.store.sqlite_governance import usage_row
 
 _JOURNAL_INSERT = (
     "INSERT INTO journal (run_id, seq, phase, kind, payload, workspace, ts, result, result_ts)"
@@ -58,6 +60,7 @@ class Batch:
         self.entries: list[tuple[Any, ...]] = []
         self.updates: list[tuple[Any, ...]] = []
         self.ending: list[dict[str, Any]] = []
+        self.usages: list[tuple[Any, ...]] = []
         # A result whose intent is in this batch is stored in the intent's row.
         where: dict[tuple[str, int], int] = {}
         for op in ops:
@@ -79,6 +82,8 @@ class Batch:
                                         "id": op.run_id, "tainted": int(op.tainted)})  # fmt: skip
                 self.updates.append((op.status.value, enc[0], enc[2], enc[1], now,
                                      int(op.tainted), op.release, op.run_id))  # fmt: skip
+            elif type(op) is Usage:
+                self.usages.append(usage_row(op, now))
             elif type(op) is InsertRun:
                 r = op.run
                 self.inserts.append((
@@ -112,7 +117,7 @@ async def apply(
             await cur.executemany(f"INSERT INTO runs ({RUN_COLS}) VALUES ({RUN_MARKS})", b.inserts)
         if b.entries:
             await cur.executemany(_JOURNAL_INSERT, b.entries)
-        if b.inserts or b.ending:
+        if b.inserts or b.ending or b.usages:
             # Lifecycle events: their ids must commit in order (bus.BUS_LOCK),
             # so the lock is taken late, and held only to the commit.
             await cur.execute(BUS_LOCK)
@@ -120,6 +125,8 @@ async def apply(
                 await cur.executemany(_CREATED, b.created)
             if b.ending:
                 await cur.executemany(ENDED + " AND status != %(status)s", b.ending)
+            if b.usages:
+                await cur.executemany(USAGE_INSERT, b.usages)
         if b.updates:
             await cur.executemany(_UPDATE, b.updates)
         if b.audits:

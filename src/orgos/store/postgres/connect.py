@@ -9,8 +9,10 @@ its password (``redact``).
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -30,6 +32,8 @@ class Target:
     #: The URL as it may be shown: without its password.
     shown: str
     schema: str
+    #: ``?blobs=``: the folder of file contents (see ``blob_dir``).
+    blobs: str | None = None
 
     @property
     def channel(self) -> str:
@@ -57,10 +61,13 @@ def parse(url: str) -> Target:
         raise ConfigError(f"not a PostgreSQL URL: {redact(url)}")
     query = parse_qsl(parts.query, keep_blank_values=True)
     schema = "public"
+    blobs = None
     rest = []
     for k, v in query:
         if k == "schema":
             schema = v
+        elif k == "blobs":
+            blobs = v
         else:
             rest.append((k, v))
     if not _IDENT.match(schema):
@@ -68,7 +75,20 @@ def parse(url: str) -> Target:
             f"schema {schema!r} in {redact(url)}: use lower-case letters, digits and _"
         )
     conninfo = urlunsplit(parts._replace(query=urlencode(rest)))
-    return Target(conninfo, redact(url), schema)
+    return Target(conninfo, redact(url), schema, blobs)
+
+
+def blob_dir(target: Target, given: str | Path | None = None) -> Path:
+    """Where a store keeps file contents: ``given``, else the URL's
+    ``?blobs=``, else ``$XDG_DATA_HOME/orgos/blobs/HOST-PORT-DB-SCHEMA``."""
+    if given is not None:
+        return Path(given)
+    if target.blobs:
+        return Path(target.blobs).expanduser()
+    parts = urlsplit(target.conninfo)
+    name = f"{parts.hostname or 'local'}-{parts.port or 5432}-{parts.path.strip('/') or 'db'}"
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "orgos" / "blobs" / f"{name}-{target.schema}"
 
 
 def unreachable(target: Target, exc: BaseException) -> StoreError:

@@ -1,8 +1,6 @@
-"""The repositories of a PostgreSQL store (``orgos.store.repos``).
-
-Scheduling, children, loads and the bus are here; the others are not on
-PostgreSQL yet: their calls raise ConfigError naming what is missing (as
-governance did on PostgreSQL before: "needs the SQLite store for now")."""
+"""The run-side repositories of a PostgreSQL store (scheduling, children,
+loads) and the bus (``orgos.store.repos``); the others have a module each
+in this package."""
 
 from __future__ import annotations
 
@@ -12,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from orgos.errors import ConfigError
 from orgos.store.base import RunRecord, RunStatus
 from orgos.store.outcome import RunOutcome
 from orgos.store.postgres import claims
@@ -24,19 +21,6 @@ if TYPE_CHECKING:
     from orgos.store.postgres.store import PostgresStore
 
 Cursor = psycopg.AsyncCursor[Any]
-
-
-class Unsupported:
-    """A repository this backend does not have yet: every call raises."""
-
-    def __init__(self, what: str) -> None:
-        self._what = what
-
-    def __getattr__(self, name: str) -> Any:
-        def refuse(*args: Any, **kwargs: Any) -> Any:
-            raise ConfigError(f"{self._what} ({name}) needs the SQLite store for now")
-
-        return refuse
 
 
 class PgScheduling:
@@ -108,6 +92,9 @@ async def insert_event(
 ) -> Published:  # fmt: skip
     """An event in the caller's transaction; the runs parked on its topic are
     queued (the runs trigger announces them)."""
+    # Ids commit in order (a cursor past N never misses N-1), and two
+    # publishers of one key see each other: the lock comes first.
+    await cur.execute(SEQ_LOCK)
     if key is not None:
         await cur.execute(
             "SELECT id FROM bus_events WHERE workspace=%s AND topic=%s AND key=%s",
@@ -117,7 +104,6 @@ async def insert_event(
         if row is not None:
             return Published(int(row[0]), False)
     now = time.time()
-    await cur.execute(SEQ_LOCK)  # ids commit in order: a cursor past N never misses N-1
     await cur.execute(
         "INSERT INTO bus_events (workspace, topic, data, source, run_id, key, ts, tainted)"
         " VALUES (%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",

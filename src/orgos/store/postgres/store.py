@@ -20,7 +20,8 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -35,26 +36,21 @@ from orgos.store.base import (
     RunRecord,
     WorkerInfo,
 )
+from orgos.store.blobs import BlobStore
 from orgos.store.postgres import claims
+from orgos.store.postgres.approvals import PgApprovals
+from orgos.store.postgres.audit_repo import PgAudit
 from orgos.store.postgres.batch import ENDED, Batch, apply
-from orgos.store.postgres.connect import Target, connect, parse, unreachable
+from orgos.store.postgres.connect import Target, blob_dir, connect, parse, unreachable
+from orgos.store.postgres.files import PgFiles
+from orgos.store.postgres.governance import PgGovernance, PgPeople, PgUsage
 from orgos.store.postgres.listen import Announcements
+from orgos.store.postgres.memory import PgMemory
 from orgos.store.postgres.migrate import migrate
-from orgos.store.postgres.repos import PgBus, PgChildren, PgLoads, PgScheduling, Unsupported
+from orgos.store.postgres.repos import PgBus, PgChildren, PgLoads, PgScheduling
+from orgos.store.postgres.retention import PgRetention
 from orgos.store.postgres.rows import RUN_COLS, TERMINAL_SQL
 from orgos.store.postgres.rows import SEQ_LOCK as BUS_LOCK
-from orgos.store.repos import (
-    ApprovalsRepo,
-    AuditRepo,
-    BlobsRepo,
-    FilesRepo,
-    GovernanceRepo,
-    KeySource,
-    MemoryRepo,
-    PeopleRepo,
-    RetentionRepo,
-    UsageRepo,
-)
 from orgos.store.rows import _dumps, _loads, _run_from_row
 
 log = logging.getLogger("orgos.store")
@@ -73,6 +69,7 @@ class PostgresStore:
         *,
         pool_size: int = 8,
         connect_timeout: float = 10.0,
+        blobs: str | Path | None = None,
     ):
         self.target: Target = parse(url)
         self.durability = Durability(durability)
@@ -80,29 +77,28 @@ class PostgresStore:
         self.connect_timeout = connect_timeout
         self._pool: AsyncConnectionPool[Conn] | None = None
         self._news = Announcements(self.target)
-        #: The key that seals audit records (None: keyless; governance is not
-        #: on PostgreSQL yet, so nothing sets it).
-        self.audit_key: KeySource | None = None
-        # The repositories (orgos.store.repos); those not here yet refuse.
+        # The repositories (orgos.store.repos), on this store's pool.
         self.scheduling = PgScheduling(self)
         self.children = PgChildren(self)
         self.loads = PgLoads(self)
+        self.audit = PgAudit(self)
+        self.approvals = PgApprovals(self)
+        self.governance = PgGovernance(self)
+        self.usage = PgUsage(self)
+        self.people = PgPeople(self)
+        self.files = PgFiles(self)
         self.bus = PgBus(self)
-        self.approvals: ApprovalsRepo = cast(ApprovalsRepo, Unsupported("approvals"))
-        self.governance: GovernanceRepo = cast(GovernanceRepo, Unsupported("governance"))
-        self.usage: UsageRepo = cast(UsageRepo, Unsupported("usage"))
-        self.audit: AuditRepo = cast(AuditRepo, Unsupported("the audit log"))
-        self.people: PeopleRepo = cast(PeopleRepo, Unsupported("people"))
-        self.files: FilesRepo = cast(FilesRepo, Unsupported("the shared files"))
-        self.blobs: BlobsRepo = cast(BlobsRepo, Unsupported("blobs"))
-        self.memory: MemoryRepo = cast(MemoryRepo, Unsupported("memory"))
-        self.retention: RetentionRepo = cast(RetentionRepo, Unsupported("retention"))
+        self.memory = PgMemory(self)
+        self.retention = PgRetention(self)
+        #: File contents, by their sha256, in a folder of this host (``?blobs=``
+        #: in the URL; by default one per database and schema in the user's
+        #: data folder). Workers on several hosts need it on a shared disk.
+        self.blobs = BlobStore(
+            blob_dir(self.target, blobs), fsync=self.durability is Durability.POWER_SAFE
+        )
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.target.shown!r}, schema={self.target.schema!r})"
-
-    def audit_key_now(self) -> bytes | None:
-        return None if self.audit_key is None else self.audit_key()
 
     # --- lifecycle ------------------------------------------------------------
     def _options(self) -> str:
@@ -178,7 +174,7 @@ class PostgresStore:
     # --- the batch --------------------------------------------------------------
     async def write_batch(self, worker_id: str, ops: list[Op]) -> None:
         b = Batch(ops)
-        key = self.audit_key_now() if b.audits and self.audit_key is not None else None
+        key = self.audit.key_now() if b.audits and self.audit.key is not None else None
         async with self.connection() as conn, conn.transaction():
             await apply(conn, worker_id, b, key)
 
