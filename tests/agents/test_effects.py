@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from stores import store_for
 
 from orgos import Agent, Runtime, tool
 from orgos.errors import ConfigError
@@ -71,7 +72,7 @@ async def test_an_invented_refund_id_is_sent_back_and_the_returned_one_stands(
     model = refunder(
         {"refund_id": "RF-1002", "amount": 249.0}, {"refund_id": "RF-1", "amount": 249}
     )
-    async with Runtime(store=tmp_path / "o.db", agents=[finance()], tools=refund_tools(ledger),
+    async with Runtime(store=store_for(tmp_path), agents=[finance()], tools=refund_tools(ledger),
                        models=model) as rt:  # fmt: skip
         rec = await rt.run("finance", "refund ORD-1002", timeout=10)
     assert rec.status.value == "succeeded", rec.error
@@ -83,7 +84,7 @@ async def test_an_invented_refund_id_is_sent_back_and_the_returned_one_stands(
 
 async def test_an_answer_that_keeps_inventing_a_refund_id_fails_the_run(tmp_path: Path) -> None:
     model = refunder({"refund_id": "RF-1002", "amount": 249.0})
-    async with Runtime(store=tmp_path / "o.db", agents=[finance()], tools=refund_tools([]),
+    async with Runtime(store=store_for(tmp_path), agents=[finance()], tools=refund_tools([]),
                        models=model) as rt:  # fmt: skip
         rec = await rt.run("finance", "refund ORD-1002", timeout=10)
     assert rec.status.value == "failed"
@@ -99,7 +100,7 @@ async def test_a_denied_required_refund_fails_the_run_whatever_the_model_answers
             "reason": "refunds are frozen"}  # fmt: skip
     policy = PolicySpec.model_validate({"rules": [deny]})
     model = refunder({"refund_id": "RF-1002", "amount": 249.0})  # a small model's invention
-    async with Runtime(store=tmp_path / "o.db", agents=[finance()], tools=refund_tools(ledger),
+    async with Runtime(store=store_for(tmp_path), agents=[finance()], tools=refund_tools(ledger),
                        models=model, governance=policy) as rt:  # fmt: skip
         rec = await rt.run("finance", "refund ORD-1002", timeout=10)
     assert rec.status.value == "failed"
@@ -112,7 +113,7 @@ async def test_a_denied_required_refund_fails_the_run_whatever_the_model_answers
 async def test_a_failed_required_tool_fails_the_run_with_its_error(tmp_path: Path) -> None:
     model = refunder({"refund_id": "RF-1002", "amount": 249.0})
     tools = refund_tools([], fail="order ORD-1002 is already refunded: RF-1001")
-    async with Runtime(store=tmp_path / "o.db", agents=[finance(bind={})], tools=tools,
+    async with Runtime(store=store_for(tmp_path), agents=[finance(bind={})], tools=tools,
                        models=model) as rt:  # fmt: skip
         rec = await rt.run("finance", "refund ORD-1002", timeout=10)
     assert rec.status.value == "failed"
@@ -131,7 +132,7 @@ async def test_an_answer_before_the_required_tool_was_called_is_sent_back(
         return ScriptedModel.final({"refund_id": "RF-9", "amount": 1.0})  # answers at once
 
     model = ScriptedModel(respond)
-    async with Runtime(store=tmp_path / "o.db", agents=[finance()], tools=refund_tools([]),
+    async with Runtime(store=store_for(tmp_path), agents=[finance()], tools=refund_tools([]),
                        models=model) as rt:  # fmt: skip
         rec = await rt.run("finance", "refund ORD-1002", timeout=10)
     assert rec.status.value == "succeeded", rec.error

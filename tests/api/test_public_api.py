@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel, field_validator
+from stores import store_for
 from typer.testing import CliRunner
 
 from orgos import Agent, ConfigError, RunRecord, Runtime, tool
@@ -44,7 +45,7 @@ def _clerk_model() -> ScriptedModel:
 
 async def test_an_agent_with_a_pydantic_output_answers_with_an_instance(tmp_path: Path) -> None:
     clerk = Agent(name="clerk", tools=[lookup_order], output=Answer)
-    async with Runtime(store=tmp_path / "o.db", agents=[clerk], models=_clerk_model()) as rt:
+    async with Runtime(store=store_for(tmp_path), agents=[clerk], models=_clerk_model()) as rt:
         run = await rt.run("clerk", "Can order A-1001 be refunded?", timeout=10)
         assert run.status.value == "succeeded"
         assert run.output == Answer(order_id="A-1001", refundable=True)
@@ -77,7 +78,7 @@ class Strict(BaseModel):
 
 async def test_an_answer_its_class_refuses_is_an_error_not_a_dict(tmp_path: Path) -> None:
     clerk = Agent(name="clerk", tools=[lookup_order], output=Strict)
-    async with Runtime(store=tmp_path / "o.db", agents=[clerk], models=_clerk_model()) as rt:
+    async with Runtime(store=store_for(tmp_path), agents=[clerk], models=_clerk_model()) as rt:
         rec = await rt.submit("clerk", "Can order A-1001 be refunded?")
         with pytest.raises(AnswerError, match="not a Strict"):
             await rt.wait(rec.id, timeout=10)
@@ -85,7 +86,7 @@ async def test_an_answer_its_class_refuses_is_an_error_not_a_dict(tmp_path: Path
 
 async def test_a_tool_given_to_an_agent_is_registered(tmp_path: Path) -> None:
     clerk = Agent(name="clerk", tools=[lookup_order], output=Answer)
-    async with Runtime(store=tmp_path / "o.db", agents=[clerk], models=_clerk_model()) as rt:
+    async with Runtime(store=store_for(tmp_path), agents=[clerk], models=_clerk_model()) as rt:
         assert rt.tools["lookup_order"] is lookup_order
         run = await rt.run("clerk", "Can order A-1001 be refunded?", timeout=10)
         assert run.status.value == "succeeded", run.error
@@ -107,7 +108,10 @@ async def test_a_replaced_tool_is_offered_with_its_new_schema(tmp_path: Path) ->
 
     clerk = Agent(name="clerk", tools=["lookup_order"])
     rt = Runtime(
-        store=tmp_path / "o.db", agents=[clerk], tools=[lookup_order], models=ScriptedModel(respond)
+        store=store_for(tmp_path),
+        agents=[clerk],
+        tools=[lookup_order],
+        models=ScriptedModel(respond),
     )
     async with rt:
         await rt.run("clerk", "first", timeout=10)

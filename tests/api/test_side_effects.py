@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from stores import store_for
 
 from orgos import Agent, Runtime, Tool, tool
 from orgos.llm.base import ModelRequest, ModelResponse
@@ -32,7 +33,7 @@ def python_gc() -> Iterator[tuple[int, int, int]]:
         gc.set_threshold(*saved)
 
 
-def _runtime(db: Path, **kw: object) -> Runtime:
+def _runtime(db: Path | str, **kw: object) -> Runtime:
     model = ScriptedModel(lambda req: ScriptedModel.final("ok"))
     return Runtime(store=db, agents=[Agent(name="a")], models=model, **kw)  # type: ignore[arg-type]
 
@@ -40,10 +41,10 @@ def _runtime(db: Path, **kw: object) -> Runtime:
 async def test_the_collector_is_left_alone_unless_asked(
     tmp_path: Path, python_gc: tuple[int, int, int]
 ) -> None:
-    async with _runtime(tmp_path / "o.db") as rt:
+    async with _runtime(store_for(tmp_path)) as rt:
         await rt.run("a", "go", timeout=10)
         assert gc.get_threshold() == python_gc
-    async with _runtime(tmp_path / "o.db", tune_gc=True):
+    async with _runtime(store_for(tmp_path), tune_gc=True):
         assert gc.get_threshold()[0] > python_gc[0]  # opted in
 
 
@@ -140,7 +141,7 @@ async def test_a_hung_sync_tool_times_out_alone_on_the_runtimes_own_threads(
 
     agent = Agent(name="a", tools=[hang, quick], max_steps=4)
     try:
-        rt = Runtime(store=tmp_path / "o.db", agents=[agent], models=ScriptedModel(respond))
+        rt = Runtime(store=store_for(tmp_path), agents=[agent], models=ScriptedModel(respond))
         async with rt:
             run = await rt.run("a", "go", timeout=30)
             journal = await rt.journal(run.id)

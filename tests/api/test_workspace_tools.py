@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from stores import store_for
 
 from orgos import Agent, ConfigError, Runtime, Tool
 from orgos.agents.loop import BUILTIN_TOOLS
@@ -32,7 +33,7 @@ async def test_workspace_tools_are_tools(tmp_path: Path) -> None:
     keeper = Agent(name="keeper", files={"read": ["agents/keeper/**"],
                                          "write": ["agents/keeper/**"]}, memory=["agent"])  # fmt: skip
     model = _model()
-    async with Runtime(store=tmp_path / "o.db", agents=[keeper], models=model) as rt:
+    async with Runtime(store=store_for(tmp_path), agents=[keeper], models=model) as rt:
         offered = rt.kernel.services[BUILTIN_TOOLS].tools(rt.agents["keeper"])
         assert offered and all(isinstance(t, Tool) and t.context for t in offered)
         by_name = {t.name: t for t in offered}

@@ -6,6 +6,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from stores import store_for
+
 from orgos import Agent, RunStatus, Runtime, tool
 from orgos.config.org import OrgSpec, TeamSpec
 from orgos.llm.base import ModelError, ModelRequest, ModelResponse
@@ -46,7 +48,7 @@ AGENTS = [
 async def test_parallel_delegation_with_context(tmp_path: Path) -> None:
     seen: list[str] = []
     model = boss_and_workers(asyncio.Barrier(2), seen)
-    async with Runtime(store=tmp_path / "o.db", agents=AGENTS, models=model) as r:
+    async with Runtime(store=store_for(tmp_path), agents=AGENTS, models=model) as r:
         rec = await r.run("boss", "count fruit", timeout=10)
         tree = await r.tree(rec.id)
     assert rec.status is RunStatus.SUCCEEDED
@@ -70,7 +72,9 @@ async def test_parent_is_parked_while_children_work(tmp_path: Path) -> None:
         await release.wait()
         return ScriptedModel.final("ok")
 
-    async with Runtime(store=tmp_path / "o.db", agents=AGENTS, models=ScriptedModel(respond)) as r:
+    async with Runtime(
+        store=store_for(tmp_path), agents=AGENTS, models=ScriptedModel(respond)
+    ) as r:
         rec = await r.submit("boss", "x")
         await asyncio.wait_for(started.wait(), 5)
         parent = await r.get_run(rec.id)
@@ -87,7 +91,7 @@ async def test_delegation_outside_the_allowed_list_is_refused(tmp_path: Path) ->
         [ScriptedModel.calls(delegate("boss", "recurse")), ScriptedModel.final("ok")]
     )
     agents = [Agent(name="worker", delegates=["helper"]), Agent(name="helper"), Agent(name="boss")]
-    async with Runtime(store=tmp_path / "o.db", agents=agents, models=model) as r:
+    async with Runtime(store=store_for(tmp_path), agents=agents, models=model) as r:
         rec = await r.run("worker", "x", timeout=10)
         assert await r.tree(rec.id) == [await r.get_run(rec.id)]
     tool_msg = next(m.content for m in model.requests[1].messages if m.role == "tool")
@@ -104,7 +108,9 @@ async def test_failed_child_is_reported_to_the_parent(tmp_path: Path) -> None:
         return ScriptedModel.call("missing_tool")  # loops until its step limit
 
     agents = [Agent(name="boss", delegates=["worker"]), Agent(name="worker", max_steps=2)]
-    async with Runtime(store=tmp_path / "o.db", agents=agents, models=ScriptedModel(respond)) as r:
+    async with Runtime(
+        store=store_for(tmp_path), agents=agents, models=ScriptedModel(respond)
+    ) as r:
         rec = await r.run("boss", "x", timeout=10)
     assert rec.status is RunStatus.SUCCEEDED
     assert "agent worker failed" in rec.output and "step limit" in rec.output
@@ -120,7 +126,9 @@ async def test_cancel_stops_the_whole_tree(tmp_path: Path) -> None:
         await asyncio.Event().wait()
         raise AssertionError
 
-    async with Runtime(store=tmp_path / "o.db", agents=AGENTS, models=ScriptedModel(respond)) as r:
+    async with Runtime(
+        store=store_for(tmp_path), agents=AGENTS, models=ScriptedModel(respond)
+    ) as r:
         rec = await r.submit("boss", "x")
         await asyncio.wait_for(started.wait(), 5)
         ids = await r.cancel(rec.id)
@@ -153,8 +161,8 @@ async def test_two_workers_share_the_queue_and_no_run_executes_twice(tmp_path: P
 
     agents = [Agent(name="a", tools=[note])]
     common: dict[str, Any] = {"agents": agents, "tools": [note], "poll_interval": 0.02}
-    a = Runtime(store=tmp_path / "o.db", models=model_for("A"), max_active=8, **common)
-    b = Runtime(store=tmp_path / "o.db", models=model_for("B"), max_active=8, **common)
+    a = Runtime(store=store_for(tmp_path), models=model_for("A"), max_active=8, **common)
+    b = Runtime(store=store_for(tmp_path), models=model_for("B"), max_active=8, **common)
     async with a, b:
         a.kernel.max_active = 0  # A only enqueues; both will drain the queue
         recs = [await a.submit("a", f"job {i}") for i in range(n)]
@@ -201,7 +209,7 @@ def org_runtime(tmp_path: Path, model: Any, **kw: Any) -> Runtime:
               Agent(name="w2", team="ops", capabilities=["refunds"]),
               Agent(name="outsider", capabilities=["refunds", "shipping"])]  # fmt: skip
     org = OrgSpec(teams=[TeamSpec(name="ops", lead="boss")])
-    return Runtime(store=tmp_path / "o.db", agents=agents, org=org, models=model,
+    return Runtime(store=store_for(tmp_path), agents=agents, org=org, models=model,
                    model_retries=0, **kw)  # fmt: skip
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+from stores import store_for
 
 from orgos import Agent, Runtime, tool
 from orgos.config.limits import Limits
@@ -157,7 +158,7 @@ async def crowd(tmp_path: Path) -> AsyncIterator[Crowd]:
     c = Crowd(None, asyncio.Barrier(INNOCENTS + 1))  # type: ignore[arg-type]
     model = ScriptedModel(responder(c))
     worker = Agent(name="worker", tools=["echo", "give"], max_steps=4)
-    c.rt = Runtime(store=tmp_path / "o.db", agents=[worker],
+    c.rt = Runtime(store=store_for(tmp_path), agents=[worker],
                    tools=[echo, give_tool(c)], models=model)  # fmt: skip
     async with c.rt:
         yield c
@@ -255,7 +256,7 @@ async def test_a_bad_reply_over_http_ends_in_a_clear_error_in_its_own_run(
         crowd = Crowd(None, None)  # type: ignore[arg-type]
         agents = [Agent(name="worker", tools=["echo"], max_steps=4),
                   Agent(name="outsider", tools=["echo"], model="wire", max_steps=4)]  # fmt: skip
-        crowd.rt = Runtime(store=tmp_path / "o.db", agents=agents, tools=[echo],
+        crowd.rt = Runtime(store=store_for(tmp_path), agents=agents, tools=[echo],
                            models={"default": ScriptedModel(responder(crowd)), "wire": wire},
                            model_retries=0)  # fmt: skip
         async with crowd.rt:
@@ -276,7 +277,7 @@ async def limited(
 ) -> AsyncIterator[Crowd]:
     crowd = Crowd(None, None, script=script)  # type: ignore[arg-type]
     worker = Agent(name="worker", tools=["echo", "big"], max_steps=4)
-    crowd.rt = Runtime(store=tmp_path / "o.db", agents=[worker, *agents], tools=[echo, big],
+    crowd.rt = Runtime(store=store_for(tmp_path), agents=[worker, *agents], tools=[echo, big],
                        models=ScriptedModel(responder(crowd)), **kw)  # fmt: skip
     async with crowd.rt:
         yield crowd

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from stores import store_for
+
 from orgos import Agent, RunStatus, Runtime, tool
 from orgos.llm.anthropic import AnthropicModel
 from orgos.llm.openai_compat import OpenAICompatModel
@@ -33,7 +35,7 @@ async def test_openai_compatible_endpoint_with_retries(tmp_path: Path) -> None:
         model = OpenAICompatModel("fake-model", base_url=server.base_url, api_key=SECRET)
         agent = Agent(name="clerk", tools=[lookup_order])
         async with Runtime(
-            store=tmp_path / "o.db", agents=[agent], tools=[lookup_order], models=model,
+            store=store_for(tmp_path), agents=[agent], tools=[lookup_order], models=model,
             retry_backoff=0.001,
         ) as rt:  # fmt: skip
             rec = await rt.run("clerk", "Can A-1001 be refunded?", timeout=30)
@@ -52,7 +54,7 @@ async def test_anthropic_endpoint(tmp_path: Path) -> None:
         model = AnthropicModel("claude-test", base_url=server.anthropic_base_url, api_key=SECRET)
         agent = Agent(name="clerk", tools=[lookup_order])
         async with Runtime(
-            store=tmp_path / "o.db", agents=[agent], tools=[lookup_order], models=model
+            store=store_for(tmp_path), agents=[agent], tools=[lookup_order], models=model
         ) as rt:
             rec = await rt.run("clerk", "Can A-1001 be refunded?", timeout=30)
     assert rec.status is RunStatus.SUCCEEDED and rec.output == "refundable"
@@ -63,7 +65,7 @@ async def test_server_errors_fail_the_run_clearly_without_the_key(tmp_path: Path
         server.fail_next(401, times=10, message=f"invalid key {SECRET}")
         model = OpenAICompatModel("fake-model", base_url=server.base_url, api_key=SECRET)
         async with Runtime(
-            store=tmp_path / "o.db", agents=[Agent(name="clerk")], models=model
+            store=store_for(tmp_path), agents=[Agent(name="clerk")], models=model
         ) as rt:
             rec = await rt.run("clerk", "hello", timeout=30)
             journal = await rt.journal(rec.id)

@@ -7,6 +7,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from stores import store_for
+
 from orgos import Agent, RunStatus, Runtime, tool
 from orgos.llm.base import ModelRequest, ModelResponse
 from orgos.store.waiting import WaitDecision
@@ -48,7 +50,7 @@ TOOLS = [step, charge, refund]
 
 def runtime(tmp_path: Path, model: Any, drain_timeout: float = 10.0) -> Runtime:
     return Runtime(
-        store=tmp_path / "o.db",
+        store=store_for(tmp_path),
         agents=[Agent(name="a", tools=TOOLS, max_steps=20)],
         tools=TOOLS,
         models=model,
@@ -200,7 +202,7 @@ async def test_a_runtime_that_does_not_adopt_leaves_other_trees_alone(tmp_path: 
 
     model = ScriptedModel(plan)
     focused = Runtime(
-        store=tmp_path / "o.db", agents=[Agent(name="a", tools=TOOLS)], tools=TOOLS,
+        store=store_for(tmp_path), agents=[Agent(name="a", tools=TOOLS)], tools=TOOLS,
         models=model, adopt=False, poll_interval=0.02,
     )  # fmt: skip
     async with focused:

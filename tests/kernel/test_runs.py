@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from stores import store_for
 
 from orgos import Agent, RunStatus, Runtime, tool
 from orgos.errors import NotFound, RunFailed
@@ -38,7 +39,7 @@ async def hang() -> str:
 
 def rt(tmp_path: Path, model: Any, *agents: Agent, **kw: Any) -> Runtime:
     return Runtime(
-        store=tmp_path / "o.db",
+        store=store_for(tmp_path),
         agents=agents or [Agent(name="calc", tools=[add, explode, hang])],
         tools=[add, explode, hang],
         models=model,

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from stores import store_for
+
 from orgos import Agent, Runtime, tool
 from orgos.llm.base import ModelRequest, ModelResponse
 from orgos.testing import ScriptedModel
@@ -33,7 +35,7 @@ async def test_a_clean_stop_lets_an_unrepeatable_call_finish_and_journal_it(
         return f"paid {amount}"
 
     def runtime() -> Runtime:
-        return Runtime(store=tmp_path / "o.db", agents=[Agent(name="cashier", tools=["pay"])],
+        return Runtime(store=store_for(tmp_path), agents=[Agent(name="cashier", tools=["pay"])],
                        tools=[pay], models=ScriptedModel(respond), poll_interval=0.05)  # fmt: skip
 
     rt = runtime()
@@ -59,7 +61,7 @@ async def test_a_clean_stop_does_not_wait_for_repeatable_work(tmp_path: Path) ->
         await asyncio.Event().wait()  # a model call that never answers
         raise AssertionError
 
-    rt = Runtime(store=tmp_path / "o.db", agents=[Agent(name="a")], models=ScriptedModel(hang),
+    rt = Runtime(store=store_for(tmp_path), agents=[Agent(name="a")], models=ScriptedModel(hang),
                  drain_timeout=60)  # fmt: skip
     await rt.start()
     await rt.submit("a", "hi")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from stores import store_for
 
 from orgos import Agent, RunStatus, Runtime
 from orgos.errors import WorkspaceError
@@ -13,7 +14,7 @@ from orgos.testing.scripted import ScriptedModel
 
 
 def runtime(
-    db: Path, workspace: str, model: ScriptedModel, *, scheduled: bool = False, **kw: object
+    db: Path | str, workspace: str, model: ScriptedModel, *, scheduled: bool = False, **kw: object
 ) -> Runtime:
     """``scheduled``: the agent has a concurrency limit, so the worker claims
     through the scheduler rather than the plain claim."""
@@ -24,7 +25,7 @@ def runtime(
     )  # fmt: skip
 
 
-async def queue_run(db: Path, workspace: str, task: str, priority: int = 0) -> str:
+async def queue_run(db: Path | str, workspace: str, task: str, priority: int = 0) -> str:
     """Record a run for ``workspace`` without executing it (a submitter with
     no room for work: the run waits in the queue for a worker)."""
     idle = ScriptedModel(lambda r: ScriptedModel.final("never asked"))
@@ -38,7 +39,7 @@ async def queue_run(db: Path, workspace: str, task: str, priority: int = 0) -> s
 async def test_a_worker_never_claims_another_workspaces_run(
     tmp_path: Path, scheduled: bool
 ) -> None:
-    db = tmp_path / "o.db"
+    db = store_for(tmp_path)
     model_a = ScriptedModel(lambda r: ScriptedModel.final("answered in A"))
     model_b = ScriptedModel(lambda r: ScriptedModel.final("answered in B"))
     async with runtime(db, "a", model_a, scheduled=scheduled) as worker_a:
@@ -60,7 +61,7 @@ async def test_a_worker_never_claims_another_workspaces_run(
 
 
 async def test_a_worker_configured_for_several_workspaces_runs_them_all(tmp_path: Path) -> None:
-    db = tmp_path / "o.db"
+    db = store_for(tmp_path)
     b_run = await queue_run(db, "b", "for B")
     shared = ScriptedModel(lambda r: ScriptedModel.final("instance worker"))
     async with runtime(db, "a", shared, workspaces=["b"]) as worker:
@@ -72,7 +73,7 @@ async def test_a_worker_refuses_to_create_runs_in_a_workspace_it_does_not_serve(
     tmp_path: Path,
 ) -> None:
     model = ScriptedModel(lambda r: ScriptedModel.final("x"))
-    async with runtime(tmp_path / "o.db", "a", model) as rt:
+    async with runtime(store_for(tmp_path), "a", model) as rt:
         with pytest.raises(WorkspaceError, match="serves workspace"):
             await rt.kernel.submit("agent", "helper", {"task": "t"}, workspace="b")
     assert not model.requests

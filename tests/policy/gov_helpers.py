@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
+from stores import store_for
 
 from orgos import Agent, Runtime, tool
 from orgos.config.org import OrgSpec
@@ -77,7 +78,7 @@ def runtime(
     gov = Governance(policy, vault_key=VAULT_KEY, reload_interval=0.0, switch_interval=0.0)
     agents = agents or [Agent(name="clerk", tools=[t.name for t in tools], max_steps=8)]
     kw.setdefault("poll_interval", 0.05)
-    kw.setdefault("store", tmp_path / "o.db")
+    kw.setdefault("store", store_for(tmp_path))
     return Runtime(agents=agents, tools=tools, models=model,
                    governance=gov, org=org, **kw)  # fmt: skip
 

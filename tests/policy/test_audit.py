@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from gov_helpers import VAULT_KEY, Ledger, plan, runtime
+from stores import store_for
 
 from orgos import Agent, Runtime
 from orgos.policy import Governance, PolicySpec
@@ -327,7 +328,7 @@ async def test_a_forged_record_appended_to_a_keyed_chain_is_not_sealed(tmp_path:
     model = plan(("lookup", {"order_id": "A-1"}))
     tools = Ledger().tools()
     gov = Governance(PolicySpec.model_validate(POLICY), vault_key=VAULT_KEY, audit_key=key)
-    async with Runtime(store=tmp_path / "o.db", agents=[Agent(name="clerk", tools=["lookup"])],
+    async with Runtime(store=store_for(tmp_path), agents=[Agent(name="clerk", tools=["lookup"])],
                        tools=tools, models=model, governance=gov) as rt:  # fmt: skip
         assert (await rt.run("clerk", "look", timeout=30)).status.value == "succeeded"
     conn = sqlite3.connect(tmp_path / "o.db", isolation_level=None)

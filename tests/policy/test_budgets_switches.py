@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from gov_helpers import VAULT_KEY, Ledger, plan, runtime
+from stores import store_for
 
 from orgos import Agent, Runtime
 from orgos.config.org import OrgSpec, TeamSpec
@@ -164,7 +165,7 @@ async def test_a_policy_reload_keeps_the_rate_limit_buckets(tmp_path: Path) -> N
     path.write_text(limits)
     gov = Governance(path, reload_interval=0.0, switch_interval=0.0, vault_key=VAULT_KEY,
                      clock=lambda: now[0], sleep=sleep)  # fmt: skip
-    async with Runtime(store=tmp_path / "o.db", agents=[Agent(name="clerk")],
+    async with Runtime(store=store_for(tmp_path), agents=[Agent(name="clerk")],
                        models=ScriptedModel(lambda r: ScriptedModel.final("ok")),
                        governance=gov) as rt:  # fmt: skip
         for i in range(2):  # this minute's two requests

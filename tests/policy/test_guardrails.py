@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from gov_helpers import next_approval, runtime
+from stores import store_for
 
 from orgos import Agent, validator
 from orgos.agents.guardrails import VERDICT_SCHEMA
@@ -155,7 +156,7 @@ async def test_escalation_without_governance_fails(tmp_path: Path) -> None:
     from orgos import Runtime
 
     a = agent(output=[{"min_length": 10}], retries=0, on_failure="escalate")
-    async with Runtime(store=tmp_path / "o.db", agents=[a], models=answers("bad")) as rt:
+    async with Runtime(store=store_for(tmp_path), agents=[a], models=answers("bad")) as rt:
         run = await rt.run("clerk", "x", timeout=10)
     assert run.status.value == "failed"
     assert "escalation needs approvals" in str(run.error)

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from stores import store_for
 from wf_helpers import agents_model, context_of
 
 from orgos import Agent, RunStatus, Runtime
@@ -51,7 +52,7 @@ async def test_dependencies_parallel_and_context(tmp_path: Path) -> None:
         ],
         output={"l": "steps.left.output", "r": "steps.right.output", "j": "steps.join.output"},
     )
-    async with Runtime(store=tmp_path / "o.db", agents=AGENTS, models=model) as rt:
+    async with Runtime(store=store_for(tmp_path), agents=AGENTS, models=model) as rt:
         rec = await rt.run_workflow(spec, {"x": "xyz"}, timeout=20)
         kids = await children(rt, rec.id)
     assert rec.status is RunStatus.SUCCEEDED, rec.error
@@ -84,7 +85,7 @@ async def test_fan_out_over_a_list_computed_at_run_time_then_fan_in(tmp_path: Pa
         ],
         output="steps.each.output",
     )  # fmt: skip
-    async with Runtime(store=tmp_path / "o.db", agents=AGENTS, models=model) as rt:
+    async with Runtime(store=store_for(tmp_path), agents=AGENTS, models=model) as rt:
         rec = await rt.run_workflow(spec, timeout=20)
     assert rec.status is RunStatus.SUCCEEDED, rec.error
     assert [x.split("\n")[0] for x in rec.output] == ["X", "Y", "Z"]
@@ -105,7 +106,7 @@ async def test_a_thousand_branch_fan_out(tmp_path: Path) -> None:
         ],
         output={"n": "len(steps.each.output)", "failed": "steps.each.failed"},
     )  # fmt: skip
-    async with Runtime(store=tmp_path / "o.db", agents=AGENTS, models=model) as rt:
+    async with Runtime(store=store_for(tmp_path), agents=AGENTS, models=model) as rt:
         rec = await rt.run_workflow(spec, timeout=120)
         kids = await children(rt, rec.id)
     assert rec.status is RunStatus.SUCCEEDED, rec.error
@@ -127,7 +128,7 @@ async def test_conditional_branches_and_join(tmp_path: Path) -> None:
             {"id": "join", "agent": "d", "needs": ["big", "small"]},
         ],
     )  # fmt: skip
-    async with Runtime(store=tmp_path / "o.db", agents=AGENTS, models=model) as rt:
+    async with Runtime(store=store_for(tmp_path), agents=AGENTS, models=model) as rt:
         rec = await rt.run_workflow(spec, timeout=20)
         kids = await children(rt, rec.id)
     assert rec.status is RunStatus.SUCCEEDED, rec.error
@@ -149,7 +150,7 @@ async def test_bounded_loop_until_a_condition(tmp_path: Path) -> None:
         output={"draft": "steps.draft.output.score", "n": "steps.draft.iterations",
                 "capped": "steps.capped.iterations"},
     )  # fmt: skip
-    async with Runtime(store=tmp_path / "o.db", agents=AGENTS, models=model) as rt:
+    async with Runtime(store=store_for(tmp_path), agents=AGENTS, models=model) as rt:
         rec = await rt.run_workflow(spec, timeout=20)
     assert rec.status is RunStatus.SUCCEEDED, rec.error
     assert rec.output == {"draft": 3, "n": 3, "capped": 2}
@@ -168,7 +169,9 @@ async def test_retry_then_success(tmp_path: Path) -> None:
 
     model = agents_model({"a": flaky})
     spec = wf(steps=[{"id": "s", "agent": "a", "retry": {"max_attempts": 3}}])
-    async with Runtime(store=tmp_path / "o.db", agents=AGENTS, models=model, model_retries=0) as rt:
+    async with Runtime(
+        store=store_for(tmp_path), agents=AGENTS, models=model, model_retries=0
+    ) as rt:
         rec = await rt.run_workflow(spec, timeout=20)
         kids = await children(rt, rec.id)
     assert rec.status is RunStatus.SUCCEEDED, rec.error
@@ -183,7 +186,9 @@ async def test_retries_run_out_and_the_workflow_fails(tmp_path: Path) -> None:
     model = agents_model({"a": broken, "b": lambda t: "never"})
     spec = wf(steps=[{"id": "s", "agent": "a", "retry": {"max_attempts": 2}},
                      {"id": "after", "agent": "b", "needs": ["s"]}])  # fmt: skip
-    async with Runtime(store=tmp_path / "o.db", agents=AGENTS, models=model, model_retries=0) as rt:
+    async with Runtime(
+        store=store_for(tmp_path), agents=AGENTS, models=model, model_retries=0
+    ) as rt:
         rec = await rt.run_workflow(spec, timeout=20)
         kids = await children(rt, rec.id)
     assert rec.status is RunStatus.FAILED
@@ -203,7 +208,7 @@ async def test_timeout_cancels_the_attempt_and_retries(tmp_path: Path) -> None:
 
     model = agents_model({"a": slow_then_fast})
     spec = wf(steps=[{"id": "s", "agent": "a", "timeout": 0.3, "retry": {"max_attempts": 2}}])
-    async with Runtime(store=tmp_path / "o.db", agents=AGENTS, models=model) as rt:
+    async with Runtime(store=store_for(tmp_path), agents=AGENTS, models=model) as rt:
         rec = await rt.run_workflow(spec, timeout=20)
         kids = await children(rt, rec.id)
     assert rec.status is RunStatus.SUCCEEDED, rec.error
@@ -222,7 +227,9 @@ async def test_continue_past_a_failed_step(tmp_path: Path) -> None:
                {"id": "next", "agent": "b", "needs": ["opt"]}],
         output={"opt": "steps.opt.status", "next": "steps.next.output"},
     )  # fmt: skip
-    async with Runtime(store=tmp_path / "o.db", agents=AGENTS, models=model, model_retries=0) as rt:
+    async with Runtime(
+        store=store_for(tmp_path), agents=AGENTS, models=model, model_retries=0
+    ) as rt:
         rec = await rt.run_workflow(spec, timeout=20)
     assert rec.status is RunStatus.SUCCEEDED, rec.error
     assert rec.output == {"opt": "failed", "next": "went on"}
@@ -246,7 +253,9 @@ async def test_compensate_undoes_finished_steps_in_reverse(tmp_path: Path) -> No
             {"id": "pay", "agent": "c", "needs": ["ship"], "on_failure": "compensate"},
         ],
     )  # fmt: skip
-    async with Runtime(store=tmp_path / "o.db", agents=AGENTS, models=model, model_retries=0) as rt:
+    async with Runtime(
+        store=store_for(tmp_path), agents=AGENTS, models=model, model_retries=0
+    ) as rt:
         rec = await rt.run_workflow(spec, timeout=20)
     assert rec.status is RunStatus.FAILED
     assert "payment declined" in (rec.error or "")
@@ -266,7 +275,7 @@ async def test_sub_workflow(tmp_path: Path) -> None:
         output={"sub": "steps.sub.output", "end": "steps.end.output"},
     )  # fmt: skip
     async with Runtime(
-        store=tmp_path / "o.db", agents=AGENTS, models=model, workflows=[inner]
+        store=store_for(tmp_path), agents=AGENTS, models=model, workflows=[inner]
     ) as rt:
         rec = await rt.run_workflow(outer, {"thing": "laundry"}, timeout=20)
         kids = await children(rt, rec.id)
@@ -283,7 +292,7 @@ async def test_missing_input_is_refused(tmp_path: Path) -> None:
     spec = wf(
         inputs=["order_id"], steps=[{"id": "s", "agent": "a", "task": "{{ input.order_id }}"}]
     )
-    async with Runtime(store=tmp_path / "o.db", agents=AGENTS, models=agents_model({})) as rt:
+    async with Runtime(store=store_for(tmp_path), agents=AGENTS, models=agents_model({})) as rt:
         with pytest.raises(ConfigError, match="needs inputs: order_id"):
             await rt.submit_workflow(spec, {})
 
@@ -300,7 +309,7 @@ async def test_a_backoff_timer_survives_a_restart(tmp_path: Path) -> None:
         return "second time lucky"
 
     spec = wf(steps=[{"id": "s", "agent": "a", "retry": {"max_attempts": 2, "backoff": 0.5}}])
-    db = tmp_path / "o.db"
+    db = store_for(tmp_path)
     async with Runtime(
         store=db, agents=AGENTS, models=agents_model({"a": flaky}), model_retries=0
     ) as rt:

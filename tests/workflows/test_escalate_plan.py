@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from stores import store_for
 from wf_helpers import agents_model
 
 from orgos import Agent, RunStatus, Runtime
@@ -29,7 +30,7 @@ async def test_escalation_parks_until_a_person_answers(tmp_path: Path) -> None:
         "output": {"ship": "steps.ship.output", "after": "steps.after.output"},
     })  # fmt: skip
     model = agents_model({"shipper": broken, "after": lambda t: "after " + t.split("\n")[0]})
-    async with Runtime(store=tmp_path / "o.db", agents=agents, org=org, models=model,
+    async with Runtime(store=store_for(tmp_path), agents=agents, org=org, models=model,
                        model_retries=0) as rt:  # fmt: skip
         rec = await rt.run_workflow(spec, timeout=20)
         assert rec.status is RunStatus.WAITING
@@ -73,7 +74,9 @@ async def test_a_planner_decomposes_a_goal_and_the_plan_runs(tmp_path: Path) -> 
         "steps": [{"id": "plan", "planner": "planner", "task": "An essay on {{ input.topic }}"}],
         "output": "steps.plan.output",
     })  # fmt: skip
-    async with Runtime(store=tmp_path / "o.db", agents=agents, models=ScriptedModel(respond)) as rt:
+    async with Runtime(
+        store=store_for(tmp_path), agents=agents, models=ScriptedModel(respond)
+    ) as rt:
         rec = await rt.run_workflow(spec, {"topic": "otters"}, timeout=20)
         runs = await rt.store.list_runs(RunFilter(rt.workspace, root_id=rec.id, limit=100))
     assert rec.status is RunStatus.SUCCEEDED, rec.error
@@ -109,7 +112,7 @@ async def test_a_planners_model_calls_are_governed_as_the_planners(tmp_path: Pat
     frozen = PolicySpec.model_validate({"rules": [
         {"name": "no-planning", "when": {"agent": "planner", "kind": "llm"}, "decide": "deny",
          "reason": "the planner is over its budget"}]})  # fmt: skip
-    async with Runtime(store=tmp_path / "o.db", agents=agents, models=ScriptedModel(respond),
+    async with Runtime(store=store_for(tmp_path), agents=agents, models=ScriptedModel(respond),
                        governance=frozen) as rt:  # fmt: skip
         rec = await rt.run_workflow(spec, timeout=20)
     assert asked == []  # the rule on the planner agent stopped its call in the workflow run

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from stores import store_for
 from wf_helpers import agent_of, agents_model
 
 from orgos import Agent, RunStatus, Runtime, validator
@@ -27,7 +28,7 @@ ORG = OrgSpec(teams=[TeamSpec(name="sales", owner="dana@example.com", lead="lead
 
 
 def runtime(tmp_path: Path, model: ScriptedModel, **kw: Any) -> Runtime:
-    return Runtime(store=tmp_path / "o.db", agents=AGENTS, org=ORG, models=model, **kw)
+    return Runtime(store=store_for(tmp_path), agents=AGENTS, org=ORG, models=model, **kw)
 
 
 def wf(gate: dict[str, Any], **step: Any) -> WorkflowSpec:

@@ -9,6 +9,7 @@ import collections
 from pathlib import Path
 from typing import Any
 
+from stores import store_for
 from wf_helpers import agents_model
 
 from orgos import Agent, RunStatus, Runtime
@@ -39,7 +40,7 @@ async def test_least_loaded_spreads_work_under_concurrency_limits(tmp_path: Path
     model = agents_model({n: echo(n) for n in ("r1", "r2", "r3", "other")})
     spec = wf([{"id": "each", "route": {"capabilities": ["refunds"]}, "for_each": "[1, 2, 3, 4, 5, 6]"},
                {"id": "eu", "route": {"capabilities": ["refunds", "eu"]}}])  # fmt: skip
-    async with Runtime(store=tmp_path / "o.db", agents=agents, models=model) as rt:
+    async with Runtime(store=store_for(tmp_path), agents=agents, models=model) as rt:
         rec = await rt.run_workflow(spec, timeout=20)
         got = collections.Counter(await targets(rt, rec.id))
     assert rec.status is RunStatus.SUCCEEDED, rec.error
@@ -55,7 +56,7 @@ async def test_least_loaded_avoids_a_busy_agent(tmp_path: Path) -> None:
 
     agents = [Agent(name="a1", capabilities=["x"]), Agent(name="a2", capabilities=["x"])]
     model = agents_model({"a1": busy, "a2": echo("a2")})
-    async with Runtime(store=tmp_path / "o.db", agents=agents, models=model) as rt:
+    async with Runtime(store=store_for(tmp_path), agents=agents, models=model) as rt:
         for _ in range(2):
             await rt.submit("a1", "keep busy")  # a1 has two runs in flight
         rec = await rt.run_workflow(wf([{"id": "s", "route": {"capabilities": ["x"]}}]), timeout=20)
@@ -85,7 +86,9 @@ async def test_a_supervisor_chooses_under_a_schema(tmp_path: Path) -> None:
             }
         ]
     )
-    async with Runtime(store=tmp_path / "o.db", agents=agents, models=ScriptedModel(respond)) as rt:
+    async with Runtime(
+        store=store_for(tmp_path), agents=agents, models=ScriptedModel(respond)
+    ) as rt:
         rec = await rt.run_workflow(spec, timeout=20)
         assert await targets(rt, rec.id) == ["a2"]
     assert rec.status is RunStatus.SUCCEEDED, rec.error
@@ -106,7 +109,9 @@ async def test_a_failed_task_is_reassigned_to_another_capable_agent(tmp_path: Pa
               Agent(name="b1", capabilities=["y"])]  # fmt: skip
     model = agents_model({"a1": failing("a1 is down"), "a2": echo("a2"), "b1": echo("b1")})
     spec = wf([{"id": "s", "agent": "a1", "on_failure": "reassign"}])
-    async with Runtime(store=tmp_path / "o.db", agents=agents, models=model, model_retries=0) as rt:
+    async with Runtime(
+        store=store_for(tmp_path), agents=agents, models=model, model_retries=0
+    ) as rt:
         rec = await rt.run_workflow(spec, timeout=20)
         assert await targets(rt, rec.id) == ["a1", "a2"]
     assert rec.status is RunStatus.SUCCEEDED, rec.error
@@ -117,7 +122,9 @@ async def test_reassignment_runs_out_of_agents(tmp_path: Path) -> None:
     agents = [Agent(name="a1", capabilities=["x"]), Agent(name="a2", capabilities=["x"])]
     model = agents_model({"a1": failing("a1 is down"), "a2": failing("a2 is down")})
     spec = wf([{"id": "s", "route": {"capabilities": ["x"]}, "on_failure": "reassign"}])
-    async with Runtime(store=tmp_path / "o.db", agents=agents, models=model, model_retries=0) as rt:
+    async with Runtime(
+        store=store_for(tmp_path), agents=agents, models=model, model_retries=0
+    ) as rt:
         rec = await rt.run_workflow(spec, timeout=20)
         assert sorted(await targets(rt, rec.id)) == ["a1", "a2"]
     assert rec.status is RunStatus.FAILED
@@ -131,7 +138,7 @@ async def test_the_circuit_breaker_opens_and_lets_the_agent_back_after_a_cool_do
     agents = [Agent(name="bad", capabilities=["x"]), Agent(name="good", capabilities=["x"])]
     model = agents_model({"bad": failing("bad is broken"), "good": echo("good")})
     spec = wf([{"id": "s", "route": {"capabilities": ["x"]}, "retry": {"max_attempts": 2}}])
-    rt = Runtime(store=tmp_path / "o.db", agents=agents, models=model, model_retries=0)
+    rt = Runtime(store=store_for(tmp_path), agents=agents, models=model, model_retries=0)
     rt.router.clock = lambda: now[0]
     rt.router.breaker_failures, rt.router.breaker_cooldown = 2, 30.0
     async with rt:
@@ -155,7 +162,7 @@ async def test_nobody_capable_when_every_breaker_is_open(tmp_path: Path) -> None
     agents = [Agent(name="bad", capabilities=["x"])]
     model = agents_model({"bad": failing("bad is broken")})
     spec = wf([{"id": "s", "route": {"capabilities": ["x"]}}])
-    rt = Runtime(store=tmp_path / "o.db", agents=agents, models=model, model_retries=0)
+    rt = Runtime(store=store_for(tmp_path), agents=agents, models=model, model_retries=0)
     rt.router.breaker_failures = 1
     async with rt:
         first = await rt.run_workflow(spec, timeout=20)
@@ -183,7 +190,7 @@ async def test_delegation_rights_come_from_the_org_chart(tmp_path: Path) -> None
     agents = [Agent(name="boss", team="ops"), Agent(name="worker", team="ops"),
               Agent(name="auditor"), Agent(name="stranger")]  # fmt: skip
     org = OrgSpec(teams=[TeamSpec(name="ops", lead="boss", may_use=["auditor"])])
-    async with Runtime(store=tmp_path / "o.db", agents=agents, org=org,
+    async with Runtime(store=store_for(tmp_path), agents=agents, org=org,
                        models=ScriptedModel(respond)) as rt:  # fmt: skip
         rec = await rt.run("boss", "go", timeout=20)
     assert rec.status is RunStatus.SUCCEEDED, rec.error
@@ -199,7 +206,7 @@ async def test_a_half_open_breaker_admits_exactly_one_trial(tmp_path: Path) -> N
     one = wf([{"id": "s", "agent": "bad"}], name="one")
     fan = wf([{"id": "s", "route": {"capabilities": ["x"]}, "for_each": "[1, 2, 3, 4, 5, 6]",
                "retry": {"max_attempts": 2}}], name="fan")  # fmt: skip
-    rt = Runtime(store=tmp_path / "o.db", agents=agents, models=model, model_retries=0)
+    rt = Runtime(store=store_for(tmp_path), agents=agents, models=model, model_retries=0)
     rt.router.clock = lambda: now[0]
     rt.router.breaker_failures, rt.router.breaker_cooldown = 1, 30.0
     async with rt:
@@ -233,7 +240,7 @@ async def test_a_supervisors_routing_choice_is_a_governed_syscall_of_the_workflo
     spec = wf([{"id": "s", "task": "pick someone", "route": route}])
     frozen = PolicySpec.model_validate({"rules": [
         {"name": "sup-frozen", "when": {"agent": "sup", "kind": "llm"}, "decide": "deny"}]})  # fmt: skip
-    async with Runtime(store=tmp_path / "o.db", agents=agents, models=ScriptedModel(respond),
+    async with Runtime(store=store_for(tmp_path), agents=agents, models=ScriptedModel(respond),
                        governance=frozen) as rt:  # fmt: skip
         rec = await rt.run_workflow(spec, timeout=20)
         got = await targets(rt, rec.id)
@@ -265,7 +272,7 @@ async def test_a_supervisor_chooses_among_the_agents_the_chart_puts_under_it(
     org = OrgSpec(teams=[TeamSpec(name="t", lead="sup")])
     route = {"capabilities": ["x"], "strategy": "supervisor", "supervisor": "sup"}
     spec = wf([{"id": "s", "task": "pick", "route": route}])
-    async with Runtime(store=tmp_path / "o.db", agents=agents, org=org,
+    async with Runtime(store=store_for(tmp_path), agents=agents, org=org,
                        models=ScriptedModel(respond)) as rt:  # fmt: skip
         rec = await rt.run_workflow(spec, timeout=20)
         got = await targets(rt, rec.id)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from stores import store_for
+
 from orgos import Agent, RunStatus, Runtime
 from orgos.config.org import OrgSpec, TeamSpec
 from orgos.llm.base import ModelRequest, ModelResponse
@@ -22,7 +24,7 @@ async def test_an_agent_never_runs_more_than_its_limit(tmp_path: Path) -> None:
         return ScriptedModel.final("ok")
 
     agents = [Agent(name="narrow", max_concurrent=2)]
-    async with Runtime(store=tmp_path / "o.db", agents=agents, models=ScriptedModel(respond),
+    async with Runtime(store=store_for(tmp_path), agents=agents, models=ScriptedModel(respond),
                        poll_interval=0.05) as rt:  # fmt: skip
         recs = [await rt.submit("narrow", f"job {i}") for i in range(8)]
         done = [await rt.wait(r.id, timeout=20) for r in recs]
@@ -54,7 +56,7 @@ async def test_one_teams_burst_does_not_starve_another(tmp_path: Path) -> None:
 
     agents = [Agent(name="a", team="alpha"), Agent(name="b", team="beta")]
     org = OrgSpec(teams=[TeamSpec(name="alpha"), TeamSpec(name="beta")])
-    async with Runtime(store=tmp_path / "o.db", agents=agents, org=org, max_active=4,
+    async with Runtime(store=store_for(tmp_path), agents=agents, org=org, max_active=4,
                        models=ScriptedModel(respond), poll_interval=0.05) as rt:  # fmt: skip
         burst = [await rt.submit("a", f"a {i}") for i in range(20)]
         await asyncio.wait_for(four.wait(), 5)  # idle slots went to alpha: it was alone
@@ -86,7 +88,7 @@ async def test_idle_slots_go_to_whoever_has_work(tmp_path: Path) -> None:
 
     agents = [Agent(name="a", team="alpha"), Agent(name="b", team="beta")]
     org = OrgSpec(teams=[TeamSpec(name="alpha"), TeamSpec(name="beta")])
-    async with Runtime(store=tmp_path / "o.db", agents=agents, org=org, max_active=4,
+    async with Runtime(store=store_for(tmp_path), agents=agents, org=org, max_active=4,
                        models=ScriptedModel(respond), poll_interval=0.05) as rt:  # fmt: skip
         recs = [await rt.submit("a", f"a {i}") for i in range(8)]
         done = [await rt.wait(r.id, timeout=20) for r in recs]

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from stores import store_for
+
 from orgos import Agent, Runtime, tool
 from orgos.llm.base import ModelRequest, ModelResponse
 from orgos.memory.compact import SUMMARY_PROMPT, estimate_tokens
@@ -53,7 +55,7 @@ async def test_long_conversation_stays_in_budget_and_keeps_the_early_fact(
 ) -> None:
     model = reader_model()
     agent = Agent(name="reader", tools=[fetch_page], max_steps=PAGES + 5, context_budget=BUDGET)
-    async with Runtime(store=tmp_path / "o.db", agents=[agent], tools=[fetch_page],
+    async with Runtime(store=store_for(tmp_path), agents=[agent], tools=[fetch_page],
                        models=model) as rt:  # fmt: skip
         rec = await rt.run("reader", "Read all pages of the archive, then tell me the code.")
         journal = await rt.journal(rec.id)
@@ -84,7 +86,7 @@ async def test_a_delegation_carries_a_structured_handoff(tmp_path: Path) -> None
         return ScriptedModel.final(req.messages[1].content)
 
     agents = [Agent(name="boss", delegates=["finance"]), Agent(name="finance")]
-    async with Runtime(store=tmp_path / "o.db", agents=agents,
+    async with Runtime(store=store_for(tmp_path), agents=agents,
                        models=ScriptedModel(boss_model)) as rt:  # fmt: skip
         rec = await rt.run("boss", "handle the return of A-1", timeout=10)
         kids = [r for r in await rt.tree(rec.id) if r.parent_id == rec.id]

@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from stores import store_for
+
 from orgos import Agent, Runtime
 from orgos.config.access import FileAccess
 from orgos.config.org import OrgSpec, TeamSpec
@@ -81,7 +83,7 @@ def runtime(
     from orgos.testing.scripted import ScriptedModel
 
     rt = Runtime(
-        store=tmp / "o.db",
+        store=store_for(tmp),
         agents=agents,
         models=model or ScriptedModel(),
         org=org,
