@@ -192,7 +192,7 @@ class Runtime:
             self.governance = gov
         # Last of the before-hooks: a breaker's trial is taken only by a call
         # that policy let through.
-        self.kernel.pipeline.before.append(self.router.check)
+        self.kernel.pipeline.add_before(self.router.check, kinds=["delegate"])
 
     @classmethod
     def from_project(cls, root: str | Path = ".", **overrides: Any) -> Runtime:

@@ -68,7 +68,7 @@ class SharedWorkspace:
         self.memory = Memory(store.memory, registry, teams, embedder=embedder,
                              search=memory_search)  # fmt: skip
         self.bus = Bus(store.bus, kernel, workspace)
-        kernel.pipeline.before.append(self.check)
+        kernel.pipeline.add_before(self.check, kinds=["fs.*", "memory.*", "publish"])
         kernel.wakers[WaitEvent] = self.bus.waker
         kernel.services[BUILTIN_TOOLS] = AgentTools(self)
         kernel.services[WORKSPACE] = self

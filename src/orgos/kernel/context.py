@@ -19,7 +19,7 @@ from orgos.kernel.syscall import Park, Stopping, Syscall
 from orgos.llm.base import ModelError, ModelRequest, ModelResponse
 from orgos.result import Result
 from orgos.store.base import Append, Audit, JournalEntry, Op, RunRecord
-from orgos.store.codec import explain, prepare
+from orgos.store.codec import encode, explain, prepare
 from orgos.store.outcome import Ended, RunOutcome
 from orgos.store.waiting import WaitDecision, Waiting, WaitRuns
 
@@ -126,7 +126,7 @@ class RunContext:
         kernel = self.kernel
         if kernel.stopping:
             raise Stopping(f"worker {kernel.worker_id} is stopping")
-        for hook in kernel.pipeline.before:
+        for hook in kernel.pipeline.before[kind]:
             verdict = await hook(sc)
             if verdict is None:
                 continue
@@ -152,15 +152,35 @@ class RunContext:
         if result.tainted:
             self.run.tainted = True
         head = (pending,) if idempotent and journal.undefer(pending) else ()
-        return await self._finish(sc, result, *head, repair=repair, max_bytes=max_bytes,
-                                  shrink=shrink)  # fmt: skip
+        # The common case, in this frame (a coroutine less on every syscall's
+        # way): the result stored as it is. One to shrink or to repair takes
+        # _finish, which works it out again from the start.
+        run = self.run
+        done = Append(JournalEntry(run.id, seq, "result", kind, result.to_payload(),
+                                   run.workspace, time.time()))  # fmt: skip
+        try:
+            text = encode(done.entry.payload)
+            done.encoded = (text,)
+            fut = (
+                journal.submit(*head, done, *sc.ops)
+                if max_bytes is None or len(text or "") * 4 <= max_bytes
+                else None
+            )
+        except PayloadError:
+            fut = None
+        if fut is None:
+            return await self._finish(sc, result, *head, repair=repair, max_bytes=max_bytes,
+                                      shrink=shrink)  # fmt: skip
+        await fut
+        self._after(sc, result)
+        return result
 
     def _intent(self, sc: Syscall) -> Append:
         """The syscall's intent, encoded; PayloadError if its request cannot be stored."""
         run = self.run
         op = Append(JournalEntry(run.id, sc.seq, "intent", sc.kind, sc.request, run.workspace,
                                  time.time()))  # fmt: skip
-        prepare(op)
+        op.encoded = (encode(sc.request),)
         return op
 
     async def _refuse(self, sc: Syscall, exc: PayloadError) -> Result:

@@ -8,7 +8,7 @@ assembled, so none of them can be bypassed.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -56,12 +56,41 @@ AfterHook = Callable[[Syscall, Result], None]
 
 
 class Pipeline:
-    """Hook points, filled when a Runtime is assembled."""
+    """Hook points, filled when a Runtime is assembled.
+
+    A before-hook may name the syscall kinds it checks (``"delegate"``, or a
+    family as ``"fs.*"``): the pipeline never calls it for the others, so a
+    hook for one kind costs the other syscalls nothing. ``before[kind]`` is
+    the hooks a syscall of that kind passes, in order."""
 
     def __init__(self) -> None:
-        self.before: list[BeforeHook] = []
+        self._hooks: list[tuple[BeforeHook, tuple[str, ...] | None]] = []
+        self.before = _ByKind(self._hooks)
         self.result: list[ResultHook] = []
         self.after: list[AfterHook] = []
+
+    def add_before(self, hook: BeforeHook, *, kinds: Iterable[str] | None = None) -> None:
+        """Add a before-hook after those already there (the pipeline's
+        order: identity and policy first); ``kinds`` limits it."""
+        self._hooks.append((hook, None if kinds is None else tuple(kinds)))
+        self.before.clear()
+
+
+class _ByKind(dict[str, tuple[BeforeHook, ...]]):
+    """The before-hooks of each syscall kind, worked out on first use."""
+
+    def __init__(self, hooks: list[tuple[BeforeHook, tuple[str, ...] | None]]):
+        super().__init__()
+        self._hooks = hooks
+
+    def __missing__(self, kind: str) -> tuple[BeforeHook, ...]:
+        hooks = tuple(h for h, kinds in self._hooks if kinds is None or _matches(kind, kinds))
+        self[kind] = hooks
+        return hooks
+
+
+def _matches(kind: str, kinds: tuple[str, ...]) -> bool:
+    return any(kind == k or (k.endswith(".*") and kind.startswith(k[:-1])) for k in kinds)
 
 
 class Park(BaseException):

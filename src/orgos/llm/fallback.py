@@ -67,16 +67,18 @@ class Caller:
         # Not a coroutine itself when there is no chain: one frame less per call.
         opt = self.options.get(key)
         if opt is None or not opt.fallback:
-            return self._one(key, request, on_token)
+            return self._one(key, opt, request, on_token)
         return self._chain(key, opt.fallback, request, on_token)
 
     def _one(
-        self, key: str, request: ModelRequest, on_token: TokenSink | None
+        self, key: str, opt: ModelOptions | None, request: ModelRequest, on_token: TokenSink | None
     ) -> Awaitable[ModelResponse]:
-        opt = self.options.get(key)
         retries = self.retries if opt is None or opt.max_retries is None else opt.max_retries
+        model = self.models.get(key)
+        if model is None:
+            model = self.model(key)  # raises, naming the configured ones
         return complete_with_retry(
-            self.model(key), request, on_token, timeout=self.timeout, max_retries=retries,
+            model, request, on_token, timeout=self.timeout, max_retries=retries,
             backoff=self.backoff, timer=self.timer,
         )  # fmt: skip
 
@@ -90,7 +92,7 @@ class Caller:
         errors: list[str] = []
         for k in dict.fromkeys((key, *fallback)):
             try:
-                return await self._one(k, request, on_token)
+                return await self._one(k, self.options.get(k), request, on_token)
             except ModelError as exc:
                 errors.append(f"{k}: {exc}")
                 log.warning("model %s failed (%s); trying the next in its fallback chain", k, exc)

@@ -4,7 +4,6 @@ and every retry is visible to the caller that journals it."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -68,12 +67,15 @@ async def complete_with_retry(
         raise ValueError("max_retries must be >= 0")
     error: ModelError | None = None
     attempts = max_retries + 1
+    # A Serial model has turn(); looked up once (an isinstance check against a
+    # runtime-checkable protocol costs more than the rest of this call).
+    serial: Serial | None = model if callable(getattr(model, "turn", None)) else None  # type: ignore[assignment]
     for attempt in range(attempts):
         try:
-            async with (
-                model.turn() if isinstance(model, Serial) else contextlib.nullcontext(),
-                timer(timeout),
-            ):
+            if serial is None:
+                async with timer(timeout):
+                    return await model.complete(request, on_token)
+            async with serial.turn(), timer(timeout):
                 return await model.complete(request, on_token)
         except TimeoutError:
             error = ModelError(

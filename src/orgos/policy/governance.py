@@ -119,7 +119,7 @@ class Governance:
         self.chart = chart
         self.workspace = kernel.workspace
         check_boundary(self.spec, agents)
-        kernel.pipeline.before.append(self.before)
+        kernel.pipeline.add_before(self.before)
         kernel.pipeline.result.append(self.on_result)
         kernel.pipeline.after.append(self.after)
         kernel.wakers[WaitApproval] = self._approval_waker

@@ -32,9 +32,14 @@ def encode(value: Any) -> str | None:
         raw = pydantic_core.to_json(value)
     except (pydantic_core.PydanticSerializationError, ValueError, TypeError) as exc:
         raise PayloadError(explain(value) or f"not storable as JSON: {exc}") from None
-    # Both checks are one pass in C over the bytes; the slow walk runs only
-    # when a document could hold a non-finite number or be too deep.
-    if (b"NaN" in raw or b"Infinity" in raw) or raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:
+    # Each check is a pass in C over the bytes; the slow walk runs only when
+    # a document could hold a non-finite number or be too deep (which takes
+    # more than MAX_DEPTH opening and as many closing brackets).
+    if (
+        b"NaN" in raw
+        or b"Infinity" in raw
+        or (len(raw) > 2 * MAX_DEPTH and raw.count(b"[") + raw.count(b"{") > MAX_DEPTH)
+    ):
         why = explain(value)
         if why is not None:
             raise PayloadError(why)
