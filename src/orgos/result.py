@@ -54,7 +54,7 @@ class Result:
     # --- building ---------------------------------------------------------------
     @classmethod
     def of(cls, value: Any, *, tainted: bool = False) -> Result:
-        return cls(True, value, tainted=tainted)
+        return cls(True, value, None, False, None, tainted)
 
     @classmethod
     def fail(cls, error: str, *, code: str | None = None, tainted: bool = False) -> Result:
@@ -82,6 +82,8 @@ class Result:
 
     # --- the journal's payload ----------------------------------------------------
     def to_payload(self) -> dict[str, Any]:
+        if self.ok and not self.tainted:  # most results: nothing else to say
+            return {"ok": self.value}
         d: dict[str, Any] = {"ok": self.value} if self.ok else {"error": self.error}
         if self.denied:
             d["denied"] = True

@@ -138,8 +138,12 @@ class RunContext:
                 return await self._refuse(sc, exc)
             return await self._finish(sc, Result.deny(verdict.reason), asked)
         journal = kernel.journal
+        run = self.run
+        req = sc.request  # as a before-hook left it (an edit an approval made)
+        pending = Append(JournalEntry(run.id, seq, "intent", kind, req, run.workspace,
+                                      time.time()))  # fmt: skip
         try:
-            pending = self._intent(sc)
+            pending.encoded = (encode(req),)  # as _intent, in this frame
         except PayloadError as exc:
             return await self._refuse(sc, exc)
         if idempotent:
@@ -155,7 +159,6 @@ class RunContext:
         # The common case, in this frame (a coroutine less on every syscall's
         # way): the result stored as it is. One to shrink or to repair takes
         # _finish, which works it out again from the start.
-        run = self.run
         done = Append(JournalEntry(run.id, seq, "result", kind, result.to_payload(),
                                    run.workspace, time.time()))  # fmt: skip
         try:
@@ -172,7 +175,11 @@ class RunContext:
             return await self._finish(sc, result, *head, repair=repair, max_bytes=max_bytes,
                                       shrink=shrink)  # fmt: skip
         await fut
-        self._after(sc, result)
+        for ahook in kernel.pipeline.after:  # as _after, in this frame
+            ahook(sc, result)
+        if self._events.active(run.root_id):
+            self.emit("syscall", {"seq": seq, "kind": kind, "request": sc.request,
+                                  "result": result.to_payload()})  # fmt: skip
         return result
 
     def _intent(self, sc: Syscall) -> Append:
@@ -306,7 +313,7 @@ class RunContext:
         tool = self.kernel.tools.get(name)
         problem: str | None = None
         kwargs: dict[str, Any] | None = None
-        if tool is None or not self.replaying():
+        if tool is None or self._seq + 1 not in self._results:  # not replaying
             problem, kwargs = self._check_tool(name, arguments)
         if problem is not None or tool is None:
             err = str(problem)
