@@ -7,7 +7,7 @@ number means the same schema on both.
 Portable steps (``Table``, ``Index``, ``AddColumn``, ``Drop``) cover most of
 it. Where the engines differ in kind (SQLite's FTS5 index against a
 ``tsvector`` column, triggers, data copies) a ``Dialects`` step says what each
-does; ``tests/store/test_schema_parity.py`` checks that both still end with
+does; ``tests/store/test_schema.py`` checks that both still end with
 the same tables and columns.
 
 Never edit a released migration; add a new one.
@@ -266,7 +266,9 @@ _WORKSPACE: list[Step] = [
         col("after", "int"),
     )),
     Index("bus_waits_topic", "bus_waits", ("workspace", "topic")),
-    # Run lifecycle events were written by triggers (dropped in migration 4).
+    # SQLite only, and dropped again by migration 4: run lifecycle events are
+    # written by the store next to the change now (store/lifecycle.py, and
+    # store/postgres/batch.py), not by triggers.
     sqlite_only(
         """CREATE TRIGGER bus_run_created AFTER INSERT ON runs BEGIN
             INSERT INTO bus_events (workspace, topic, data, source, run_id, ts)
