@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from orgos.runtime import Runtime
     from orgos.store.base import RunRecord
 
+#: Syscalls that wait (for runs, an event): not lines of their own.
+_WAITS = frozenset({"wait", "bus.wait"})
+
 
 @dataclass
 class Watched:
@@ -96,6 +99,8 @@ class Progress:
         if ev.type == "token":
             w.stream += str(ev.data.get("text", ""))
             return
+        if ev.type == "syscall" and ev.data.get("kind") in _WAITS:
+            return  # its park's status line says what it waited for
         now = time.monotonic()
         elapsed, w.since, w.stream = now - w.since, now, ""
         if ev.type == "syscall":

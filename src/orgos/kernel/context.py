@@ -93,6 +93,7 @@ class RunContext:
         repair: Repair | None = None,
         max_bytes: int | None = None,
         shrink: Shrink | None = None,
+        parks: bool = False,
     ) -> Result:
         """Run one syscall through the pipeline and return its journaled result.
 
@@ -103,7 +104,8 @@ class RunContext:
         saying why); ``shrink`` makes one whose stored JSON is over
         ``max_bytes`` into one that is not. A result marked ``tainted`` (by
         the executor or a result hook) brings untrusted content: from then on
-        the run is tainted."""
+        the run is tainted. ``parks``: a wait, whose ``execute`` raises Park
+        until it is ready; its intent is journaled with its result, not before."""
         self._seq += 1
         seq = self._seq
         done = self._results.get(seq)
@@ -146,7 +148,9 @@ class RunContext:
             pending.encoded = (encode(req),)  # as _intent, in this frame
         except PayloadError as exc:
             return await self._refuse(sc, exc)
-        if idempotent:
+        if parks:
+            result = await execute(sc)
+        elif idempotent:
             journal.defer(pending)  # written with the result, unless that is slow
             result = await execute(sc)
         else:
@@ -155,7 +159,7 @@ class RunContext:
             rhook(sc, result)
         if result.tainted:
             self.run.tainted = True
-        head = (pending,) if idempotent and journal.undefer(pending) else ()
+        head = (pending,) if parks or (idempotent and journal.undefer(pending)) else ()
         # The common case, in this frame (a coroutine less on every syscall's
         # way): the result stored as it is. One to shrink or to repair takes
         # _finish, which works it out again from the start.
@@ -424,81 +428,61 @@ class RunContext:
         waiting_on: Callable[[int], Waiting],
         park: Callable[[], Awaitable[None]] | None = None,
     ) -> Result:
-        """A parked wait (for an event, say) that services build on. ``ready``
-        returns the result once there is one; until then ``park`` records what
-        will wake the run and the run leaves memory, parked on
-        ``waiting_on(seq)`` (``seq``: the wait's step). Woken, it replays to
-        here and asks ``ready`` again. Returns the journaled result."""
-        self._seq += 1
-        seq = self._seq
-        done = self._results.get(seq)
-        if done is not None:
-            return Result.from_payload(done)
-        result = await ready()
-        if result is None:
-            if park is not None:
-                await park()
-            raise Park(f"waiting: {kind}", waiting_on(seq))
-        if result.tainted:
-            self.run.tainted = True
-        ws = self.run.workspace
-        await self.kernel.journal.submit(
-            Append(JournalEntry(self.run.id, seq, "intent", kind, request, ws)),
-            Append(JournalEntry(self.run.id, seq, "result", kind, result.to_payload(), ws)),
-        )
-        return result
+        """A parked wait (for an event, say) that services build on: a
+        syscall like the others (the before-hooks see it). ``ready`` returns
+        the result once there is one; until then ``park`` records what will
+        wake the run and the run leaves memory, parked on ``waiting_on(seq)``
+        (``seq``: the wait's step). Woken, it replays to here and asks
+        ``ready`` again. Returns the journaled result."""
+
+        async def execute(sc: Syscall) -> Result:
+            result = await ready()
+            if result is None:
+                if park is not None:
+                    await park()
+                raise Park(f"waiting: {kind}", waiting_on(sc.seq))
+            return result
+
+        return await self.syscall(kind, request, execute, parks=True)
 
     async def wait_runs(self, run_ids: list[str]) -> list[RunOutcome]:
         """Wait for child runs to end. While they work this run is parked:
-        no task, no memory; their end wakes it and it replays to here."""
-        self._seq += 1
-        seq = self._seq
-        done = self._results.get(seq)
-        if done is not None:
-            return [RunOutcome.from_dict(d) for d in Result.from_payload(done).value]
-        outcomes = await self.kernel.run_outcomes(self.run.workspace, run_ids)
-        if outcomes is None:
-            raise Park("waiting for child runs", WaitRuns(tuple(run_ids), seq))
-        ws = self.run.workspace
-        result = self._carry([o.to_dict() for o in outcomes], outcomes)
-        await self.kernel.journal.submit(
-            Append(JournalEntry(self.run.id, seq, "intent", "wait", {"runs": run_ids}, ws)),
-            Append(JournalEntry(self.run.id, seq, "result", "wait", result, ws)),
-        )
-        return outcomes
+        no task, no memory; their end wakes it and it replays to here. A
+        denial by a before-hook raises (``Denied``)."""
+        kernel = self.kernel
+        live: list[list[RunOutcome]] = []
 
-    def _carry(self, value: Any, outcomes: list[RunOutcome]) -> dict[str, Any]:
-        """The journaled result of a wait: children's outcomes carry their
-        taint to the run that reads them."""
-        result = Result.of(value, tainted=any(o.tainted for o in outcomes))
-        if result.tainted:
-            self.run.tainted = True
-        return result.to_payload()
+        async def execute(sc: Syscall) -> Result:
+            outcomes = await kernel.run_outcomes(self.run.workspace, run_ids)
+            if outcomes is None:
+                raise Park("waiting for child runs", WaitRuns(tuple(run_ids), sc.seq))
+            live.append(outcomes)
+            return _carried([o.to_dict() for o in outcomes], outcomes)
+
+        value = (await self.syscall("wait", {"runs": run_ids}, execute, parks=True)).unwrap()
+        return live[0] if live else [RunOutcome.from_dict(d) for d in value]
 
     async def wait_any(self, run_ids: list[str], *, until: float | None = None) -> Ended:
         """Wait until at least one of these child runs has ended, or the clock
         passes ``until``. Returns every one of them that has ended by then,
         and the time then. Parked meanwhile, like ``wait_runs``; a timer or
         the first child's end wakes it."""
-        self._seq += 1
-        seq = self._seq
-        done = self._results.get(seq)
-        if done is not None:
-            value = Result.from_payload(done).value
-            return Ended([RunOutcome.from_dict(d) for d in value["ended"]], float(value["now"]))
         kernel = self.kernel
-        ended = await kernel.ended_children(self.run, run_ids)
-        now = time.time()
-        if not ended and (until is None or now < until):
-            raise Park("waiting for child runs", WaitRuns(tuple(run_ids), seq, True, until))
-        ws = self.run.workspace
-        result = self._carry({"ended": [o.to_dict() for o in ended], "now": now}, ended)
-        await kernel.journal.submit(
-            Append(JournalEntry(self.run.id, seq, "intent", "wait", {"runs": len(run_ids),
-                                                                      "any": True}, ws)),
-            Append(JournalEntry(self.run.id, seq, "result", "wait", result, ws)),
-        )  # fmt: skip
-        return Ended(ended, now)
+        live: list[Ended] = []
+
+        async def execute(sc: Syscall) -> Result:
+            ended = await kernel.ended_children(self.run, run_ids)
+            now = time.time()
+            if not ended and (until is None or now < until):
+                raise Park("waiting for child runs", WaitRuns(tuple(run_ids), sc.seq, True, until))
+            live.append(Ended(ended, now))
+            return _carried({"ended": [o.to_dict() for o in ended], "now": now}, ended)
+
+        req = {"runs": len(run_ids), "any": True}
+        value = (await self.syscall("wait", req, execute, parks=True)).unwrap()
+        if live:
+            return live[0]
+        return Ended([RunOutcome.from_dict(d) for d in value["ended"]], float(value["now"]))
 
     async def now(self) -> float:
         """The time, journaled: a replay sees the time the run first saw."""
@@ -518,6 +502,12 @@ class RunContext:
             return Result.of(len(run_ids))
 
         (await self.syscall("cancel", {"runs": run_ids}, execute)).unwrap()
+
+
+def _carried(value: Any, outcomes: list[RunOutcome]) -> Result:
+    """The result of a wait: children's outcomes carry their taint to the
+    run that reads them."""
+    return Result.of(value, tainted=any(o.tainted for o in outcomes))
 
 
 def _storable(op: Op) -> bool:
