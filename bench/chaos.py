@@ -248,7 +248,7 @@ class Operator:
         gov = self.rt.governance
         assert gov is not None
         for a in await gov.store.approvals.list(self.rt.workspace):
-            await self.rt.approve(a.id, by="operator")
+            await self.rt.control.approve(a.id, by="operator")
             self.f.approvals += 1
         waiting = await self.rt.store.list_runs(
             RunFilter(self.rt.workspace, statuses=[RunStatus.WAITING], limit=100_000)
@@ -477,7 +477,7 @@ async def count(rt: Runtime, book: sqlite3.Connection, f: Figures) -> None:
         if r.status is RunStatus.SUCCEEDED:
             f.lost += [f"{t}:{label}" for t in PLAN if not effects[(t, label)]]
         per_seq: collections.Counter[int] = collections.Counter()
-        for e in await rt.journal(r.id):
+        for e in await rt.history.journal(r.id):
             if e.phase != "result":
                 continue
             f.journaled_results += 1
@@ -497,7 +497,7 @@ async def said_done_but_absent(rt: Runtime, runs: list[Any], effects: Any) -> li
         if r.target != "clerk":
             continue
         intents: dict[int, Any] = {}
-        for e in await rt.journal(r.id):
+        for e in await rt.history.journal(r.id):
             if e.phase == "intent" and e.kind == "tool":
                 intents[e.seq] = e.payload
             elif e.phase == "result" and e.kind == "tool" and (e.payload or {}).get("ok"):

@@ -123,7 +123,7 @@ async def test_a_replaced_tool_is_offered_with_its_new_schema(tmp_path: Path) ->
 
         rt.add_tool(lookup_v2)  # same name, same number of tools
         run = await rt.run("clerk", "second", timeout=10)
-        journal = await rt.journal(run.id)
+        journal = await rt.history.journal(run.id)
     assert seen == [["order_id"], ["order_id", "region"]]
     results = [e.payload for e in journal if e.kind == "tool" and e.phase == "result"]
     assert results[0]["ok"] == {"order_id": "A-1", "region": "eu"}  # the new function ran

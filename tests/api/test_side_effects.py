@@ -144,7 +144,7 @@ async def test_a_hung_sync_tool_times_out_alone_on_the_runtimes_own_threads(
         rt = Runtime(store=store_for(tmp_path), agents=[agent], models=ScriptedModel(respond))
         async with rt:
             run = await rt.run("a", "go", timeout=30)
-            journal = await rt.journal(run.id)
+            journal = await rt.history.journal(run.id)
             pool = rt.kernel.threads
         results = [e.payload for e in journal if e.kind == "tool" and e.phase == "result"]
         assert [r.get("error") for r in results[:hung]] == ["hang timed out after 0.1 s"] * hung

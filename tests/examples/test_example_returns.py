@@ -170,7 +170,7 @@ def test_returns_on_the_embedded_model(returns: Path) -> None:
         rt = Runtime.from_project(returns, models={})
         await rt.store.open()
         try:
-            runs = await rt.tree(outcome["id"])
+            runs = await rt.history.tree(outcome["id"])
         finally:
             await rt.store.close()
         assert all(r.status is RunStatus.SUCCEEDED for r in runs)
@@ -273,7 +273,7 @@ def test_an_intake_of_another_order_than_the_customer_named_is_sent_back(returns
         rt = Runtime.from_project(returns, models={"default": ScriptedModel(confused)})
         async with rt:
             rec = await rt.run_workflow("returns", {"task": TASK}, timeout=60)
-            runs = await rt.tree(rec.id)
+            runs = await rt.history.tree(rec.id)
         runs.sort(key=lambda r: r.created_at)
         return rec, [str(r.input.get("task")) for r in runs if r.target == "service"]
 

@@ -67,7 +67,7 @@ async def main() -> None:
             print(f"PARKED {rec.id} {decision.seq} {decision.attempt}", flush=True)
             if DECIDE is None:
                 return
-            await rt.decide(rec.id, DECIDE)
+            await rt.control.decide(rec.id, DECIDE)
             done = await rt.wait(rec.id, timeout=60)
         print(f"END {done.status.value}", flush=True)
 

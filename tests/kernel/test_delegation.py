@@ -50,7 +50,7 @@ async def test_parallel_delegation_with_context(tmp_path: Path) -> None:
     model = boss_and_workers(asyncio.Barrier(2), seen)
     async with Runtime(store=store_for(tmp_path), agents=AGENTS, models=model) as r:
         rec = await r.run("boss", "count fruit", timeout=10)
-        tree = await r.tree(rec.id)
+        tree = await r.history.tree(rec.id)
     assert rec.status is RunStatus.SUCCEEDED
     assert '"result":"7"' in rec.output and '"result":"4"' in rec.output
     kids = [t for t in tree if t.parent_id == rec.id]
@@ -93,7 +93,7 @@ async def test_delegation_outside_the_allowed_list_is_refused(tmp_path: Path) ->
     agents = [Agent(name="worker", delegates=["helper"]), Agent(name="helper"), Agent(name="boss")]
     async with Runtime(store=store_for(tmp_path), agents=agents, models=model) as r:
         rec = await r.run("worker", "x", timeout=10)
-        assert await r.tree(rec.id) == [await r.get_run(rec.id)]
+        assert await r.history.tree(rec.id) == [await r.get_run(rec.id)]
     tool_msg = next(m.content for m in model.requests[1].messages if m.role == "tool")
     assert "may not delegate to 'boss'" in tool_msg
 
@@ -131,7 +131,7 @@ async def test_cancel_stops_the_whole_tree(tmp_path: Path) -> None:
     ) as r:
         rec = await r.submit("boss", "x")
         await asyncio.wait_for(started.wait(), 5)
-        ids = await r.cancel(rec.id)
+        ids = await r.control.cancel(rec.id)
         assert len(ids) == 2
         for rid in ids:
             assert (await r.wait(rid, timeout=5)).status is RunStatus.CANCELLED
@@ -214,7 +214,7 @@ def org_runtime(tmp_path: Path, model: Any, **kw: Any) -> Runtime:
 
 
 async def kids_of(r: Runtime, run_id: str) -> list[str]:
-    kids = [t for t in await r.tree(run_id) if t.parent_id == run_id]
+    kids = [t for t in await r.history.tree(run_id) if t.parent_id == run_id]
     return [k.target for k in sorted(kids, key=lambda k: (k.created_at, k.id))]
 
 
@@ -226,7 +226,7 @@ async def test_delegation_by_capability_is_routed_among_the_agents_the_chart_all
     async with org_runtime(tmp_path, model) as r:
         rec = await r.run("boss", "handle A-1", timeout=10)
         kids = await kids_of(r, rec.id)
-        journal = await r.journal(rec.id)
+        journal = await r.history.journal(rec.id)
     assert rec.status is RunStatus.SUCCEEDED, rec.error
     assert offered[0]["properties"]["capability"]["enum"] == ["refunds"]
     assert kids == ["w1"]  # least loaded among boss's reports; never the outsider

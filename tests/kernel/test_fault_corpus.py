@@ -190,7 +190,7 @@ async def test_a_bad_payload_ends_in_a_clear_error_in_its_own_run(crowd: Crowd, 
     bad, _ = await run_beside_innocents(crowd.rt, "worker", "bad")
     if case.error is None:  # storable: kept exactly, in the run and in its journal
         assert bad.status.value == "succeeded", bad.error
-        journal = await crowd.rt.journal(bad.id)
+        journal = await crowd.rt.history.journal(bad.id)
         stored = [e.payload for e in journal if e.phase == "result" and e.kind in ("llm", "tool")]
         if case.via == "reply":
             assert bad.output == case.payload
@@ -294,7 +294,7 @@ def delegate(agent: str, task: str) -> tuple[str, dict[str, Any]]:
 
 
 async def tree_of(rt: Runtime, rec: RunRecord) -> list[RunRecord]:
-    return await rt.tree(rec.id)
+    return await rt.history.tree(rec.id)
 
 
 async def test_self_delegation_stops_at_the_depth_limit(tmp_path: Path) -> None:
@@ -364,7 +364,7 @@ async def test_a_large_tool_result_goes_to_a_blob_and_the_model_reads_its_start(
 
     async for crowd in limited(tmp_path, script, []):
         bad, _ = await run_beside_innocents(crowd.rt, "worker", "read it")
-        journal = await crowd.rt.journal(bad.id)
+        journal = await crowd.rt.history.journal(bad.id)
         stored = next(e.payload for e in journal if e.phase == "result" and e.kind == "tool")
         assert crowd.rt.shared is not None
         whole = await crowd.rt.shared.blobs.get(stored["full"]["blob"])

@@ -39,7 +39,7 @@ async def test_openai_compatible_endpoint_with_retries(tmp_path: Path) -> None:
             retry_backoff=0.001,
         ) as rt:  # fmt: skip
             rec = await rt.run("clerk", "Can A-1001 be refunded?", timeout=30)
-            journal = await rt.journal(rec.id)
+            journal = await rt.history.journal(rec.id)
     assert rec.status is RunStatus.SUCCEEDED
     assert rec.output == "refundable"
     assert len(server.requests) == 4  # two rate-limited, then two answered
@@ -68,7 +68,7 @@ async def test_server_errors_fail_the_run_clearly_without_the_key(tmp_path: Path
             store=store_for(tmp_path), agents=[Agent(name="clerk")], models=model
         ) as rt:
             rec = await rt.run("clerk", "hello", timeout=30)
-            journal = await rt.journal(rec.id)
+            journal = await rt.history.journal(rec.id)
     assert rec.status is RunStatus.FAILED
     assert rec.error is not None and "401" in rec.error
     assert SECRET not in rec.error

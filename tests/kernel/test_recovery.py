@@ -131,9 +131,9 @@ async def test_in_doubt_call_is_surfaced_and_decided(tmp_path: Path) -> None:
         assert decision.request == {"tool": "charge", "arguments": {"amount": 30}}
         assert effects == ["charge30"]  # not repeated silently
 
-        await r2.decide(run_id, "done", "charged 30 (confirmed by the bank)")
+        await r2.control.decide(run_id, "done", "charged 30 (confirmed by the bank)")
         done = await r2.wait(run_id, timeout=10)
-        journal = await r2.journal(run_id)
+        journal = await r2.history.journal(run_id)
     assert done.status is RunStatus.SUCCEEDED
     assert effects == ["charge30"]
     results = [e.payload for e in journal if e.kind == "tool" and e.phase == "result"]
@@ -148,7 +148,7 @@ async def test_in_doubt_call_retried_on_decision(tmp_path: Path) -> None:
     gate["charge"].set()
     async with runtime(tmp_path, ScriptedModel(plan)) as r2:
         assert (await r2.wait(run_id, timeout=10)).status is RunStatus.WAITING
-        await r2.decide(run_id, "retry")
+        await r2.control.decide(run_id, "retry")
         done = await r2.wait(run_id, timeout=10)
     assert done.status is RunStatus.SUCCEEDED
     assert effects == ["charge5", "charge5"]
@@ -178,7 +178,7 @@ async def test_a_run_failed_by_a_model_outage_resumes(tmp_path: Path) -> None:
         assert rec.status is RunStatus.FAILED and "service unavailable" in (rec.error or "")
     back = ScriptedModel([ScriptedModel.final("done")])
     async with runtime(tmp_path, back) as r:
-        assert await r.resume(rec.id)
+        assert await r.control.resume(rec.id)
         done = await r.wait(rec.id, timeout=10)
     assert done.status is RunStatus.SUCCEEDED and done.output == "done"
     assert effects == ["step1"]  # the completed tool call was not repeated

@@ -167,7 +167,7 @@ async def test_unknown_agent_is_refused_before_anything_is_written(tmp_path: Pat
     async with rt(tmp_path, ScriptedModel([])) as r:
         with pytest.raises(NotFound, match="no agent named 'ghost'"):
             await r.submit("ghost", "x")
-        assert await r.runs() == []
+        assert await r.history.runs() == []
 
 
 async def test_tokens_stream_to_watchers_and_only_the_response_is_journaled(tmp_path: Path) -> None:
@@ -183,7 +183,7 @@ async def test_tokens_stream_to_watchers_and_only_the_response_is_journaled(tmp_
                     tokens.append(ev.data["text"])
                 if ev.type == "status":
                     break
-        journal = await r.journal(rec.id)
+        journal = await r.history.journal(rec.id)
     assert "".join(tokens) == "hello streaming world"
     assert len(tokens) > 1
     llm_results = [e for e in journal if e.kind == "llm" and e.phase == "result"]
@@ -198,7 +198,7 @@ async def test_usage_is_recorded_per_call(tmp_path: Path) -> None:
     resp.usage = Usage(11, 3)
     async with rt(tmp_path, ScriptedModel([resp])) as r:
         rec = await r.run("calc", "x", timeout=10)
-        journal = await r.journal(rec.id)
+        journal = await r.history.journal(rec.id)
     result = next(e for e in journal if e.kind == "llm" and e.phase == "result")
     assert result.payload["ok"]["usage"] == {"input_tokens": 11, "output_tokens": 3}
 
@@ -242,7 +242,7 @@ async def test_cancel_a_running_run(tmp_path: Path) -> None:
     async with rt(tmp_path, ScriptedModel(respond)) as r:
         rec = await r.submit("calc", "x")
         await asyncio.wait_for(started.wait(), 5)
-        assert await r.cancel(rec.id) == [rec.id]
+        assert await r.control.cancel(rec.id) == [rec.id]
         done = await r.wait(rec.id, timeout=5)
     assert done.status is RunStatus.CANCELLED
 

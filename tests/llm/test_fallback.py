@@ -54,7 +54,7 @@ async def test_a_model_that_is_down_falls_back_after_its_retries(
     server.fail_next(503, times=10)
     async with Runtime.from_project(root, env={}, retry_backoff=0.001) as rt:
         rec = await rt.run("a", "echo me", timeout=30)
-        journal = await rt.journal(rec.id)
+        journal = await rt.history.journal(rec.id)
     assert rec.status.value == "succeeded", rec.error
     assert rec.output == "echo me"  # the scripted stand-in answered
     assert len(server.requests) == 3  # the api had its own three attempts first

@@ -39,9 +39,9 @@ async def test_approve(tmp_path: Path) -> None:
         assert isinstance(parked.waiting_on, WaitApproval)
         assert parked.waiting_on.id == a.id
         assert ledger.refunds == []  # nothing happened yet
-        await rt.approve(a.id, by="olga", note="checked the order")
+        await rt.control.approve(a.id, by="olga", note="checked the order")
         done = await rt.wait(rec.id, timeout=10)
-        journal = await rt.journal(rec.id)
+        journal = await rt.history.journal(rec.id)
     assert done.status.value == "succeeded"
     assert ledger.refunds == [{"order_id": "A-1", "amount": 900.0}]
     # the run's own journal says who decided what, at the step that waited
@@ -63,7 +63,7 @@ async def test_deny_tells_the_model_why(tmp_path: Path) -> None:
     async with runtime(tmp_path, POLICY, model, ledger.tools()) as rt:
         rec = await rt.submit("clerk", "refund A-1")
         a = await next_approval(rt)
-        await rt.deny(a.id, by="olga", note="the item was never returned")
+        await rt.control.deny(a.id, by="olga", note="the item was never returned")
         done = await rt.wait(rec.id, timeout=10)
     assert done.status.value == "succeeded"
     assert ledger.refunds == []
@@ -75,9 +75,9 @@ async def test_approve_with_edited_arguments(tmp_path: Path) -> None:
     async with runtime(tmp_path, POLICY, refund_model(), ledger.tools()) as rt:
         rec = await rt.submit("clerk", "refund A-1")
         a = await next_approval(rt)
-        await rt.approve(a.id, by="olga", arguments={"order_id": "A-1", "amount": 450.0})
+        await rt.control.approve(a.id, by="olga", arguments={"order_id": "A-1", "amount": 450.0})
         await rt.wait(rec.id, timeout=10)
-        journal = await rt.journal(rec.id)
+        journal = await rt.history.journal(rec.id)
     assert ledger.refunds == [{"order_id": "A-1", "amount": 450.0}]
     intent = next(e for e in journal if e.phase == "intent" and e.kind == "tool")
     assert intent.payload["arguments"]["amount"] == 450.0  # the journal says what really ran
@@ -112,7 +112,7 @@ async def test_timeout_escalates_up_the_org_chart(tmp_path: Path) -> None:
             chain.extend(m.assignee for m in moved)
         # the supervisor, its supervisor (the team lead), then the team's owner; then it stays
         assert chain == ["boss", "lead", "dana@example.com"]
-        await rt.approve(a.id, by="dana@example.com")
+        await rt.control.approve(a.id, by="dana@example.com")
         assert (await rt.wait(rec.id, timeout=10)).status.value == "succeeded"
     conn = sqlite3.connect(tmp_path / "o.db")
     esc = [json.loads(d)["assignee"] for (d,) in
@@ -217,9 +217,9 @@ async def test_an_edited_call_that_a_rule_denies_is_denied(tmp_path: Path) -> No
     async with runtime(tmp_path, TIERS, refund_model(200.0), ledger.tools()) as rt:
         rec = await rt.submit("clerk", "refund A-1")
         a = await next_approval(rt)
-        await rt.approve(a.id, by="olga", arguments={"order_id": "A-1", "amount": 50_000.0})
+        await rt.control.approve(a.id, by="olga", arguments={"order_id": "A-1", "amount": 50_000.0})
         done = await rt.wait(rec.id, timeout=10)
-        journal = await rt.journal(rec.id)
+        journal = await rt.history.journal(rec.id)
     assert ledger.refunds == []  # the edit did not get past "deny above 10000"
     assert done.output.startswith("ERROR: the call as edited by olga is refused")
     assert "no refund above 10000" in done.output
@@ -235,7 +235,9 @@ async def test_an_edited_call_under_a_stricter_rule_needs_a_second_approval(
         rec = await rt.submit("clerk", "refund A-1")
         first = await next_approval(rt)
         assert (first.rule, first.assignee) == ("support-refunds", "support-lead")
-        await rt.approve(first.id, by="sam", arguments={"order_id": "A-1", "amount": 5000.0})
+        await rt.control.approve(
+            first.id, by="sam", arguments={"order_id": "A-1", "amount": 5000.0}
+        )
         second = await next_approval(rt)
         parked = await rt.wait(rec.id, timeout=10)
         assert ledger.refunds == []  # support may not approve what finance must
@@ -243,7 +245,7 @@ async def test_an_edited_call_under_a_stricter_rule_needs_a_second_approval(
         assert (second.rule, second.assignee) == ("finance-refunds", "finance-lead")
         assert second.request["call"]["arguments"]["amount"] == 5000.0
         assert second.request["approved"][0]["by"] == "sam"
-        await rt.approve(second.id, by="fiona")
+        await rt.control.approve(second.id, by="fiona")
         done = await rt.wait(rec.id, timeout=10)
         assert rt.governance is not None
         verdict = await rt.governance.store.audit.verify()
@@ -257,7 +259,7 @@ async def test_edited_arguments_that_are_not_valid_are_refused(tmp_path: Path) -
     async with runtime(tmp_path, POLICY, refund_model(), ledger.tools()) as rt:
         rec = await rt.submit("clerk", "refund A-1")
         a = await next_approval(rt)
-        await rt.approve(a.id, by="olga", arguments={"order_id": "A-1", "amount": "lots"})
+        await rt.control.approve(a.id, by="olga", arguments={"order_id": "A-1", "amount": "lots"})
         done = await rt.wait(rec.id, timeout=10)
     assert ledger.refunds == []
     assert "the edited arguments are not valid" in done.output

@@ -375,8 +375,8 @@ async def test_an_in_doubt_decision_needs_an_approver_and_is_audited_with_who(
         assert isinstance(parked.waiting_on, WaitDecision)
         for who in ("vic", "local"):  # a viewer, and nobody once there are people
             with pytest.raises(PermissionError, match="may not decide"):
-                await rt.decide(run_id, "done", "charged by hand", by=who)
-        await rt.decide(run_id, "done", "charged by hand", by="ana")
+                await rt.control.decide(run_id, "done", "charged by hand", by=who)
+        await rt.control.decide(run_id, "done", "charged by hand", by="ana")
         assert (await rt.wait(run_id, timeout=10)).status.value == "succeeded"
     db = tmp_path / "o.db"
     conn = sqlite3.connect(db)

@@ -64,7 +64,7 @@ async def test_usage_rides_in_the_audit_record(tmp_path: Path) -> None:
     async with runtime(tmp_path, {"prices": PRICES}, model, Ledger().tools()) as rt:
         run = await rt.run("clerk", "t0", timeout=10)
         worker = rt.kernel.worker_id
-        journal = await rt.journal(run.id)
+        journal = await rt.history.journal(run.id)
     usage = [e.payload["ok"]["usage"] for e in journal if e.kind == "llm" and e.phase == "result"]
     conn = sqlite3.connect(tmp_path / "o.db")
     rows = [json.loads(d) for (d,) in conn.execute(

@@ -30,7 +30,7 @@ async def test_a_budget_exhausted_mid_run_stops_it_cleanly(tmp_path: Path) -> No
     policy = {"prices": PRICES, "budgets": {"run": {"cost": 150}}}
     async with runtime(tmp_path, policy, model, ledger.tools(), max_active=10) as rt:
         run = await rt.run("clerk", "look them all up", timeout=10)
-        journal = await rt.journal(run.id)
+        journal = await rt.history.journal(run.id)
         gov = rt.governance
         assert gov is not None
         tally = gov.meter.run(run.id)
@@ -262,7 +262,7 @@ async def test_unpausing_a_tripped_breaker_admits_exactly_one_trial_run(tmp_path
         goods = [await rt.submit("clerk", f"good{i}") for i in range(3)]
         for g in goods:
             await _parked(rt, g.id)
-        await rt.cancel(bad.id)  # the culprit is dealt with; three runs wait
+        await rt.control.cancel(bad.id)  # the culprit is dealt with; three runs wait
         woke = await gov.unpause("agent:clerk", "olga")
         assert sorted(woke) == sorted(g.id for g in goods)
         async with asyncio.timeout(10):

@@ -47,7 +47,7 @@ async def test_a_denied_delegation_comes_back_to_the_model_and_the_run_goes_on(
     agents = [Agent(name="boss", delegates=["worker"]), Agent(name="worker")]
     async with runtime(tmp_path, DENY_DELEGATION, boss_model(seen), [], agents=agents) as rt:
         rec = await rt.run("boss", "how many apples?", timeout=20)
-        tree = await rt.tree(rec.id)
+        tree = await rt.history.tree(rec.id)
     assert rec.status is RunStatus.SUCCEEDED, rec.error
     assert rec.output == "I counted them myself: 3"
     assert seen == ["ERROR: delegation is switched off this week"]

@@ -83,7 +83,7 @@ async def test_a_supervisor_agent_decides_an_escalated_approval_within_its_right
         decided = await rt.wait(decider, timeout=10)
         done = await rt.wait(rec.id, timeout=10)
         after = await gov.store.approvals.get(a.workspace, a.run_id, a.step)
-        journal = await rt.journal(decider)
+        journal = await rt.history.journal(decider)
     assert decided.status.value == "succeeded", decided.error
     assert after is not None and (after.status, after.decided_by) == ("approved", "agent:boss")
     assert after.note == "the order was returned"
@@ -114,7 +114,7 @@ async def test_a_call_beyond_a_supervisors_rights_goes_on_up_to_a_person(
         events = await rt.bus.pending("inbox", "approvals.escalated")
         assert now is not None and (now.status, now.assignee) == ("pending", "dana@example.com")
         assert ledger.refunds == []
-        await rt.approve(a.id, by="dana@example.com")
+        await rt.control.approve(a.id, by="dana@example.com")
         done = await rt.wait(rec.id, timeout=10)
     assert asked == []  # the boss's model was never asked to approve what it may not do
     assert passed.output["passed_to"] == "dana@example.com"

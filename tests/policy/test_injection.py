@@ -92,7 +92,7 @@ async def test_no_high_risk_call_without_approval(tmp_path: Path, i: int) -> Non
         assert a.rule == "injection-containment"
         assert (a.request or {})["call"]["tool"] == "refund"
         assert refunds == []  # parked, not executed
-        await rt.deny(a.id, by="olga", note="injected")
+        await rt.control.deny(a.id, by="olga", note="injected")
         done = await rt.wait(rec.id, timeout=10)
     assert refunds == []
     assert done.output == "ERROR: olga denied this call: injected"
@@ -165,9 +165,9 @@ async def test_an_untrusted_result_cut_to_the_size_limit_still_taints_its_run(
         rec = await rt.submit("clerk", "0")
         a = await next_approval(rt)
         assert a.rule == "injection-containment" and refunds == []
-        await rt.deny(a.id, by="olga", note="injected")
+        await rt.control.deny(a.id, by="olga", note="injected")
         await rt.wait(rec.id, timeout=10)
-        journal = await rt.journal(rec.id)
+        journal = await rt.history.journal(rec.id)
     cut = next(e.payload for e in journal if e.phase == "result" and e.kind == "tool")
     assert cut["full"]["bytes"] > 280_000 and "limits.tool_result_bytes" in cut["ok"]
     assert cut["tainted"] is True  # what a restarted worker rebuilds the taint from

@@ -29,7 +29,7 @@ async def test_approval_decided_while_parking_still_wakes_the_run(tmp_path: Path
 
         async def approve_now(op: UpdateRun) -> None:
             a = gov.requested.get_nowait()  # the run asked, and is about to park
-            await rt.approve(a.id, by="olga")
+            await rt.control.approve(a.id, by="olga")
 
         store.before_park = approve_now
         rec = await rt.submit("clerk", "refund A-1")

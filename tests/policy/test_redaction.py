@@ -107,7 +107,7 @@ async def test_no_pii_in_logs_or_events(tmp_path: Path, caplog: pytest.LogCaptur
         run = await rt.run("clerk", f"who is ORD-1? write to {EMAIL}", timeout=10)
         while not queue.empty():
             events.append(queue.get_nowait())
-        journal = await rt.journal(run.id)
+        journal = await rt.history.journal(run.id)
     assert run.status.value == "succeeded"
     logs = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
     traces = "\n".join(repr(e) for e in events)

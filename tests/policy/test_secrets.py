@@ -51,7 +51,7 @@ async def test_no_secret_leaks_anywhere(tmp_path: Path, caplog: pytest.LogCaptur
         run = await rt.run("clerk", "charge order A-1", timeout=10)
         while not queue.empty():
             events.append(repr(queue.get_nowait()))
-        journal = await rt.journal(run.id)
+        journal = await rt.history.journal(run.id)
     assert seen == [SECRET]  # the tool got it, at execution
     assert run.status.value == "succeeded"
     assert "used key ***" in str(run.output) and "refused key ***" in str(run.output)
@@ -160,7 +160,7 @@ async def test_secrets_as_keys_or_encoded_reach_no_journal_prompt_file_or_log(
         await rt.governance.set_secret("database_password", ODD, "olga")
         assert logging.getLogRecordFactory() is logging.LogRecord  # nothing process-wide
         run = await rt.run("clerk", "echo", timeout=10)
-        journal = await rt.journal(run.id)
+        journal = await rt.history.journal(run.id)
     assert run.status.value == "succeeded"
     leaks = {SECRET, ODD} | set(_forms(SECRET).values()) | set(_forms(ODD).values())
     places = {
@@ -186,6 +186,6 @@ async def test_a_vault_value_set_elsewhere_is_scrubbed_once_a_tool_gets_it(
         assert rt.governance is not None
         await rt.governance.vault.set("payments_key", SECRET, "olga")  # not through set_secret
         run = await rt.run("clerk", "echo", timeout=10)
-        journal = await rt.journal(run.id)
+        journal = await rt.history.journal(run.id)
     assert SECRET not in repr(journal)
     assert not any(v in repr(journal) for v in _forms(SECRET).values())

@@ -74,7 +74,7 @@ async def refund_waits_for_a_person(rt: Any, refunds: list[Any], agent: str) -> 
     assert a.rule == "injection-containment" and a.agent == agent
     assert (a.request or {})["call"]["tool"] == "refund"
     assert refunds == []  # parked, not executed
-    await rt.deny(a.id, by="olga", note="injected")
+    await rt.control.deny(a.id, by="olga", note="injected")
     done = await rt.wait(a.run_id, timeout=10)
     assert done.status.terminal and refunds == []
 

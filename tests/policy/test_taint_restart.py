@@ -71,7 +71,7 @@ async def test_taint_survives_kill_9(tmp_path: Path) -> None:
         assert a.run_id == run_id and a.rule == "injection-containment"
         assert (a.request or {})["call"]["tool"] == "refund"
         assert refunds == []
-        await rt.approve(a.id, by="olga")
+        await rt.control.approve(a.id, by="olga")
         done = await rt.wait(run_id, timeout=30)
     assert done.status.value == "succeeded" and refunds == [("X-9", 900.0)]
 
@@ -93,7 +93,7 @@ async def test_taint_from_a_child_survives_kill_9_of_its_parent(tmp_path: Path) 
         a = await next_approval(rt, timeout=30)
         assert a.run_id == run_id and a.agent == "clerk" and a.rule == "injection-containment"
         assert refunds == []
-        await rt.deny(a.id, by="olga")
+        await rt.control.deny(a.id, by="olga")
         done = await rt.wait(run_id, timeout=30)
     assert done.status.value == "succeeded" and refunds == []
 

@@ -39,7 +39,7 @@ async def test_escalation_parks_until_a_person_answers(tmp_path: Path) -> None:
         assert decision.syscall == "escalate"
         assert decision.request["to"] == "dana@example.com"  # the team's owner
         assert "carrier API is down" in decision.request["error"]
-        await rt.decide(rec.id, "done", "shipped by hand: PU-1")
+        await rt.control.decide(rec.id, "done", "shipped by hand: PU-1")
         done = await rt.wait(rec.id, timeout=20)
     assert done.status is RunStatus.SUCCEEDED, done.error
     assert done.output == {"ship": "shipped by hand: PU-1", "after": "after shipped by hand: PU-1"}

@@ -57,7 +57,7 @@ async def test_an_output_that_passes_its_gate_reaches_its_dependents(tmp_path: P
     gate = {"schema": {"type": "object", "required": ["amount"]}, "rules": ["output.amount <= 500"]}
     async with runtime(tmp_path, quotes(90)) as rt:
         rec = await rt.run_workflow(wf(gate), timeout=20)
-        journal = await rt.journal(rec.id)
+        journal = await rt.history.journal(rec.id)
     assert rec.status is RunStatus.SUCCEEDED, rec.error
     assert rec.output == {"quote": {"amount": 90}, "mail": "mailed Mail the quote of 90"}
     (verdict,) = [e.payload for e in journal if e.kind == "gate" and e.phase == "result"]
@@ -108,7 +108,7 @@ async def test_a_failed_gate_escalates_when_the_step_says_so(tmp_path: Path) -> 
         assert decision.syscall == "escalate"
         assert decision.request["to"] == "dana@example.com"
         assert "rule 'output.amount <= 500' does not hold" in decision.request["error"]
-        await rt.decide(rec.id, "done", {"amount": 450})  # a person quotes it
+        await rt.control.decide(rec.id, "done", {"amount": 450})  # a person quotes it
         done = await rt.wait(rec.id, timeout=20)
     assert done.status is RunStatus.SUCCEEDED, done.error
     assert done.output == {"quote": {"amount": 450}, "mail": "mailed Mail the quote of 450"}
@@ -135,7 +135,7 @@ async def test_a_judge_model_decides_a_gate_through_the_kernel(tmp_path: Path) -
     gate = {"criteria": [{"name": "plausible", "judge": "The amount is a plausible price."}]}
     async with runtime(tmp_path, judged(verdicts, asked)) as rt:
         rec = await rt.run_workflow(wf(gate), timeout=20)
-        journal = await rt.journal(rec.id)
+        journal = await rt.history.journal(rec.id)
     assert rec.status is RunStatus.SUCCEEDED, rec.error
     assert rec.output["quote"] == {"amount": 90}
     # the workflow run parked and was replayed from its journal at each child's

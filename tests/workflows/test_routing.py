@@ -244,7 +244,7 @@ async def test_a_supervisors_routing_choice_is_a_governed_syscall_of_the_workflo
                        governance=frozen) as rt:  # fmt: skip
         rec = await rt.run_workflow(spec, timeout=20)
         got = await targets(rt, rec.id)
-        journal = await rt.journal(rec.id)
+        journal = await rt.history.journal(rec.id)
         assert rt.governance is not None
         audit = [(r.actor, r.action) for r in await rt.governance.store.audit.rows()]
     assert rec.status is RunStatus.SUCCEEDED, rec.error

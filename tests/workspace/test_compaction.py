@@ -58,7 +58,7 @@ async def test_long_conversation_stays_in_budget_and_keeps_the_early_fact(
     async with Runtime(store=store_for(tmp_path), agents=[agent], tools=[fetch_page],
                        models=model) as rt:  # fmt: skip
         rec = await rt.run("reader", "Read all pages of the archive, then tell me the code.")
-        journal = await rt.journal(rec.id)
+        journal = await rt.history.journal(rec.id)
     assert rec.status.value == "succeeded", rec.error
     assert rec.output == "The vault code is 4471."
     sizes = [estimate_tokens(r.messages, r.tools) for r in model.requests]
@@ -89,7 +89,7 @@ async def test_a_delegation_carries_a_structured_handoff(tmp_path: Path) -> None
     async with Runtime(store=store_for(tmp_path), agents=agents,
                        models=ScriptedModel(boss_model)) as rt:  # fmt: skip
         rec = await rt.run("boss", "handle the return of A-1", timeout=10)
-        kids = [r for r in await rt.tree(rec.id) if r.parent_id == rec.id]
+        kids = [r for r in await rt.history.tree(rec.id) if r.parent_id == rec.id]
     assert rec.status.value == "succeeded"
     (child,) = kids
     assert child.input["handoff"] == handoff

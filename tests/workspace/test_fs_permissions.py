@@ -82,7 +82,7 @@ async def test_no_crafted_path_reaches_another_teams_folder(tmp_path: Path) -> N
         await rt.files.put_as("ada", TARGET, SECRET.encode())
         await rt.files.put_as("ada", "teams/sales/plan.txt", b"sell more kettles")
         rec = await rt.run("seller", "read everything you can", timeout=30)
-        journal = await rt.journal(rec.id)
+        journal = await rt.history.journal(rec.id)
     assert rec.status.value == "succeeded", rec.error
     assert "7781" not in rec.output
     assert "sell more kettles" in rec.output  # its own team's file it may read

@@ -46,7 +46,7 @@ async def test_retention_frees_what_the_policy_lets_go(tmp_path: Path) -> None:
         _, data = await rt.files.read_as("ada", "teams/sales/doc.txt")
         assert data.startswith(b"version 3")
         assert (await rt.get_run(parked)).status.value == "waiting"
-        assert await rt.journal(parked)  # its journal stays
+        assert await rt.history.journal(parked)  # its journal stays
         again = await apply_retention(shared.store, shared.blobs, policy, now=later,
                                       blob_grace=0)  # fmt: skip
         assert again.freed_bytes == 0

@@ -227,13 +227,13 @@ async def resume(
             queue = rt.kernel.events.subscribe(None)
             if decide is not None:
                 try:
-                    await rt.decide(rec.id, decide, value, by=by)
+                    await rt.control.decide(rec.id, decide, value, by=by)
                 except (ValueError, PermissionError) as exc:
                     raise CliError(str(exc)) from None
             elif rec.status.value == "failed" or (
                 rec.status.value == "waiting" and not (type(w) is WaitRuns and w.runs)
             ):
-                await rt.resume(rec.id)
+                await rt.control.resume(rec.id)
             progress = Progress(rt, con)
             progress.start(target.id, target.target, 0, target.input, " (resumed)")
             with live_area(progress, con.is_terminal):
@@ -319,8 +319,8 @@ async def runs(state: State, *, all_runs: bool, limit: int, status: str | None) 
 async def _tokens(rt: Runtime, run: RunRecord, *, deep: bool) -> int:
     """Tokens of a run (and, when ``deep``, of its descendants)."""
     total = 0
-    for r in await rt.tree(run.id) if deep else [run]:
-        for e in await rt.journal(r.id):
+    for r in await rt.history.tree(run.id) if deep else [run]:
+        for e in await rt.history.journal(r.id):
             if e.phase == "result" and e.kind == "llm" and isinstance(e.payload, dict):
                 usage = (e.payload.get("ok") or {}).get("usage") or {}
                 total += int(usage.get("input_tokens", 0)) + int(usage.get("output_tokens", 0))
@@ -336,7 +336,7 @@ async def cancel(state: State, run_id: str) -> int:
         if rec.status.terminal:
             con.print(safe(f"run {rec.id} already {rec.status.value}; nothing to cancel"))
             return common.EXIT_OK
-        ids = await rt.cancel(rec.id)
+        ids = await rt.control.cancel(rec.id)
         for rid in ids:
             now = await rt.store.get_run(rt.workspace, rid)
             line = safe(f"{rid} ")

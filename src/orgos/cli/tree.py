@@ -134,8 +134,8 @@ def child_ids(step: Step) -> list[str]:
 async def load_tree(rt: Runtime, run_id: str) -> RunNode:
     """The run named by ``run_id`` (an id or a unique prefix) and its descendants."""
     root = await rt.get_run(run_id)
-    runs = await rt.tree(root.id)
-    nodes = {r.id: RunNode(r, await rt.journal(r.id)) for r in sorted(runs, key=_created)}
+    runs = await rt.history.tree(root.id)
+    nodes = {r.id: RunNode(r, await rt.history.journal(r.id)) for r in sorted(runs, key=_created)}
     for node in nodes.values():
         node.steps = steps_of(node.journal)
         parent = nodes.get(node.run.parent_id or "")
