@@ -266,7 +266,7 @@ class Operator:
             else:
                 action, value = ("retry" if self.rng.random() < 0.75 else "not-done"), None
             try:
-                await self.rt.kernel.decide(r.id, action, value, attempt=attempt)
+                await self.rt.kernel.recovery.decide(r.id, action, value, attempt=attempt)
             except ValueError:
                 continue  # answered or changed meanwhile: look again next time
             self.f.decisions[action] = self.f.decisions.get(action, 0) + 1

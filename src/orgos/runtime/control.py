@@ -44,7 +44,7 @@ class Control:
         workspace has people. Journaled and audited with who answered."""
         if self.governance is not None:
             await self.governance.may_decide(by)
-        await self.kernel.decide(run_id, action, value, by=by)
+        await self.kernel.recovery.decide(run_id, action, value, by=by)
 
     async def cancel(self, run_id: str) -> list[str]:
         """Stop a run and all its descendants, wherever they execute."""

@@ -147,7 +147,9 @@ class Runtime:
             self.add_agent(spec)
         self._install_programs()
         #: Files, memory and bus (on the store's repositories); see orgos.shared.
-        self.shared: SharedWorkspace | None = self._shared_workspace(people, file_limits, embedder, memory_search)
+        self.shared: SharedWorkspace | None = self._shared_workspace(
+            people, file_limits, embedder, memory_search
+        )
         self.governance = build_governance(governance, self.org, self.assembly.agents)
         self._install_services()
         self.control = Control(self.kernel, self.governance)
