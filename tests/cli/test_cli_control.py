@@ -278,7 +278,7 @@ async def tree_waiting_for_an_approval(project: Path) -> tuple[str, str]:
         assert rt.governance is not None
         events = rt.kernel.events.subscribe(None)
         rec = await rt.submit("boss", "refund the customer")
-        a = await asyncio.wait_for(rt.governance.requested.get(), timeout=30)
+        a = await asyncio.wait_for(rt.governance.approvals.requested.get(), timeout=30)
         async with asyncio.timeout(30):  # the boss waits for the child, which waits for a person
             while not ((ev := await events.get()).run_id == rec.id and ev.type == "status"
                        and ev.data["status"] == "waiting"):  # fmt: skip

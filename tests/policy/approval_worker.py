@@ -51,7 +51,7 @@ async def main() -> None:
         if SUBMIT:
             rec = await rt.submit("clerk", "refund order A-1")
             assert rt.governance is not None
-            a = await asyncio.wait_for(rt.governance.requested.get(), 30)
+            a = await asyncio.wait_for(rt.governance.approvals.requested.get(), 30)
             print(f"PARKED {a.id} {rec.id}", flush=True)
         runs = await rt.store.list_runs(RunFilter(rt.workspace, limit=10))
         print("READY", flush=True)

@@ -85,7 +85,7 @@ def runtime(
 
 async def next_approval(rt: Runtime, timeout: float = 10.0) -> Approval:
     assert rt.governance is not None
-    return await asyncio.wait_for(rt.governance.requested.get(), timeout)
+    return await asyncio.wait_for(rt.governance.approvals.requested.get(), timeout)
 
 
 def tool_messages(model: ScriptedModel) -> list[str]:

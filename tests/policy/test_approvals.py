@@ -105,10 +105,10 @@ async def test_timeout_escalates_up_the_org_chart(tmp_path: Path) -> None:
         rec = await rt.submit("clerk", "refund A-1")
         a = await next_approval(rt)
         assert a.assignee == "olga"
-        assert await gov.escalate_due(now=time.time() + 30) == []  # not yet due
+        assert await gov.approvals.escalate_due(now=time.time() + 30) == []  # not yet due
         chain = []
         for k in range(1, 5):
-            moved = await gov.escalate_due(now=time.time() + 61 * k)
+            moved = await gov.approvals.escalate_due(now=time.time() + 61 * k)
             chain.extend(m.assignee for m in moved)
         # the supervisor, its supervisor (the team lead), then the team's owner; then it stays
         assert chain == ["boss", "lead", "dana@example.com"]
@@ -272,7 +272,7 @@ async def test_invalid_arguments_never_ask_for_an_approval(tmp_path: Path) -> No
     async with runtime(tmp_path, every_refund, model, ledger.tools()) as rt:
         rec = await rt.run("clerk", "refund A-1", timeout=10)
         assert rt.governance is not None
-        assert rt.governance.requested.empty()
+        assert rt.governance.approvals.requested.empty()
         assert await rt.governance.store.approvals.list(rt.workspace, status=None) == []
     assert rec.status.value == "succeeded"
     assert rec.output.startswith("ERROR: invalid arguments for refund: amount")

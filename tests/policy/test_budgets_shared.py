@@ -48,15 +48,15 @@ async def test_two_workers_see_each_others_spend(
         ]  # both started before anything was spent
         first = await one.run("clerk", "t0", timeout=10)
         assert first.status.value == "succeeded"
-        spent = one.governance.meter.day.tokens  # type: ignore[union-attr]
+        spent = one.governance.budgets.meter.day.tokens  # type: ignore[union-attr]
         assert spent >= 30  # one run is over every budget above
         late = await two.run("clerk", "t1", timeout=10)
         assert late.status.value == "failed" and why in (late.error or ""), late.error
         # and the other way round: what two spent (nothing) does not count twice
-        assert two.governance.meter.day.tokens == spent  # type: ignore[union-attr]
+        assert two.governance.budgets.meter.day.tokens == spent  # type: ignore[union-attr]
         again = await one.run("clerk", "t2", timeout=10)
         assert again.status.value == "failed" and why in (again.error or "")
-        assert one.governance.meter.day.tokens == spent  # type: ignore[union-attr]
+        assert one.governance.budgets.meter.day.tokens == spent  # type: ignore[union-attr]
 
 
 async def test_usage_rides_in_the_audit_record(tmp_path: Path) -> None:

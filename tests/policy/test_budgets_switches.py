@@ -33,7 +33,7 @@ async def test_a_budget_exhausted_mid_run_stops_it_cleanly(tmp_path: Path) -> No
         journal = await rt.history.journal(run.id)
         gov = rt.governance
         assert gov is not None
-        tally = gov.meter.run(run.id)
+        tally = gov.budgets.meter.run(run.id)
     assert run.status.value == "failed"
     assert (
         run.error is not None and "budget exhausted: run" in run.error and "of its 150" in run.error
@@ -58,7 +58,7 @@ async def test_daily_agent_and_team_budgets_and_usage(tmp_path: Path) -> None:
         outcomes = [await rt.run(("clerk", "other")[i % 2], f"t{i}", timeout=10) for i in range(12)]
         gov = rt.governance
         assert gov is not None
-        spent = gov.meter.teams["support"].tokens
+        spent = gov.budgets.meter.teams["support"].tokens
     ok = [r for r in outcomes if r.status.value == "succeeded"]
     stopped = [r for r in outcomes if r.status.value == "failed"]
     assert ok and stopped and outcomes.index(stopped[0]) == len(ok)  # all fine, then all stopped
@@ -117,14 +117,14 @@ async def test_pause_and_resume_an_agent_a_team_and_everything(tmp_path: Path) -
         assert gov is not None
         for scope, blocked, free in (("agent:clerk", "clerk", "other"),
                                      ("team:sales", "other", "clerk"), ("all", "clerk", None)):  # fmt: skip
-            await gov.pause(scope, "maintenance", "olga")
+            await gov.switches.pause(scope, "maintenance", "olga")
             parked = await rt.submit(blocked, "task")
             if free is not None:
                 assert (await rt.run(free, "task", timeout=10)).status.value == "succeeded"
             rec = await _parked(rt, parked.id)
             assert rec.waiting_on == WaitPaused(scope)
             assert rec.error is not None and "maintenance" in rec.error
-            woke = await gov.unpause(scope, "olga")
+            woke = await gov.switches.unpause(scope, "olga")
             assert parked.id in woke
             assert (await rt.wait(parked.id, timeout=10)).status.value == "succeeded"
 
@@ -186,9 +186,9 @@ async def test_pausing_an_agent_or_team_that_does_not_exist_is_refused(tmp_path:
         gov = rt.governance
         assert gov is not None
         with pytest.raises(ValueError, match="no agent named 'clerc' to pause; agents: clerk"):
-            await gov.pause("agent:clerc", "typo", "olga")
+            await gov.switches.pause("agent:clerc", "typo", "olga")
         with pytest.raises(ValueError, match="no team named 'suport' to pause; teams: support"):
-            await gov.pause("team:suport", "typo", "olga")
+            await gov.switches.pause("team:suport", "typo", "olga")
         assert await gov.store.governance.switches(rt.workspace) == {}
 
 
@@ -263,7 +263,7 @@ async def test_unpausing_a_tripped_breaker_admits_exactly_one_trial_run(tmp_path
         for g in goods:
             await _parked(rt, g.id)
         await rt.control.cancel(bad.id)  # the culprit is dealt with; three runs wait
-        woke = await gov.unpause("agent:clerk", "olga")
+        woke = await gov.switches.unpause("agent:clerk", "olga")
         assert sorted(woke) == sorted(g.id for g in goods)
         async with asyncio.timeout(10):
             await first.wait()

@@ -57,7 +57,7 @@ async def test_an_escalation_notifies_the_next_one_up(tmp_path: Path) -> None:
         await rt.submit("clerk", "refund A-1")
         a = await next_approval(rt)
         assert await rt.bus.pending("inbox", "approvals.escalated") == []
-        moved = await gov.escalate_due(now=time.time() + 61)
+        moved = await gov.approvals.escalate_due(now=time.time() + 61)
         events = await rt.bus.pending("inbox", "approvals.escalated")
     assert [m.assignee for m in moved] == ["boss"]
     assert [e.data["assignee"] for e in events] == ["boss"]
@@ -77,9 +77,9 @@ async def test_a_supervisor_agent_decides_an_escalated_approval_within_its_right
         assert gov is not None
         rec = await rt.submit("clerk", "refund A-1")
         a = await next_approval(rt)
-        await gov.escalate_due(now=time.time() + 61)
-        (decider,) = await gov.hand_over()
-        assert await gov.hand_over() == []  # asked once
+        await gov.approvals.escalate_due(now=time.time() + 61)
+        (decider,) = await gov.approvals.hand_over()
+        assert await gov.approvals.hand_over() == []  # asked once
         decided = await rt.wait(decider, timeout=10)
         done = await rt.wait(rec.id, timeout=10)
         after = await gov.store.approvals.get(a.workspace, a.run_id, a.step)
@@ -107,8 +107,8 @@ async def test_a_call_beyond_a_supervisors_rights_goes_on_up_to_a_person(
         await rt.bus.subscribe("inbox", "approvals.escalated")
         rec = await rt.submit("clerk", "refund A-1")
         a = await next_approval(rt)
-        await gov.escalate_due(now=time.time() + 61)
-        (decider,) = await gov.hand_over()
+        await gov.approvals.escalate_due(now=time.time() + 61)
+        (decider,) = await gov.approvals.hand_over()
         passed = await rt.wait(decider, timeout=10)
         now = await gov.store.approvals.get(a.workspace, a.run_id, a.step)
         events = await rt.bus.pending("inbox", "approvals.escalated")

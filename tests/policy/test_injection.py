@@ -126,7 +126,7 @@ async def test_taint_passes_to_delegated_runs(tmp_path: Path) -> None:
     rt2 = runtime(tmp_path, POLICY, ScriptedModel(respond), tools(refunds), agents=agents)
     async with rt2:
         assert rt2.governance is not None
-        await rt2.governance.decide(a.id, approve=True, by="olga")
+        await rt2.governance.approvals.decide(a.id, approve=True, by="olga")
         await rt2.wait(a.run_id, timeout=10)
     assert refunds == [("X-9", 900.0)]  # only after the person said yes
 

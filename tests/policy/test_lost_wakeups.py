@@ -28,7 +28,7 @@ async def test_approval_decided_while_parking_still_wakes_the_run(tmp_path: Path
         assert gov is not None
 
         async def approve_now(op: UpdateRun) -> None:
-            a = gov.requested.get_nowait()  # the run asked, and is about to park
+            a = gov.approvals.requested.get_nowait()  # the run asked, and is about to park
             await rt.control.approve(a.id, by="olga")
 
         store.before_park = approve_now
@@ -46,11 +46,11 @@ async def test_unpause_while_parking_still_wakes_the_run(tmp_path: Path) -> None
     async with runtime(tmp_path, {}, model, ledger.tools(), store=store) as rt:
         gov = rt.governance
         assert gov is not None
-        await gov.pause("agent:clerk", "incident", actor="olga")
+        await gov.switches.pause("agent:clerk", "incident", actor="olga")
 
         async def unpause_now(op: UpdateRun) -> None:
             assert isinstance(op.waiting_on, WaitPaused)
-            await gov.unpause("agent:clerk", actor="olga")
+            await gov.switches.unpause("agent:clerk", actor="olga")
 
         store.before_park = unpause_now
         rec = await rt.submit("clerk", "look A-1 up")

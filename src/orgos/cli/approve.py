@@ -81,7 +81,7 @@ async def answer_approval(
         return False
     approve, edited, note = answer
     try:
-        await gov.decide(a.id, approve=approve, by=person, note=note, arguments=edited)
+        await gov.approvals.decide(a.id, approve=approve, by=person, note=note, arguments=edited)
     except ValueError as exc:  # decided meanwhile, elsewhere (orgos approvals): it goes on
         con.print(Text(f"  {short(str(exc), None)}", style="yellow"))
         return True

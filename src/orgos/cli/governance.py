@@ -129,7 +129,7 @@ def approvals_list(
     require(state, "approvals.list")
 
     async def go(rt: Runtime, gov: Governance) -> int:
-        await gov.escalate_due()
+        await gov.approvals.escalate_due()
         items = await gov.store.approvals.list(rt.workspace, status=None if all_ else "pending")
         if as_json:
             _print_json([_approval_doc(a) for a in items])
@@ -241,7 +241,7 @@ def usage(
             agent = u.run_target
             team = gov.chart.team_of(agent) if gov.chart else None
             name = u.run_id if by == "run" else agent if by == "agent" else (team or "(no team)")
-            groups.setdefault(name, Tally()).add(*gov._priced(u))
+            groups.setdefault(name, Tally()).add(*gov.budgets.priced(u))
         if not groups:
             _print("no model calls in that period")
             return EXIT_OK
@@ -269,7 +269,7 @@ def pause(
 
     async def go(rt: Runtime, gov: Governance) -> int:
         try:
-            done = await gov.pause(scope, reason, person)
+            done = await gov.switches.pause(scope, reason, person)
         except ValueError as exc:
             raise CliError(str(exc)) from None
         _print(f"{scope} paused" if done else f"{scope} was already paused")
@@ -285,7 +285,7 @@ def unpause(ctx: typer.Context, scope: Annotated[str, _SCOPE]) -> None:
 
     async def go(rt: Runtime, gov: Governance) -> int:
         try:
-            woke = await gov.unpause(scope, person)
+            woke = await gov.switches.unpause(scope, person)
         except ValueError as exc:
             raise CliError(str(exc)) from None
         _print(f"{scope} resumed; {len(woke)} parked run(s) queued again")

@@ -115,7 +115,9 @@ class SupervisorDecision:
 
         async def decide(sc: Syscall) -> Result:
             try:
-                a = await gov.decide(approval_id, approve=approve, by=f"agent:{me}", note=note)
+                a = await gov.approvals.decide(
+                    approval_id, approve=approve, by=f"agent:{me}", note=note
+                )
             except ValueError as exc:  # decided meanwhile (by a person, say)
                 return Result.fail(str(exc), code="decided")
             return Result.of(a.status)

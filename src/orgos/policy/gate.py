@@ -104,7 +104,7 @@ class ApprovalGate:
             assert found is not None
             return found
         if a.status == "pending":
-            gov.requested.put_nowait(a)
+            gov.approvals.requested.put_nowait(a)
         return a
 
     def _waiting(self, sc: Syscall, a: Approval) -> Verdict:

@@ -31,31 +31,29 @@ async def admit(gov: Governance, scope: str, reason: str, run_id: str) -> bool:
     if not await gov.store.governance.replace_switch(
         gov.workspace, scope, reason, TRIAL + run_id, "breaker"
     ):
-        await gov._refresh_switches()  # another run took it first
+        await gov.switches.refresh()  # another run took it first
         return False
-    gov._paused[scope] = TRIAL + run_id
+    gov.switches.paused[scope] = TRIAL + run_id
     return True
 
 
 def ended(gov: Governance, run: RunRecord) -> None:
     """A run ended on this worker (kernel hook): if it was the trial, settle it."""
     scope = "agent:" + run.target
-    if gov._paused.get(scope) != TRIAL + run.id:
+    if gov.switches.paused.get(scope) != TRIAL + run.id:
         return
-    task = asyncio.get_running_loop().create_task(_settle(gov, scope, run))
-    gov._tasks.add(task)
-    task.add_done_callback(gov._tasks.discard)
+    gov.switches.keep(asyncio.get_running_loop().create_task(_settle(gov, scope, run)))
 
 
 async def _settle(gov: Governance, scope: str, run: RunRecord) -> None:
     held = TRIAL + run.id
     if run.status is RunStatus.SUCCEEDED:
         if await gov.store.governance.replace_switch(gov.workspace, scope, held, None, "breaker"):
-            await gov.woke_by_lift()
+            await gov.switches.woke_by_lift()
     elif run.status is RunStatus.CANCELLED:
         await gov.store.governance.replace_switch(gov.workspace, scope, held, TRIAL, "breaker")
-        await gov.woke_by_lift()  # the others may try for the slot again
+        await gov.switches.woke_by_lift()  # the others may try for the slot again
     else:
         why = f"breaker: the trial run {run.id} after unpausing {run.status.value}"
         await gov.store.governance.replace_switch(gov.workspace, scope, held, why, "breaker")
-    await gov._refresh_switches()
+    await gov.switches.refresh()

@@ -25,11 +25,13 @@ class Control:
         self, approval_id: str, *, by: str, note: str | None = None, arguments: Any = None
     ) -> None:
         """Approve a parked call (``arguments``: edited ones); the run goes on."""
-        await self._gov().decide(approval_id, approve=True, by=by, note=note, arguments=arguments)
+        await self._gov().approvals.decide(
+            approval_id, approve=True, by=by, note=note, arguments=arguments
+        )
 
     async def deny(self, approval_id: str, *, by: str, note: str | None = None) -> None:
         """Deny a parked call; the run goes on and its model reads the denial."""
-        await self._gov().decide(approval_id, approve=False, by=by, note=note)
+        await self._gov().approvals.decide(approval_id, approve=False, by=by, note=note)
 
     def _gov(self) -> Governance:
         if self.governance is None:
@@ -43,7 +45,7 @@ class Control:
         as ``by``: with governance, a person who may decide approvals once the
         workspace has people. Journaled and audited with who answered."""
         if self.governance is not None:
-            await self.governance.may_decide(by)
+            await self.governance.approvals.may_decide(by)
         await self.kernel.recovery.decide(run_id, action, value, by=by)
 
     async def cancel(self, run_id: str) -> list[str]:
