@@ -22,7 +22,7 @@ async def test_a_cancelled_waiter_does_not_cancel_the_commit_others_wait_for(
 ) -> None:
     store = SQLiteStore(tmp_path / "o.db")
     await store.open()
-    await store.register_worker(WorkerInfo("w-1", socket.gethostname(), os.getpid(),
+    await store.workers.register(WorkerInfo("w-1", socket.gethostname(), os.getpid(),
                                            time.time() + 60))  # fmt: skip
     journal = Journal(store, "w-1")
     journal.start()

@@ -79,7 +79,7 @@ def test_no_wait_and_an_unknown_one() -> None:
 async def test_a_store_keeps_each_wait_as_the_json_of_before(store: Store) -> None:
     """Every record reads back equal, and the row holds the JSON orgos wrote before."""
     wid = "w"
-    await store.register_worker(WorkerInfo(wid, "host", 1, time.time() + 60))
+    await store.workers.register(WorkerInfo(wid, "host", 1, time.time() + 60))
     for i, (record, doc) in enumerate(SHAPES):
         rid = f"r{i}"
         rec = RunRecord(rid, "acme", "agent", "a", 1, {"task": rid}, root_id=rid,

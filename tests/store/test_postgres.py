@@ -44,7 +44,7 @@ def run(rid: str, **kw: object) -> RunRecord:
 
 
 async def worker(store: PostgresStore, wid: str) -> str:
-    await store.register_worker(WorkerInfo(wid, "host", 1, time.time() + 60))
+    await store.workers.register(WorkerInfo(wid, "host", 1, time.time() + 60))
     return wid
 
 

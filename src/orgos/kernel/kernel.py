@@ -231,7 +231,7 @@ class Kernel:
         self.deadlines.close()
         await self.journal.close()
         with contextlib.suppress(Exception):
-            await self.store.remove_worker(self.worker_id)
+            await self.store.workers.remove(self.worker_id)
 
     async def __aenter__(self) -> Kernel:
         await self.start()

@@ -41,9 +41,9 @@ class Recovery:
         be resumed at once rather than after their lease runs out."""
         k = self.kernel
         host, n = socket.gethostname(), 0
-        for w in await k.store.list_workers():
+        for w in await k.store.workers.all():
             if w.id != k.worker_id and not w.fenced and w.host == host and not pid_alive(w.pid):
-                await k.store.fence_worker(w.id)
+                await k.store.workers.fence(w.id)
                 n += 1
         return n
 

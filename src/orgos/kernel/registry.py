@@ -18,7 +18,7 @@ class AgentRegistry:
 
     async def register(self, workspace: str, spec: AgentSpec) -> int:
         """Store the spec; a changed spec gets the next version number."""
-        v = await self._store.put_agent_version(
+        v = await self._store.agents.put_version(
             workspace, spec.name, spec.digest(), spec.model_dump(mode="json")
         )
         self._cache[(workspace, spec.name, v.version)] = spec
@@ -29,7 +29,7 @@ class AgentRegistry:
         v = self._latest.get((workspace, name))
         if v is not None:
             return v
-        rec = await self._store.get_agent_version(workspace, name)
+        rec = await self._store.agents.get_version(workspace, name)
         if rec is None:
             raise NotFound(f"no agent named {name!r} in workspace {workspace!r}")
         return rec.version
@@ -41,7 +41,7 @@ class AgentRegistry:
         key = (workspace, name, version)
         spec = self._cache.get(key)
         if spec is None:
-            rec = await self._store.get_agent_version(workspace, name, version)
+            rec = await self._store.agents.get_version(workspace, name, version)
             if rec is None:
                 raise NotFound(f"agent {name!r} has no version {version}")
             spec = self._cache[key] = AgentSpec.model_validate(rec.spec)

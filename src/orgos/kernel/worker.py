@@ -41,7 +41,7 @@ class WorkerLoop:
     async def join(self) -> None:
         """Register this worker (with its lease) and open its journal."""
         k = self.kernel
-        await k.store.register_worker(
+        await k.store.workers.register(
             WorkerInfo(k.worker_id, socket.gethostname(), os.getpid(), time.time() + k.lease_ttl)
         )
         k.journal.start()
@@ -105,7 +105,7 @@ class WorkerLoop:
             try:
                 if time.monotonic() - last_renew >= every:
                     last_renew = time.monotonic()
-                    if not await k.store.renew_worker(k.worker_id, time.time() + k.lease_ttl):
+                    if not await k.store.workers.renew(k.worker_id, time.time() + k.lease_ttl):
                         await self.fenced()
                         continue
                 for rid in await k.store.cancel_requests(k.worker_id):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from orgos.store.repos import (
+        AgentsRepo,
         ApprovalsRepo,
         AuditRepo,
         BlobsRepo,
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
         RetentionRepo,
         SchedulingRepo,
         UsageRepo,
+        WorkersRepo,
     )
 
 from orgos.store.waiting import Waiting
@@ -224,13 +226,18 @@ Listener = Callable[[Change], None]
 
 
 class Store(Protocol):
-    """Everything orgos keeps. The store itself is the runs, journal and
-    leases repository (the kernel's hot path); the other tables are behind
-    the repositories it holds (``orgos.store.repos``). SQLite and PostgreSQL
-    implement it and pass ``orgos.testing.conformance``."""
+    """Everything orgos keeps. The store itself is the runs and journal
+    repository (the kernel's hot path); the other tables (workers and their
+    leases, agent versions, ...) are behind the repositories it holds
+    (``orgos.store.repos``). SQLite and PostgreSQL implement it and pass
+    ``orgos.testing.conformance``."""
 
     durability: Durability
 
+    @property
+    def workers(self) -> WorkersRepo: ...
+    @property
+    def agents(self) -> AgentsRepo: ...
     @property
     def scheduling(self) -> SchedulingRepo: ...
     @property
@@ -314,23 +321,7 @@ class Store(Protocol):
         """Make a waiting or failed run claimable again (``orgos resume``)."""
         ...
 
-    # --- workers, leases, fencing ---------------------------------------------
-    async def register_worker(self, info: WorkerInfo) -> None: ...
-
-    async def renew_worker(self, worker_id: str, lease_until: float) -> bool:
-        """Extend a live worker's lease; False if it was fenced meanwhile."""
-        ...
-
-    async def remove_worker(self, worker_id: str) -> None:
-        """A clean shutdown: release this worker's unfinished runs."""
-        ...
-
-    async def list_workers(self) -> list[WorkerInfo]: ...
-
-    async def fence_worker(self, worker_id: str) -> None:
-        """Declare a worker dead: its runs become claimable, its writes fail."""
-        ...
-
+    # --- claims ----------------------------------------------------------------
     async def claim_runs(
         self,
         worker_id: str,
@@ -344,18 +335,4 @@ class Store(Protocol):
         workspace's): queued ones nobody owns, and unfinished ones whose
         owner's lease expired (that owner is fenced). With ``roots``, only
         runs of those trees. Each claim increments the run's fence token."""
-        ...
-
-    # --- agent versions -------------------------------------------------------
-    async def put_agent_version(
-        self, workspace: str, name: str, digest: str, spec: dict[str, Any]
-    ) -> AgentVersion:
-        """Store a spec; if its digest equals the latest version's, return that
-        version instead of making a new one."""
-        ...
-
-    async def get_agent_version(
-        self, workspace: str, name: str, version: int | None = None
-    ) -> AgentVersion | None:
-        """A given version, or the latest when ``version`` is None."""
         ...

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any, Protocol
 
-from orgos.store.base import RunRecord
+from orgos.store.base import AgentVersion, RunRecord, WorkerInfo
 from orgos.store.outcome import RunOutcome
 from orgos.store.records import (
     Approval,
@@ -44,6 +44,48 @@ from orgos.store.records import (
 
 #: Where a store gets the audit key when it writes records (None: keyless).
 KeySource = Callable[[], bytes | None]
+
+
+class WorkersRepo(Protocol):
+    """The workers sharing the store, their leases and fences. A fenced
+    worker's runs are claimable by others and its writes fail."""
+
+    async def register(self, info: WorkerInfo) -> None:
+        """Join (or join again under this id): live, with its lease."""
+        ...
+
+    async def renew(self, worker_id: str, lease_until: float) -> bool:
+        """Extend a live worker's lease; False if it was fenced meanwhile."""
+        ...
+
+    async def remove(self, worker_id: str) -> None:
+        """A clean shutdown: release this worker's unfinished runs."""
+        ...
+
+    async def all(self) -> list[WorkerInfo]:
+        """Every registered worker."""
+        ...
+
+    async def fence(self, worker_id: str) -> None:
+        """Declare a worker dead: its runs become claimable, its writes fail."""
+        ...
+
+
+class AgentsRepo(Protocol):
+    """The versions of agents' specs, per workspace."""
+
+    async def put_version(
+        self, workspace: str, name: str, digest: str, spec: dict[str, Any]
+    ) -> AgentVersion:
+        """Store a spec; if its digest equals the latest version's, return that
+        version instead of making a new one."""
+        ...
+
+    async def get_version(
+        self, workspace: str, name: str, version: int | None = None
+    ) -> AgentVersion | None:
+        """A given version, or the latest when ``version`` is None."""
+        ...
 
 
 class SchedulingRepo(Protocol):

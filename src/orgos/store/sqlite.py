@@ -18,7 +18,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,7 +26,6 @@ from orgos.errors import FencedOut
 from orgos.store import audit as audit_sql
 from orgos.store import codec, lifecycle
 from orgos.store.base import (
-    AgentVersion,
     Append,
     Durability,
     InsertRun,
@@ -37,7 +36,6 @@ from orgos.store.base import (
     RunRecord,
     UpdateRun,
     Usage,
-    WorkerInfo,
 )
 from orgos.store.blobs import BlobStore
 from orgos.store.children import SQLiteEnded
@@ -47,7 +45,6 @@ from orgos.store.rows import (
     _RUN_COLS,
     _RUN_MARKS,
     _TERMINAL_SQL,
-    _dumps,
     _loads,
     _run_from_row,
 )
@@ -65,6 +62,7 @@ from orgos.store.sqlite_governance import (
 from orgos.store.sqlite_memory import SQLiteMemory
 from orgos.store.sqlite_retention import SQLiteRetention
 from orgos.store.sqlite_schema import enable_wal, migrate
+from orgos.store.sqlite_workers import SQLiteAgents, SQLiteWorkers
 from orgos.store.transaction import transact
 from orgos.store.waiting import WaitRuns, from_stored
 
@@ -96,6 +94,8 @@ class SQLiteStore:
         self._stop = threading.Event()
         self.checkpoint_interval = 1.0
         # The repositories (orgos.store.repos), on this store's connections.
+        self.workers = SQLiteWorkers(self)
+        self.agents = SQLiteAgents(self)
         self.scheduling = SQLiteClaims(self)
         self.children = SQLiteEnded(self)
         self.loads = SQLiteLoads(self)
@@ -477,47 +477,7 @@ class SQLiteStore:
 
         return await self._write(apply)
 
-    # --- workers ----------------------------------------------------------------
-    async def register_worker(self, info: WorkerInfo) -> None:
-        def apply(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT OR REPLACE INTO workers (id, host, pid, lease_until, fenced)"
-                " VALUES (?,?,?,?,0)",
-                (info.id, info.host, info.pid, info.lease_until),
-            )
-
-        await self._write(apply)
-
-    async def renew_worker(self, worker_id: str, lease_until: float) -> bool:
-        def apply(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(
-                "UPDATE workers SET lease_until=? WHERE id=? AND fenced=0", (lease_until, worker_id)
-            )
-            return cur.rowcount == 1
-
-        return await self._write(apply)
-
-    async def remove_worker(self, worker_id: str) -> None:
-        def apply(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "UPDATE runs SET owner=NULL, status=CASE WHEN status='running' THEN 'queued'"
-                f" ELSE status END WHERE owner=? AND status NOT IN {_TERMINAL_SQL}",
-                (worker_id,),
-            )
-            conn.execute("DELETE FROM workers WHERE id=?", (worker_id,))
-
-        await self._transact(apply)
-
-    async def list_workers(self) -> list[WorkerInfo]:
-        rows = self._read().execute("SELECT id, host, pid, lease_until, fenced FROM workers")
-        return [WorkerInfo(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
-
-    async def fence_worker(self, worker_id: str) -> None:
-        def apply(conn: sqlite3.Connection) -> None:
-            conn.execute("UPDATE workers SET fenced=1 WHERE id=?", (worker_id,))
-
-        await self._write(apply)
-
+    # --- claims ----------------------------------------------------------------
     async def claim_runs(
         self,
         worker_id: str,
@@ -532,42 +492,3 @@ class SQLiteStore:
         return await self._transact(
             lambda conn: claim(conn, worker_id, limit, now, roots, workspaces)
         )
-
-    # --- agents -----------------------------------------------------------------
-    async def put_agent_version(
-        self, workspace: str, name: str, digest: str, spec: dict[str, Any]
-    ) -> AgentVersion:
-        def apply(conn: sqlite3.Connection) -> AgentVersion:
-            row = conn.execute(
-                "SELECT version, digest, spec, created_at FROM agents"
-                " WHERE workspace=? AND name=? ORDER BY version DESC LIMIT 1",
-                (workspace, name),
-            ).fetchone()
-            if row is not None and row[1] == digest:
-                return AgentVersion(workspace, name, row[0], row[1], _loads(row[2]), row[3])
-            version = 1 if row is None else row[0] + 1
-            now = time.time()
-            conn.execute(
-                "INSERT INTO agents (workspace, name, version, digest, spec, created_at)"
-                " VALUES (?,?,?,?,?,?)",
-                (workspace, name, version, digest, _dumps(spec), now),
-            )
-            return AgentVersion(workspace, name, version, digest, spec, now)
-
-        return await self._transact(apply)
-
-    async def get_agent_version(
-        self, workspace: str, name: str, version: int | None = None
-    ) -> AgentVersion | None:
-        sql = "SELECT version, digest, spec, created_at FROM agents WHERE workspace=? AND name=?"
-        args: Iterable[Any]
-        if version is None:
-            sql += " ORDER BY version DESC LIMIT 1"
-            args = (workspace, name)
-        else:
-            sql += " AND version=?"
-            args = (workspace, name, version)
-        row = self._read().execute(sql, tuple(args)).fetchone()
-        if row is None:
-            return None
-        return AgentVersion(workspace, name, row[0], row[1], _loads(row[2]), row[3])

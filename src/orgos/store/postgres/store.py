@@ -27,14 +27,12 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from orgos.store.base import (
-    AgentVersion,
     Durability,
     JournalEntry,
     Listener,
     Op,
     RunFilter,
     RunRecord,
-    WorkerInfo,
 )
 from orgos.store.blobs import BlobStore
 from orgos.store.postgres import claims
@@ -51,7 +49,8 @@ from orgos.store.postgres.repos import PgBus, PgChildren, PgLoads, PgScheduling
 from orgos.store.postgres.retention import PgRetention
 from orgos.store.postgres.rows import RUN_COLS, TERMINAL_SQL
 from orgos.store.postgres.rows import SEQ_LOCK as BUS_LOCK
-from orgos.store.rows import _dumps, _loads, _run_from_row
+from orgos.store.postgres.workers import PgAgents, PgWorkers
+from orgos.store.rows import _loads, _run_from_row
 
 log = logging.getLogger("orgos.store")
 
@@ -78,6 +77,8 @@ class PostgresStore:
         self._pool: AsyncConnectionPool[Conn] | None = None
         self._news = Announcements(self.target)
         # The repositories (orgos.store.repos), on this store's pool.
+        self.workers = PgWorkers(self)
+        self.agents = PgAgents(self)
         self.scheduling = PgScheduling(self)
         self.children = PgChildren(self)
         self.loads = PgLoads(self)
@@ -299,47 +300,7 @@ class PostgresStore:
             )
             return cur.rowcount == 1
 
-    # --- workers ----------------------------------------------------------------
-    async def register_worker(self, info: WorkerInfo) -> None:
-        async with self.connection() as conn:
-            await conn.execute(
-                "INSERT INTO workers (id, host, pid, lease_until, fenced) VALUES (%s,%s,%s,%s,0)"
-                " ON CONFLICT (id) DO UPDATE SET host=EXCLUDED.host, pid=EXCLUDED.pid,"
-                " lease_until=EXCLUDED.lease_until, fenced=0",
-                (info.id, info.host, info.pid, info.lease_until),
-            )
-
-    async def renew_worker(self, worker_id: str, lease_until: float) -> bool:
-        async with self.connection() as conn:
-            cur = await conn.execute(
-                "UPDATE workers SET lease_until=%s WHERE id=%s AND fenced=0",
-                (lease_until, worker_id),
-            )
-            return cur.rowcount == 1
-
-    async def remove_worker(self, worker_id: str) -> None:
-        async with self.transaction() as cur:
-            await cur.execute(
-                "UPDATE runs SET owner=NULL, status=CASE WHEN status='running' THEN 'queued'"
-                f" ELSE status END WHERE owner=%s AND status NOT IN {TERMINAL_SQL}",
-                (worker_id,),
-            )
-            await cur.execute("DELETE FROM workers WHERE id=%s", (worker_id,))
-
-    async def list_workers(self) -> list[WorkerInfo]:
-        rows = await self._all("SELECT id, host, pid, lease_until, fenced FROM workers")
-        return [WorkerInfo(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
-
-    async def fence_worker(self, worker_id: str) -> None:
-        """Fence it, and announce its unfinished runs as claimable."""
-        async with self.transaction() as cur:
-            await cur.execute("UPDATE workers SET fenced=1 WHERE id=%s", (worker_id,))
-            await cur.execute(
-                "SELECT pg_notify(%s, 'q ' || w) FROM (SELECT DISTINCT workspace AS w FROM runs"
-                " WHERE owner=%s AND status IN ('queued','running')) AS held",
-                (self.target.channel, worker_id),
-            )
-
+    # --- claims ----------------------------------------------------------------
     async def claim_runs(
         self,
         worker_id: str,
@@ -353,46 +314,3 @@ class PostgresStore:
             return []
         async with self.transaction() as cur:
             return await claims.claim(cur, worker_id, limit, now, roots, workspaces)
-
-    # --- agents -----------------------------------------------------------------
-    async def put_agent_version(
-        self, workspace: str, name: str, digest: str, spec: dict[str, Any]
-    ) -> AgentVersion:
-        async with self.transaction() as cur:
-            # Two processes storing a spec of one agent at once: one at a time.
-            await cur.execute(
-                "SELECT pg_advisory_xact_lock(hashtext(%s))",
-                (f"{self.target.schema}/agent/{workspace}/{name}",),
-            )
-            await cur.execute(
-                "SELECT version, digest, spec, created_at FROM agents"
-                " WHERE workspace=%s AND name=%s ORDER BY version DESC LIMIT 1",
-                (workspace, name),
-            )
-            row = await cur.fetchone()
-            if row is not None and row[1] == digest:
-                return AgentVersion(workspace, name, row[0], row[1], _loads(row[2]), row[3])
-            version = 1 if row is None else row[0] + 1
-            now = time.time()
-            await cur.execute(
-                "INSERT INTO agents (workspace, name, version, digest, spec, created_at)"
-                " VALUES (%s,%s,%s,%s,%s,%s)",
-                (workspace, name, version, digest, _dumps(spec), now),
-            )
-            return AgentVersion(workspace, name, version, digest, spec, now)
-
-    async def get_agent_version(
-        self, workspace: str, name: str, version: int | None = None
-    ) -> AgentVersion | None:
-        sql = "SELECT version, digest, spec, created_at FROM agents WHERE workspace=%s AND name=%s"
-        args: tuple[Any, ...]
-        if version is None:
-            sql += " ORDER BY version DESC LIMIT 1"
-            args = (workspace, name)
-        else:
-            sql += " AND version=%s"
-            args = (workspace, name, version)
-        row = await self._one(sql, args)
-        if row is None:
-            return None
-        return AgentVersion(workspace, name, row[0], row[1], _loads(row[2]), row[3])

@@ -65,5 +65,5 @@ def run(rid: str, *, ws: str = WS, parent: RunRecord | None = None, **kw: object
 
 
 async def worker(store: Store, wid: str, ttl: float = 60.0) -> str:
-    await store.register_worker(WorkerInfo(wid, "host", 1, time.time() + ttl))
+    await store.workers.register(WorkerInfo(wid, "host", 1, time.time() + ttl))
     return wid

@@ -167,7 +167,7 @@ async def test_a_fenced_batch_records_no_usage(
     need(store_repositories, "usage")
     w = await worker(store, "w1")
     await store.write_batch(w, [InsertRun(run("r1", status=RunStatus.RUNNING, owner=w))])
-    await store.fence_worker(w)
+    await store.workers.fence(w)
     with pytest.raises(FencedOut):
         await store.write_batch(w, [Usage(WS, "r1", 1, "a", "k", "m", 1, 1, 0.1)])
     assert await store.usage.llm_usage(WS) == []

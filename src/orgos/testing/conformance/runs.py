@@ -119,7 +119,7 @@ async def test_concurrent_batches_of_two_workers_are_each_whole_and_visible(
 
 async def test_fenced_worker_cannot_write(store: Store) -> None:
     w = await worker(store, "w1")
-    await store.fence_worker(w)
+    await store.workers.fence(w)
     with pytest.raises(FencedOut):
         await store.write_batch(w, [InsertRun(run("r1"))])
     assert await store.get_run(WS, "r1") is None
@@ -208,8 +208,8 @@ async def test_dead_workers_runs_move_and_it_is_fenced(store: Store) -> None:
     assert claimed[0].fence == 1
     with pytest.raises(FencedOut):
         await store.write_batch(dead, [UpdateRun("r1", RunStatus.SUCCEEDED)])
-    assert not await store.renew_worker(dead, time.time() + 60)
-    assert await store.renew_worker(live, time.time() + 60)
+    assert not await store.workers.renew(dead, time.time() + 60)
+    assert await store.workers.renew(live, time.time() + 60)
 
 
 async def test_live_workers_runs_are_not_claimed(store: Store) -> None:
@@ -223,9 +223,9 @@ async def test_remove_worker_releases_its_runs(store: Store) -> None:
     a = await worker(store, "a")
     b = await worker(store, "b")
     await store.write_batch(a, [InsertRun(run("r1", status=RunStatus.RUNNING, owner=a))])
-    await store.remove_worker(a)
+    await store.workers.remove(a)
     assert [r.id for r in await store.claim_runs(b, 10, time.time(), workspaces=[WS])] == ["r1"]
-    assert [w.id for w in await store.list_workers()] == ["b"]
+    assert [w.id for w in await store.workers.all()] == ["b"]
 
 
 async def test_wake_waits_for_every_child(store: Store) -> None:
@@ -302,16 +302,16 @@ async def test_requeue(store: Store) -> None:
 
 
 async def test_agent_versions(store: Store) -> None:
-    v1 = await store.put_agent_version(WS, "a", "d1", {"name": "a", "x": 1})
-    same = await store.put_agent_version(WS, "a", "d1", {"name": "a", "x": 1})
-    v2 = await store.put_agent_version(WS, "a", "d2", {"name": "a", "x": 2})
-    other = await store.put_agent_version("other", "a", "d9", {"name": "a"})
+    v1 = await store.agents.put_version(WS, "a", "d1", {"name": "a", "x": 1})
+    same = await store.agents.put_version(WS, "a", "d1", {"name": "a", "x": 1})
+    v2 = await store.agents.put_version(WS, "a", "d2", {"name": "a", "x": 2})
+    other = await store.agents.put_version("other", "a", "d9", {"name": "a"})
     assert (v1.version, same.version, v2.version, other.version) == (1, 1, 2, 1)
-    latest = await store.get_agent_version(WS, "a")
-    first = await store.get_agent_version(WS, "a", 1)
+    latest = await store.agents.get_version(WS, "a")
+    first = await store.agents.get_version(WS, "a", 1)
     assert latest is not None and latest.version == 2 and latest.spec == {"name": "a", "x": 2}
     assert first is not None and first.spec == {"name": "a", "x": 1}
-    assert await store.get_agent_version(WS, "nope") is None
+    assert await store.agents.get_version(WS, "nope") is None
 
 
 async def test_big_batches(store: Store) -> None:

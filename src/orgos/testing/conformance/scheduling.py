@@ -70,7 +70,7 @@ async def test_a_fenced_worker_claims_nothing(
     need(store_repositories, "scheduling")
     w = await worker(store, "w1")
     await store.write_batch(w, [InsertRun(run("r1"))])
-    await store.fence_worker(w)
+    await store.workers.fence(w)
     with pytest.raises(FencedOut):
         await store.scheduling.claim(w, ["r1"], 0.0, [WS])
     rec = await store.get_run(WS, "r1")
@@ -88,7 +88,7 @@ async def test_a_dead_workers_runs_become_candidates(
     now = time.time()  # past the dead one's lease, not the live one's
     got = await store.scheduling.claim(live, ["r1"], now, [WS])
     assert [(r.id, r.owner, r.fence) for r in got] == [("r1", live, 1)]
-    assert {w.id: w.fenced for w in await store.list_workers()}["dead"] is True
+    assert {w.id: w.fenced for w in await store.workers.all()}["dead"] is True
 
 
 async def test_ended_children_outcomes(store: Store, store_repositories: frozenset[str]) -> None:
