@@ -118,11 +118,19 @@ class RunExecutor:
                                    {"status": status.value, "error": error}))  # fmt: skip
         woke = False
         if status is RunStatus.WAITING:
-            # No longer held: a child ending from now on wakes it itself.
+            # No longer held: a child ending from now on wakes it itself. A
+            # waiter still waits here until the check is done: the stored park
+            # may be answered already (an approval decided while it parked).
             k._held.pop(run.id, None)
-            woke = await self._check_after_park(run, waiting)
-            # Woken at once: waiters look again rather than see a stale park.
-            k._notify(run.id, None if woke else run)
+            k._parking.add(run.id)
+            try:
+                woke = await self._check_after_park(run, waiting)
+            finally:
+                k._parking.discard(run.id)
+            # Waiters look again rather than see a stale park: woken at once,
+            # or answered while the check read (an approval decided just then
+            # queues the run itself).
+            k._notify(run.id, None)
         else:
             k._notify(run.id, run)
         if status.terminal:

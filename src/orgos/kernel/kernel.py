@@ -152,6 +152,8 @@ class Kernel:
         self._waiters: dict[str, list[asyncio.Future[RunRecord | None]]] = {}
         #: Records of the runs this worker holds (reserved or executing).
         self._held: dict[str, RunRecord] = {}
+        #: Runs whose park is committed and being checked (check-after-park).
+        self._parking: set[str] = set()
         self._nudge = asyncio.Event()
         self._started = False
         self._context = contextvars.copy_context()
@@ -425,7 +427,7 @@ class Kernel:
         ws = workspace or self.workspace
         async with self.deadlines.timeout(timeout):
             while True:
-                if run_id in self._held:  # held here: no query, its end wakes us
+                if run_id in self._held or run_id in self._parking:  # its end wakes us
                     fut: asyncio.Future[RunRecord | None]
                     fut = asyncio.get_running_loop().create_future()
                     self._waiters.setdefault(run_id, []).append(fut)
