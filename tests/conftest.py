@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -58,10 +59,16 @@ def pg_schemas() -> Iterator[Schemas]:
 
 
 @pytest.fixture
-def pg_store_url(pg_schemas: Schemas) -> Iterator[str]:
-    """The URL of a store in a fresh PostgreSQL schema, dropped after the test."""
+def pg_store_url(pg_schemas: Schemas, tmp_path: Path) -> Iterator[str]:
+    """The URL of a store in a fresh PostgreSQL schema, dropped after the
+    test (its file contents in the test's folder)."""
     with pg_schemas.fresh() as url:
-        yield url
+        yield with_blobs(url, tmp_path)
+
+
+def with_blobs(url: str, tmp: Path) -> str:
+    """A PostgreSQL store URL keeping its file contents under ``tmp``."""
+    return f"{url}&blobs={quote(str(tmp / 'blobs'))}"
 
 
 @pytest.fixture(autouse=True)
@@ -84,7 +91,7 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[St
     if request.param.startswith("postgres"):
         dbs: Schemas = request.getfixturevalue("pg_schemas")
         with dbs.fresh() as url:
-            yield BACKENDS[request.param](url)
+            yield BACKENDS[request.param](with_blobs(url, tmp_path))
     else:
         yield BACKENDS[request.param](str(tmp_path / "s.db"))
 
@@ -108,4 +115,4 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     dbs: Schemas = request.getfixturevalue("pg_schemas")
     with dbs.fresh() as url:
-        yield url
+        yield with_blobs(url, tmp_path)
