@@ -44,6 +44,7 @@ from orgos.workflows.program import RuntimeServices, WorkflowProgram, workflow_i
 
 if TYPE_CHECKING:
     from orgos.bus.service import Bus
+    from orgos.config.chart import OrgChart
     from orgos.fs.people import RoleLookup
     from orgos.fs.service import FileLimits, Files
     from orgos.memory.embed import Embedder
@@ -238,6 +239,11 @@ class Runtime:
     def agents(self) -> dict[str, AgentSpec]:
         """The agent specs this runtime was given (their latest versions)."""
         return dict(self.assembly.agents)
+
+    @property
+    def chart(self) -> OrgChart | None:
+        """The org chart of the runtime's org and agents, built at start."""
+        return self.assembly.chart
 
     async def start(self) -> None:
         if self._open:
