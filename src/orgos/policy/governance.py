@@ -239,7 +239,10 @@ class Governance:
         agent = st.agent
         req = sc.request
         if kind == "llm":
-            over = await self.budgets.exhausted(sc, st, rules.spec)
+            budgets = self.budgets
+            if budgets.sync_due(rules.spec):
+                await budgets.sync_spend()
+            over = budgets.exhausted(sc, st, rules.spec)
             if over is not None:
                 sc.ops.append(Audit(run.workspace, "agent:" + agent, "llm.deny", run.id, sc.seq,
                                     {"budget": over}))  # fmt: skip

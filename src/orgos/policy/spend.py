@@ -74,21 +74,25 @@ class Budgets:
             for u in await usage.llm_usage(run.workspace, root_id=root):
                 self.meter.charge_tree(root, *self.priced(u))
 
-    async def exhausted(self, sc: Syscall, st: RunState, spec: PolicySpec) -> str | None:
-        """Why a model call is over a budget (other workers' spend synced
-        first when it is due), or None."""
+    def sync_due(self, spec: PolicySpec) -> bool:
+        """Whether other workers' spend is to be read before the next check
+        (budgets across runs, and ``interval`` passed since the last look)."""
         b = spec.budgets
-        if (b.day or b.agents or b.teams) and time.monotonic() >= self._spend_next:
-            await self._sync_spend()
+        return bool(b.day or b.agents or b.teams) and time.monotonic() >= self._spend_next
+
+    def exhausted(self, sc: Syscall, st: RunState, spec: PolicySpec) -> str | None:
+        """Why a model call is over a budget, or None."""
         run = sc.run
-        return self.meter.exhausted(b, run.id, st.agent, st.team, spec.currency, run.root_id)
+        return self.meter.exhausted(
+            spec.budgets, run.id, st.agent, st.team, spec.currency, run.root_id
+        )
 
     def priced(self, u: LlmUsage) -> tuple[int, float]:
         """A recorded call's tokens and cost (at today's prices)."""
         tin, tout = u.input_tokens, u.output_tokens
         return tin + tout, self.prices.cost(u.model_key, u.model, tin, tout)
 
-    async def _sync_spend(self) -> None:
+    async def sync_spend(self) -> None:
         """Count what other workers spent today since the last look (this
         worker's own calls are charged as they end, by ``charge``)."""
         gov = self.gov
