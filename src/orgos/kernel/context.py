@@ -8,6 +8,7 @@ executing the effect again.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from orgos.errors import NondeterminismError, PayloadError
 from orgos.kernel.events import Event
 from orgos.kernel.limits import LimitReached, view_of
-from orgos.kernel.syscall import Park, Stopping, Syscall
+from orgos.kernel.syscall import Park, Stopping, Syscall, Verdict
 from orgos.llm.base import ModelError, ModelRequest, ModelResponse
 from orgos.result import Result
 from orgos.store.base import Append, Audit, JournalEntry, Op, RunRecord
@@ -110,35 +111,17 @@ class RunContext:
         seq = self._seq
         done = self._results.get(seq)
         if done is not None:
-            intent = self._intents.get(seq)
-            if intent is not None and intent.kind != kind:
-                raise NondeterminismError(
-                    f"run {self.run.id} step {seq}: journal has {intent.kind!r}, replay asked"
-                    f" for {kind!r}; the program or agent version changed under the run"
-                )
-            return Result.from_payload(done)
+            return self._replayed(seq, kind, done)
         sc = Syscall(self.run, seq, kind, request, idempotent)
         if seq in self._intents and not idempotent and seq not in self._retry:
-            # In flight at a crash, not safe to repeat: ask a person.
-            raise Park(
-                f"{kind} call at step {seq} was in flight when the worker died;"
-                " it may or may not have taken effect",
-                WaitDecision(seq, kind, request, self._attempts.get(seq, 1)),
-            )
+            raise self._in_doubt(sc)  # in flight at a crash, not safe to repeat: ask a person
         kernel = self.kernel
         if kernel.stopping:
             raise Stopping(f"worker {kernel.worker_id} is stopping")
         for hook in kernel.pipeline.before[kind]:
             verdict = await hook(sc)
-            if verdict is None:
-                continue
-            if verdict.action == "park":
-                raise Park(verdict.reason, verdict.waiting_on)
-            try:
-                asked = self._intent(sc)
-            except PayloadError as exc:
-                return await self._refuse(sc, exc)
-            return await self._finish(sc, Result.deny(verdict.reason), asked)
+            if verdict is not None:
+                return await self._stopped_by(sc, verdict)
         journal = kernel.journal
         run = self.run
         req = sc.request  # as a before-hook left it (an edit an approval made)
@@ -158,33 +141,60 @@ class RunContext:
         for rhook in kernel.pipeline.result:
             rhook(sc, result)
         if result.tainted:
-            self.run.tainted = True
+            run.tainted = True
         head = (pending,) if parks or (idempotent and journal.undefer(pending)) else ()
-        # The common case, in this frame (a coroutine less on every syscall's
-        # way): the result stored as it is. One to shrink or to repair takes
-        # _finish, which works it out again from the start.
-        done = Append(JournalEntry(run.id, seq, "result", kind, result.to_payload(),
+        fut = self._commit(sc, result, head, max_bytes)
+        if fut is None:  # to shrink or to repair: _finish works it out from the start
+            return await self._finish(sc, result, *head, repair=repair, max_bytes=max_bytes,
+                                      shrink=shrink)  # fmt: skip
+        await fut
+        self._after(sc, result)
+        return result
+
+    def _replayed(self, seq: int, kind: str, done: dict[str, Any]) -> Result:
+        """The journaled result of a syscall already made (a replay)."""
+        intent = self._intents.get(seq)
+        if intent is not None and intent.kind != kind:
+            raise NondeterminismError(
+                f"run {self.run.id} step {seq}: journal has {intent.kind!r}, replay asked"
+                f" for {kind!r}; the program or agent version changed under the run"
+            )
+        return Result.from_payload(done)
+
+    def _in_doubt(self, sc: Syscall) -> Park:
+        """The park of a call that was in flight when its worker died."""
+        return Park(
+            f"{sc.kind} call at step {sc.seq} was in flight when the worker died;"
+            " it may or may not have taken effect",
+            WaitDecision(sc.seq, sc.kind, sc.request, self._attempts.get(sc.seq, 1)),
+        )
+
+    async def _stopped_by(self, sc: Syscall, verdict: Verdict) -> Result:
+        """A before-hook's verdict: park the run, or journal the denial as the result."""
+        if verdict.action == "park":
+            raise Park(verdict.reason, verdict.waiting_on)
+        try:
+            asked = self._intent(sc)
+        except PayloadError as exc:
+            return await self._refuse(sc, exc)
+        return await self._finish(sc, Result.deny(verdict.reason), asked)
+
+    def _commit(
+        self, sc: Syscall, result: Result, head: tuple[Append, ...], max_bytes: int | None
+    ) -> asyncio.Future[None] | None:
+        """Submit the result as it is (the common case); None when it must
+        be shrunk (over ``max_bytes``) or repaired (not storable) first."""
+        run = self.run
+        done = Append(JournalEntry(run.id, sc.seq, "result", sc.kind, result.to_payload(),
                                    run.workspace, time.time()))  # fmt: skip
         try:
             text = encode(done.entry.payload)
             done.encoded = (text,)
-            fut = (
-                journal.submit(*head, done, *sc.ops)
-                if max_bytes is None or len(text or "") * 4 <= max_bytes
-                else None
-            )
+            if max_bytes is not None and len(text or "") * 4 > max_bytes:
+                return None
+            return self.kernel.journal.submit(*head, done, *sc.ops)
         except PayloadError:
-            fut = None
-        if fut is None:
-            return await self._finish(sc, result, *head, repair=repair, max_bytes=max_bytes,
-                                      shrink=shrink)  # fmt: skip
-        await fut
-        for ahook in kernel.pipeline.after:  # as _after, in this frame
-            ahook(sc, result)
-        if self._events.active(run.root_id):
-            self.emit("syscall", {"seq": seq, "kind": kind, "request": sc.request,
-                                  "result": result.to_payload()})  # fmt: skip
-        return result
+            return None
 
     def _intent(self, sc: Syscall) -> Append:
         """The syscall's intent, encoded; PayloadError if its request cannot be stored."""
