@@ -19,7 +19,14 @@ class FencedOut(OrgosError):
     """This worker lost its lease: another worker took over its runs.
 
     Raised by the store when a write comes from a worker that has been fenced,
-    so a paused-then-revived worker can never write over its successor."""
+    so a paused-then-revived worker can never write over its successor; or,
+    with ``runs``, when the batch writes for runs that another worker claimed
+    since this one did (their fence token moved on). Nothing was written."""
+
+    def __init__(self, message: str, runs: frozenset[str] = frozenset()) -> None:
+        super().__init__(message)
+        #: The runs whose fence moved on (empty: the worker itself is fenced).
+        self.runs = runs
 
 
 class NondeterminismError(OrgosError):

@@ -42,6 +42,9 @@ class RunExecutor:
         """Execute ``rec`` (its journal so far: ``journal``) in a task of its own."""
         k = self.kernel
         k._held[rec.id] = rec
+        k.claims[rec.id] = rec.fence
+        for hook in k.on_run_start:
+            hook(rec)
         k._active[rec.id] = asyncio.create_task(
             self._execute(rec, journal), name=rec.id, context=k._context.copy()
         )
@@ -90,7 +93,23 @@ class RunExecutor:
             # A woken run may already run again in a new task: leave that one be.
             if k._active.get(run.id) is asyncio.current_task():
                 del k._active[run.id]
+                if k.claims.get(run.id) == run.fence:  # a lost run's stays, refused
+                    del k.claims[run.id]
             k._cancelling.discard(run.id)
+
+    def lost(self, runs: frozenset[str]) -> None:
+        """Another worker claimed these runs since this one did (the journal
+        refused their writes): stop them here, and what they had begun.
+        Their claims stay, stale, so nothing more of theirs is written."""
+        k = self.kernel
+        for rid in runs:
+            k.claims[rid] = -1
+            k._cancelling.discard(rid)
+            task = k._active.get(rid)
+            if task is not None:
+                task.cancel()  # before its commit wakes it: it sees the cancel
+            k._notify(rid)
+        k.unreserve([rid for rid, rec in k._reserved.items() if rec.parent_id in runs])
 
     async def _record_end(
         self,

@@ -16,19 +16,38 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from orgos.errors import FencedOut
 from orgos.store.base import Append, JournalEntry, Op, RunRecord, RunStatus, Store, UpdateRun
 from orgos.store.codec import prepare, safe_text
+from orgos.store.fencing import without
 from orgos.store.waiting import Waiting
 
 log = logging.getLogger("orgos.journal")
 
 
+#: Told of runs whose writes were refused: another worker claimed them since.
+Refused = Callable[[frozenset[str]], None]
+
+
 class Journal:
-    def __init__(self, store: Store, worker_id: str):
+    def __init__(
+        self,
+        store: Store,
+        worker_id: str,
+        fences: Mapping[str, int] | None = None,
+        on_refused: Refused | None = None,
+    ):
         self._store = store
         self._worker_id = worker_id
+        #: The fence each run of this worker was claimed with (its kernel's
+        #: ``claims``): every batch carries them, the store checks them.
+        self._fences = fences
+        #: Called, before the batch's waiters are woken, with the runs whose
+        #: ops were dropped because their fence moved on.
+        self._on_refused = on_refused
         self._buf: list[Op] = []
         self._fut: asyncio.Future[None] | None = None
         self._wakeup = asyncio.Event()
@@ -100,7 +119,7 @@ class Journal:
                 batch, fut = self._buf, self._fut
                 self._buf, self._fut = [], None
                 try:
-                    await self._store.write_batch(self._worker_id, batch)
+                    batch = await self._write(batch)
                 except Exception as exc:  # reported to every waiter of the batch
                     if self.error is None:
                         self.error = exc
@@ -114,6 +133,24 @@ class Journal:
                         fut.set_result(None)
             if self._closed:
                 return
+
+    async def _write(self, batch: list[Op]) -> list[Op]:
+        """Write ``batch``; the ops of runs another worker claimed since are
+        dropped (their tasks told first), and the rest written again.
+        Returns what was written."""
+        while True:
+            try:
+                await self._store.write_batch(self._worker_id, batch, self._fences)
+                return batch
+            except FencedOut as exc:
+                if not exc.runs:
+                    raise  # this worker is fenced: nothing of it may be written
+                log.error("%s; their ops are dropped", exc)
+                if self._on_refused is not None:
+                    self._on_refused(exc.runs)
+                batch = without(batch, exc.runs)
+                if not batch:
+                    return batch
 
     async def close(self) -> None:
         """Write what is buffered, then stop the writer."""

@@ -122,7 +122,10 @@ class Kernel:
         #: Run and worker ids come from this kernel's own generator.
         self.new_id = IdSource()
         self.worker_id = self.new_id("w-")
-        self.journal = Journal(store, self.worker_id)
+        #: The fence token of each run this worker executes, as it claimed
+        #: it: the journal's batches carry them (``orgos.store.fencing``).
+        self.claims: dict[str, int] = {}
+        self.journal = Journal(store, self.worker_id, self.claims, self._runs_lost)
         #: A clean stop waits this long for unrepeatable calls in flight.
         self.drain_timeout = drain_timeout
         self.tune_gc = tune_gc
@@ -182,6 +185,9 @@ class Kernel:
         #: Called with the record of every run that ends on this worker
         #: (routing's circuit breakers listen here). Must not raise.
         self.on_run_end: list[Callable[[RunRecord], None]] = []
+        #: Called with the record of every run this worker starts executing
+        #: (new, claimed, woken or resumed). Must not raise.
+        self.on_run_start: list[Callable[[RunRecord], None]] = []
         #: Per-agent limits and fair share between teams (None: first come).
         self.scheduler: Scheduler | None = None
 
@@ -362,6 +368,10 @@ class Kernel:
     async def ended_children(self, parent: RunRecord, run_ids: list[str]) -> list[RunOutcome]:
         """The outcomes of those of ``run_ids`` (children of ``parent``) that ended."""
         return await self.store.children.ended(parent.workspace, run_ids)
+
+    def _runs_lost(self, runs: frozenset[str]) -> None:
+        """The journal refused these runs' writes: another worker claimed them."""
+        self.executor.lost(runs)
 
     def _notify(self, run_id: str, rec: RunRecord | None = None) -> None:
         """Wake whoever waits on this run: its status changed (``rec`` is its

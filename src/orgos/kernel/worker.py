@@ -127,7 +127,8 @@ class WorkerLoop:
             k._notify(rid)
         await k.journal.close()
         k.worker_id = k.new_id("w-")
-        k.journal = Journal(k.store, k.worker_id)
+        k.claims.clear()
+        k.journal = Journal(k.store, k.worker_id, k.claims, k._runs_lost)
         await self.join()
 
     def _on_change(self, change: Change) -> None:

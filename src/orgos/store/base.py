@@ -8,7 +8,7 @@ lost its lease cannot write.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -277,11 +277,16 @@ class Store(Protocol):
         ...
 
     # --- writes: one atomic, fenced batch -------------------------------------
-    async def write_batch(self, worker_id: str, ops: list[Op]) -> None:
+    async def write_batch(
+        self, worker_id: str, ops: list[Op], fences: Mapping[str, int] | None = None
+    ) -> None:
         """Apply all ops in one transaction, durable to ``durability`` on return.
 
         Raises FencedOut (and writes nothing) if ``worker_id`` has been fenced
-        or is unknown."""
+        or is unknown; and, naming them in its ``runs``, if the ops write for
+        runs of ``fences`` (run id: the fence token this worker claimed it
+        with) whose token in the store is another (``orgos.store.fencing``).
+        The check is part of the statement that checks the worker."""
         ...
 
     # --- runs -----------------------------------------------------------------

@@ -18,13 +18,15 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pydantic_core
+
 from orgos.errors import FencedOut
 from orgos.store import audit as audit_sql
-from orgos.store import codec, lifecycle
+from orgos.store import codec, fencing, lifecycle
 from orgos.store.base import (
     Append,
     Durability,
@@ -80,6 +82,16 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
 
 def _nothing() -> None:
     return None
+
+
+#: A batch's check, in one statement: is its worker fenced, and (with ?2, a
+#: JSON object of run id to the fence the worker claimed it with) which of
+#: those runs another worker claimed since (a JSON array).
+_CHECK_WORKER = "SELECT fenced FROM workers WHERE id=?"
+_CHECK_RUNS = (
+    "SELECT fenced, (SELECT json_group_array(r.id) FROM json_each(?2) AS j"
+    " JOIN runs AS r ON r.id = j.key WHERE r.fence != j.value) FROM workers WHERE id=?1"
+)
 
 
 class SQLiteStore:
@@ -208,7 +220,9 @@ class SQLiteStore:
         return self._r
 
     # --- the batch --------------------------------------------------------------
-    async def write_batch(self, worker_id: str, ops: list[Op]) -> None:
+    async def write_batch(
+        self, worker_id: str, ops: list[Op], fences: Mapping[str, int] | None = None
+    ) -> None:
         inserts: list[tuple[Any, ...]] = []
         updates: list[tuple[Any, ...]] = []
         entries: list[tuple[Any, ...]] = []
@@ -258,10 +272,16 @@ class SQLiteStore:
         audits = audit_sql.batch_rows(ops, entries, now)
         key = self.audit.key_now() if audits and self.audit.key is not None else None
 
+        mine = fencing.claimed(ops, fences)
+        check = (_CHECK_WORKER, (worker_id,)) if not mine else (
+            _CHECK_RUNS, (worker_id, pydantic_core.to_json(mine).decode()))  # fmt: skip
+
         def apply(conn: sqlite3.Connection) -> None:
-            row = conn.execute("SELECT fenced FROM workers WHERE id=?", (worker_id,)).fetchone()
+            row = conn.execute(*check).fetchone()
             if row is None or row[0]:
                 raise FencedOut(f"worker {worker_id} has been fenced; its writes are refused")
+            if mine and row[1] != "[]":
+                raise fencing.refused(worker_id, _loads(row[1]))
             if inserts:
                 conn.executemany(
                     f"INSERT INTO runs ({_RUN_COLS}) VALUES ({_RUN_MARKS})",

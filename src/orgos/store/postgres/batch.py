@@ -20,7 +20,7 @@ import psycopg
 
 from orgos.errors import FencedOut
 from orgos.store import audit as audit_sql
-from orgos.store import codec
+from orgos.store import codec, fencing
 from orgos.store.base import Append, InsertRun, Op, UpdateRun, Usage
 from orgos.store.lifecycle import created_row
 from orgos.store.postgres.governance import USAGE_INSERT
@@ -96,23 +96,45 @@ class Batch:
         self.audits = audit_sql.batch_rows(ops, self.entries, now)
 
 
-async def check_worker(cur: psycopg.AsyncCursor[Any], worker_id: str) -> None:
+#: The check with the runs the batch writes for: which of them another worker
+#: claimed since (their fence moved on). Their rows are held too, so a claim
+#: of one of them waits for this transaction (``orgos.store.fencing``).
+_CHECK_RUNS = (
+    "SELECT w.fenced, ARRAY(SELECT c.id FROM (SELECT r.id, r.fence <> f.fence AS moved"
+    " FROM runs AS r JOIN unnest(%s::text[], %s::bigint[]) AS f(id, fence) ON r.id = f.id"
+    " FOR SHARE OF r) AS c WHERE c.moved) FROM workers AS w WHERE w.id=%s FOR SHARE OF w"
+)
+
+
+async def check_worker(
+    cur: psycopg.AsyncCursor[Any], worker_id: str, mine: dict[str, int] | None = None
+) -> None:
     """Inside a transaction: refuse a fenced (or unknown) worker, and hold
-    its row so that a fence waits for this transaction."""
-    await cur.execute("SELECT fenced FROM workers WHERE id=%s FOR SHARE", (worker_id,))
+    its row so that a fence waits for this transaction; with ``mine`` (run
+    id: the fence it was claimed with), refuse a batch for runs claimed since."""
+    if mine:
+        await cur.execute(_CHECK_RUNS, (list(mine), list(mine.values()), worker_id))
+    else:
+        await cur.execute("SELECT fenced FROM workers WHERE id=%s FOR SHARE", (worker_id,))
     row = await cur.fetchone()
     if row is None or row[0]:
         raise FencedOut(f"worker {worker_id} has been fenced; its writes are refused")
+    if mine and row[1]:
+        raise fencing.refused(worker_id, row[1])
 
 
 async def apply(
-    conn: psycopg.AsyncConnection[Any], worker_id: str, b: Batch, key: bytes | None
+    conn: psycopg.AsyncConnection[Any],
+    worker_id: str,
+    b: Batch,
+    key: bytes | None,
+    mine: dict[str, int] | None = None,
 ) -> None:
     """Write the batch in one transaction (the caller's)."""
     from orgos.store.postgres import audit as pg_audit
 
     async with conn.cursor() as cur:
-        await check_worker(cur, worker_id)
+        await check_worker(cur, worker_id, mine)
         if b.inserts:
             await cur.executemany(f"INSERT INTO runs ({RUN_COLS}) VALUES ({RUN_MARKS})", b.inserts)
         if b.entries:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from orgos.store import fencing
 from orgos.store.base import (
     Durability,
     JournalEntry,
@@ -173,11 +174,14 @@ class PostgresStore:
             return await cur.fetchall()
 
     # --- the batch --------------------------------------------------------------
-    async def write_batch(self, worker_id: str, ops: list[Op]) -> None:
+    async def write_batch(
+        self, worker_id: str, ops: list[Op], fences: Mapping[str, int] | None = None
+    ) -> None:
         b = Batch(ops)
         key = self.audit.key_now() if b.audits and self.audit.key is not None else None
+        mine = fencing.claimed(ops, fences)
         async with self.connection() as conn, conn.transaction():
-            await apply(conn, worker_id, b, key)
+            await apply(conn, worker_id, b, key, mine)
 
     # --- runs -------------------------------------------------------------------
     async def get_run(self, workspace: str, run_id: str) -> RunRecord | None:

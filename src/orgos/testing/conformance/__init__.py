@@ -19,13 +19,14 @@ A backend still building some repositories overrides ``store_repositories``
 reported as skipped, naming what is missing.
 """
 
-from orgos.testing.conformance import governance, runs, scheduling, workspace
+from orgos.testing.conformance import fencing, governance, runs, scheduling, workspace
 from orgos.testing.conformance._kit import (
     REPOSITORIES,
     StoreFactory,
     store,
     store_repositories,
 )
+from orgos.testing.conformance.fencing import *  # noqa: F403
 from orgos.testing.conformance.governance import *  # noqa: F403
 from orgos.testing.conformance.runs import *  # noqa: F403
 from orgos.testing.conformance.scheduling import *  # noqa: F403
@@ -33,7 +34,7 @@ from orgos.testing.conformance.workspace import *  # noqa: F403
 
 #: The suite's tests, by name, and what a backend's module needs besides.
 TESTS = sorted(
-    name for m in (runs, scheduling, workspace, governance) for name in vars(m)
+    name for m in (runs, scheduling, workspace, governance, fencing) for name in vars(m)
     if name.startswith("test_")
 )  # fmt: skip
 __all__ = ["REPOSITORIES", "TESTS", "StoreFactory", "store", "store_repositories", *TESTS]
