@@ -244,9 +244,11 @@ _register_governance(app)
 
 from orgos.cli.fs_app import fs_app  # noqa: E402
 from orgos.cli.retention_app import retention  # noqa: E402
+from orgos.cli.worker import worker  # noqa: E402
 
 app.add_typer(fs_app, name="fs")
 app.command()(retention)
+app.command()(worker)
 
 
 def main() -> None:

@@ -510,4 +510,4 @@ def register(app: typer.Typer) -> None:
 
 #: Core commands (orgos.cli.app) and the action each needs.
 CORE_ACTIONS = {"run": "run", "runs": "runs", "show": "show", "resume": "resume",
-                "cancel": "cancel", "org": "org"}  # fmt: skip
+                "cancel": "cancel", "org": "org", "worker": "resume"}  # fmt: skip
