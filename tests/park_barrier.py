@@ -6,7 +6,7 @@ is in the store: the interleaving that loses a wake, forced, not timed."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from orgos.store.base import Op, RunStatus, UpdateRun
@@ -23,7 +23,9 @@ class ParkBarrier(SQLiteStore):
         self.watch: Callable[[UpdateRun], bool] = lambda op: True
         self.fired = 0
 
-    async def write_batch(self, worker_id: str, ops: list[Op]) -> None:
+    async def write_batch(
+        self, worker_id: str, ops: list[Op], fences: Mapping[str, int] | None = None
+    ) -> None:
         hook = self.before_park
         if hook is not None:
             for op in ops:
@@ -32,4 +34,4 @@ class ParkBarrier(SQLiteStore):
                     self.fired += 1
                     await hook(op)
                     break
-        await super().write_batch(worker_id, ops)
+        await super().write_batch(worker_id, ops, fences)

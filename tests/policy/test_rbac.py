@@ -24,6 +24,8 @@ COMMANDS: dict[str, list[str]] = {
     "fs put": ["fs", "put", "-", "shared/none.txt"],
     "retention": ["retention", "--dry-run"],
     "resume": ["resume", "{run}"],
+    # Refused after the access check (which comes first): a worker would run until stopped.
+    "worker": ["worker", "--max-active", "0"],
     "cancel": ["cancel", "{run}"],
     "audit verify": ["audit", "verify"],
     "audit log": ["audit", "log"],
@@ -47,7 +49,7 @@ COMMANDS: dict[str, list[str]] = {
 
 READ = {"runs", "show", "org", "fs ls", "fs cat", "fs log", "fs diff", "audit verify", "audit log", "audit head", "policy check", "approvals", "usage",
         "secrets list", "people list"}  # fmt: skip
-RUN = {"run", "resume", "cancel", "fs put"}
+RUN = {"run", "resume", "cancel", "fs put", "worker"}
 OPERATE = {"approvals approve", "approvals deny", "pause", "unpause"}
 ADMIN = {"secrets set", "people add", "people remove", "people token", "people tokens",
          "people revoke", "retention"}  # fmt: skip
