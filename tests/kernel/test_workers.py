@@ -1,7 +1,10 @@
 """Several `orgos worker` processes on one SQLite store: one killed with
 SIGKILL while it holds runs (a barrier says when: each run is inside its
 second model call), and its runs move to the other within the lease TTL,
-their first step not done again; fencing shows who held them."""
+their first step not done again; fencing shows who held them. And one
+paused (SIGSTOP) past its lease while its model call is held at a gate:
+another worker takes its run over and ends it; woken (SIGCONT) and its
+model answered, the paused one writes nothing and does nothing again."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import asyncio
 import os
 import queue
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -44,6 +48,12 @@ async def respond(req):
     if os.environ.get("HANG"):
         print(f"BLOCKED {label}", flush=True)
         await asyncio.Event().wait()
+    gate = os.environ.get("GATE")
+    if n == 1 and gate:  # held until the test writes to the gate (a FIFO)
+        print(f"BLOCKED {label}", flush=True)
+        await asyncio.to_thread(lambda: open(gate).read())
+    if n == 1:
+        return ScriptedModel.call("record", label=label, n=1)
     return ScriptedModel.final(f"{label} finished")
 
 model = ScriptedModel(respond)
@@ -56,9 +66,9 @@ def _lines(stream: IO[str], out: queue.Queue[str]) -> None:
 
 
 class Worker:
-    def __init__(self, project: Path, model: Path, effects: Path, *, hang: bool, ttl: float):
+    def __init__(self, project: Path, model: Path, effects: Path, *, ttl: float, **env_vars: str):
         env = {**os.environ, "ORGOS_MODEL_SCRIPT": str(model), "EFFECTS": str(effects),
-               "COLUMNS": "200", **({"HANG": "1"} if hang else {})}  # fmt: skip
+               "COLUMNS": "200", **env_vars}  # fmt: skip
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "orgos.cli", "-p", str(project), "worker",
              "--lease-ttl", str(ttl)],
@@ -94,12 +104,12 @@ def _project(tmp_path: Path) -> Path:
     return proj
 
 
-async def _submit(proj: Path) -> list[str]:
+async def _submit(proj: Path, n: int = N) -> list[str]:
     rt = Runtime.from_project(
         proj, models={"default": ScriptedModel([])}, recover=False, adopt=False, max_active=0
     )  # fmt: skip: queued, for any worker
     async with rt:
-        return [(await rt.submit("a", f"job-{i}")).id for i in range(N)]
+        return [(await rt.submit("a", f"job-{i}")).id for i in range(n)]
 
 
 async def _runs(proj: Path) -> list[tuple[str, RunStatus, int]]:
@@ -118,11 +128,11 @@ def test_a_killed_workers_runs_resume_on_another_within_the_lease(tmp_path: Path
     model = tmp_path / "model.py"
     model.write_text(textwrap.dedent(MODEL))
     ids = asyncio.run(_submit(proj))
-    first = Worker(proj, model, effects, hang=True, ttl=2.0)
+    first = Worker(proj, model, effects, ttl=2.0, HANG="1")
     second: Worker | None = None
     try:
         first.expect("BLOCKED", N)  # every run is inside its second model call on it
-        second = Worker(proj, model, effects, hang=False, ttl=2.0)
+        second = Worker(proj, model, effects, ttl=2.0)
         second.expect("worker ")  # started (it found the first one alive)
         first.proc.send_signal(signal.SIGKILL)
         assert first.proc.wait(timeout=30) == -signal.SIGKILL
@@ -140,4 +150,47 @@ def test_a_killed_workers_runs_resume_on_another_within_the_lease(tmp_path: Path
     assert runs == [(rid, RunStatus.SUCCEEDED, 2) for rid in sorted(ids)]
     # The step done before the kill is not done again.
     lines = effects.read_text().splitlines()
-    assert sorted(lines) == sorted(f"job-{i}:0" for i in range(N))
+    assert sorted(lines) == sorted(f"job-{i}:{n}" for i in range(N) for n in (0, 1))
+
+
+def _journal(db: Path) -> list[tuple[int, str, str]]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT seq, phase, kind FROM journal ORDER BY rowid").fetchall()
+    finally:
+        conn.close()
+
+
+def test_a_paused_worker_whose_lease_was_taken_over_writes_nothing(tmp_path: Path) -> None:
+    proj, effects = _project(tmp_path), tmp_path / "effects.log"
+    model, gate = tmp_path / "model.py", tmp_path / "gate"
+    model.write_text(textwrap.dedent(MODEL))
+    os.mkfifo(gate)
+    [rid] = asyncio.run(_submit(proj, 1))
+    paused = Worker(proj, model, effects, ttl=1.0, GATE=str(gate))
+    other: Worker | None = None
+    try:
+        paused.expect("BLOCKED")  # inside its second model call, its first step journaled
+        paused.proc.send_signal(signal.SIGSTOP)
+        other = Worker(proj, model, effects, ttl=30.0)
+        [end] = other.expect("■", timeout=60)  # once the paused one's lease ran out
+        assert "succeeded" in end, other.seen
+        done = _journal(proj / ".orgos" / "orgos.db")
+        paused.proc.send_signal(signal.SIGCONT)
+        opener = threading.Thread(target=gate.write_text, args=("go",), daemon=True)
+        opener.start()  # its model call answers now, with a call of the tool
+        opener.join(timeout=60)
+        assert not opener.is_alive()
+        while not any("fenced" in line for line in paused.seen):
+            paused.expect("")  # its next line (none in 60 s: the test fails)
+        for w in (paused, other):
+            w.proc.send_signal(signal.SIGTERM)
+            assert w.proc.wait(timeout=60) == 0, w.seen
+    finally:
+        paused.close()
+        if other is not None:
+            other.close()
+    # The other worker's results stand, nothing was added, no effect doubled.
+    assert _journal(proj / ".orgos" / "orgos.db") == done
+    assert sorted(effects.read_text().splitlines()) == ["job-0:0", "job-0:1"]
+    assert asyncio.run(_runs(proj)) == [(rid, RunStatus.SUCCEEDED, 2)]
