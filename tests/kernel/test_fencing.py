@@ -52,12 +52,12 @@ async def test_a_run_claimed_by_another_worker_since_is_dropped_and_the_others_g
         # registering under the same id would make it): only the run's
         # fence tells that its writes are stale.
         store = rt.store
-        await store.fence_worker(me)
-        await store.register_worker(WorkerInfo("B", socket.gethostname(), os.getpid(),
+        await store.workers.fence(me)
+        await store.workers.register(WorkerInfo("B", socket.gethostname(), os.getpid(),
                                                time.time() + 600))  # fmt: skip
         taken = await store.claim_runs("B", 1, time.time(), [slow.id], workspaces=[rt.workspace])
         assert [(r.id, r.owner) for r in taken] == [(slow.id, "B")]
-        await store.register_worker(WorkerInfo(me, socket.gethostname(), os.getpid(),
+        await store.workers.register(WorkerInfo(me, socket.gethostname(), os.getpid(),
                                                time.time() + 600))  # fmt: skip
         before = [(e.seq, e.phase) for e in await store.load_journal(slow.id)]
         release.set()

@@ -81,7 +81,7 @@ async def test_a_write_for_a_run_the_worker_holds_no_claim_on_is_not_checked_per
     w1, _ = await _taken_over(store)
     await store.write_batch(w1, [_entry("r1", 1)], {})
     assert [e.seq for e in await store.load_journal("r1")] == [1]
-    await store.fence_worker(w1)
+    await store.workers.fence(w1)
     with pytest.raises(FencedOut) as err:
         await store.write_batch(w1, [_entry("r1", 2)], {"r1": 1})
     assert err.value.runs == frozenset()  # the worker itself is fenced
