@@ -94,6 +94,20 @@ _CHECK_RUNS = (
 )
 
 
+def _check(conn: sqlite3.Connection, worker_id: str, mine: dict[str, int]) -> None:
+    """Inside a batch's transaction: refuse it if its worker is fenced, or if
+    it writes for runs of ``mine`` another worker claimed since."""
+    if mine:
+        row = conn.execute(_CHECK_RUNS, (worker_id, pydantic_core.to_json(mine).decode()))
+    else:
+        row = conn.execute(_CHECK_WORKER, (worker_id,))
+    found = row.fetchone()
+    if found is None or found[0]:
+        raise FencedOut(f"worker {worker_id} has been fenced; its writes are refused")
+    if mine and found[1] != "[]":
+        raise fencing.refused(worker_id, _loads(found[1]))
+
+
 class SQLiteStore:
     """A Store on one SQLite file. Several processes may share the file."""
 
@@ -273,20 +287,11 @@ class SQLiteStore:
         key = self.audit.key_now() if audits and self.audit.key is not None else None
 
         mine = fencing.claimed(ops, fences)
-        check = (_CHECK_WORKER, (worker_id,)) if not mine else (
-            _CHECK_RUNS, (worker_id, pydantic_core.to_json(mine).decode()))  # fmt: skip
 
         def apply(conn: sqlite3.Connection) -> None:
-            row = conn.execute(*check).fetchone()
-            if row is None or row[0]:
-                raise FencedOut(f"worker {worker_id} has been fenced; its writes are refused")
-            if mine and row[1] != "[]":
-                raise fencing.refused(worker_id, _loads(row[1]))
+            _check(conn, worker_id, mine)
             if inserts:
-                conn.executemany(
-                    f"INSERT INTO runs ({_RUN_COLS}) VALUES ({_RUN_MARKS})",
-                    inserts,
-                )
+                conn.executemany(f"INSERT INTO runs ({_RUN_COLS}) VALUES ({_RUN_MARKS})", inserts)
                 lifecycle.record_created(conn, created)
             if entries:
                 conn.executemany(
