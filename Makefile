@@ -26,9 +26,10 @@ test: $(VENV)/.installed-dev-local
 	$(PY) -m pytest
 
 ## The whole test suite on the PostgreSQL store (ORGOS_TEST_PG, by default the local
-## server; .ci/postgres-up starts it): each test in a schema of its own.
+## server; .ci/postgres-up starts it): each test in a schema of its own. Tests that
+## read or alter the SQLite file itself (marker sqlite_file) ran in `make test`.
 test-postgres: $(VENV)/.installed-dev-local
-	ORGOS_TEST_STORE=postgres $(PY) -m pytest
+	ORGOS_TEST_STORE=postgres $(PY) -m pytest -m "not sqlite_file"
 
 lint: $(VENV)/.installed-dev-local
 	$(VENV)/bin/ruff check src tests bench examples

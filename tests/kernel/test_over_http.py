@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from stores import store_for
 
 from orgos import Agent, RunStatus, Runtime, tool
@@ -60,6 +61,7 @@ async def test_anthropic_endpoint(tmp_path: Path) -> None:
     assert rec.status is RunStatus.SUCCEEDED and rec.output == "refundable"
 
 
+@pytest.mark.sqlite_file
 async def test_server_errors_fail_the_run_clearly_without_the_key(tmp_path: Path) -> None:
     async with FakeOpenAIServer([]) as server:
         server.fail_next(401, times=10, message=f"invalid key {SECRET}")

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from gov_helpers import VAULT_KEY, Ledger, next_approval, plan, runtime
 from lines import LineReader
 
@@ -29,6 +30,7 @@ def refund_model(amount: float = 900.0):  # type: ignore[no-untyped-def]
     return plan(("refund", {"order_id": "A-1", "amount": amount}), final=lambda r: r[0])
 
 
+@pytest.mark.sqlite_file
 async def test_approve(tmp_path: Path) -> None:
     ledger = Ledger()
     async with runtime(tmp_path, POLICY, refund_model(), ledger.tools()) as rt:
@@ -93,6 +95,7 @@ async def test_a_small_refund_needs_no_one(tmp_path: Path) -> None:
 ORG = OrgSpec(teams=[TeamSpec(name="support", owner="dana@example.com", lead="lead")])
 
 
+@pytest.mark.sqlite_file
 async def test_timeout_escalates_up_the_org_chart(tmp_path: Path) -> None:
     ledger = Ledger()
     tools = ledger.tools()

@@ -20,6 +20,9 @@ from orgos.store import audit as audit_sql
 from orgos.store.waiting import WaitDecision
 from orgos.tools.base import Tool
 
+#: Every test here reads or alters the SQLite file of its store.
+pytestmark = pytest.mark.sqlite_file
+
 POLICY = {"rules": [{"name": "no-big", "when": {"tool": "refund", "args": {"amount": {"gt": 500}}},
                      "decide": "deny", "reason": "refunds above 500 are not allowed"}]}  # fmt: skip
 

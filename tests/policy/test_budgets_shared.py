@@ -59,6 +59,7 @@ async def test_two_workers_see_each_others_spend(
         assert one.governance.budgets.meter.day.tokens == spent  # type: ignore[union-attr]
 
 
+@pytest.mark.sqlite_file
 async def test_usage_rides_in_the_audit_record(tmp_path: Path) -> None:
     model = plan(("lookup", {"order_id": "A-1"}))
     async with runtime(tmp_path, {"prices": PRICES}, model, Ledger().tools()) as rt:

@@ -149,6 +149,7 @@ async def test_a_denial_reaches_the_model_and_the_run_goes_on(tmp_path: Path) ->
     assert run.output == "ERROR: refunds above 5000 are never made by agents"
 
 
+@pytest.mark.sqlite_file
 async def test_policy_file_reloads_under_a_running_runtime(tmp_path: Path) -> None:
     p = tmp_path / "policy.yaml"
     _write(p, "rules: []\n", 0)

@@ -37,6 +37,7 @@ def files_in(folder: Path) -> dict[str, str]:
     return {f.name: f.read_bytes().decode("latin-1") for f in folder.iterdir() if f.is_file()}
 
 
+@pytest.mark.sqlite_file
 async def test_no_secret_leaks_anywhere(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     seen: list[str] = []

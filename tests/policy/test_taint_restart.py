@@ -13,7 +13,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from gov_helpers import next_approval, runtime
+from stores import store_for
 from taint_worker import POLICY, agent, delegating_agents
 
 from orgos import tool
@@ -46,7 +48,7 @@ def _obeys_the_page(req: ModelRequest) -> ModelResponse:
 
 
 def _kill_after_the_read(tmp_path: Path, *mode: str) -> str:
-    proc = subprocess.Popen([sys.executable, str(WORKER), str(tmp_path / "o.db"), *mode],
+    proc = subprocess.Popen([sys.executable, str(WORKER), str(store_for(tmp_path)), *mode],
                             stdout=subprocess.PIPE, text=True)  # fmt: skip
     lines: queue.Queue[str] = queue.Queue()
     assert proc.stdout is not None
@@ -76,6 +78,7 @@ async def test_taint_survives_kill_9(tmp_path: Path) -> None:
     assert done.status.value == "succeeded" and refunds == [("X-9", 900.0)]
 
 
+@pytest.mark.sqlite_file
 async def test_taint_from_a_child_survives_kill_9_of_its_parent(tmp_path: Path) -> None:
     """The parent is killed after it read its child's tainted answer and
     before anything else happened: its row still says untainted (it was

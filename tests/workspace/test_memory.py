@@ -18,6 +18,7 @@ from orgos.store.sqlite_memory import fts_query
 RECALL_SET = Path(__file__).parents[2] / "bench" / "data" / "recall_set.json"
 
 
+@pytest.mark.sqlite_file
 async def test_scopes_follow_permissions(tmp_path: Path) -> None:
     async def seller(ctx: RunContext) -> list[str]:
         mem = workspace_of(ctx).memory

@@ -34,6 +34,7 @@ MEMORIES = [
 ]
 
 
+@pytest.mark.sqlite_file
 @pytest.mark.parametrize("mode", ["semantic", "hybrid"])
 async def test_semantic_and_hybrid_recall(tmp_path: Path, mode: str) -> None:
     async def recall(ctx: RunContext) -> list[str]:
