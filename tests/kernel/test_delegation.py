@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from run_events import next_status
 from stores import store_for
 
 from orgos import Agent, RunStatus, Runtime, tool
@@ -75,8 +76,10 @@ async def test_parent_is_parked_while_children_work(tmp_path: Path) -> None:
     async with Runtime(
         store=store_for(tmp_path), agents=AGENTS, models=ScriptedModel(respond)
     ) as r:
+        events = r.kernel.events.subscribe(None)  # before the parent can park
         rec = await r.submit("boss", "x")
         await asyncio.wait_for(started.wait(), 5)
+        await next_status(events, rec.id)  # the child may start before the park commits
         parent = await r.get_run(rec.id)
         assert parent.status is RunStatus.WAITING
         assert parent.owner is None  # it holds no worker, no task

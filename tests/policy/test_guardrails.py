@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from gov_helpers import next_approval, runtime
+from run_events import next_status
 from stores import store_for
 
 from orgos import Agent, validator
@@ -129,10 +130,12 @@ async def test_escalation_parks_and_a_person_corrects_the_answer(tmp_path: Path)
     a = agent(output=[{"deny_patterns": [r"\d{4,} EUR"]}], retries=1, on_failure="escalate",
               approver="qa-lead")  # fmt: skip
     async with runtime(tmp_path, {}, model, [], agents=[a]) as rt:
+        events = rt.kernel.events.subscribe(None)  # before the run can park
         rec = await rt.submit("clerk", "refund")
         ap = await next_approval(rt)
         assert ap.kind == "review" and ap.rule == "guardrails" and ap.assignee == "qa-lead"
         assert ap.reason is not None and "failed its checks" in ap.reason
+        await next_status(events, rec.id)  # the approval is asked before the park commits
         assert (await rt.get_run(rec.id)).status.value == "waiting"
         await rt.control.approve(ap.id, by="olga", arguments={"answer": "We refund 50 EUR."})
         done = await rt.wait(rec.id, timeout=10)
