@@ -142,16 +142,25 @@ async def test_cancel_stops_the_whole_tree(tmp_path: Path) -> None:
 
 @tool(idempotent=True)
 async def note(worker: str) -> str:
-    """Records which worker ran a step."""
+    """Records which worker ran a step. A's steps wait (bounded) until B has
+    run one: A holds its slots meanwhile, so B must take runs from the queue
+    (a loaded machine let A drain it alone)."""
     ran.append(worker)
+    if worker == "B":
+        b_ran.set()
+    else:
+        await asyncio.wait_for(b_ran.wait(), 10)
     return "ok"
 
 
 ran: list[str] = []
+b_ran = asyncio.Event()
 
 
 async def test_two_workers_share_the_queue_and_no_run_executes_twice(tmp_path: Path) -> None:
+    global b_ran
     ran.clear()
+    b_ran = asyncio.Event()  # of this test's loop
     n = 60
 
     def model_for(name: str) -> ScriptedModel:
