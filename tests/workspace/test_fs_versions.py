@@ -82,6 +82,7 @@ async def test_a_replayed_write_makes_no_new_version(tmp_path: Path) -> None:
 
 
 @pytest.mark.sqlite_file
+@pytest.mark.sqlite_file
 async def test_a_big_blob_never_passes_through_the_journal(tmp_path: Path) -> None:
     payload = os.urandom(12 * 2**20)  # 12 MB
     digest = hashlib.sha256(payload).hexdigest()
