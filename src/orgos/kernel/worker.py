@@ -94,6 +94,7 @@ class WorkerLoop:
             except FencedOut:
                 await self.fenced()
             except Exception as exc:  # a busy database: try again next tick
+                _unless_cancelled()
                 log.warning("claiming runs failed: %s", exc)
 
     async def _housekeeping(self) -> None:
@@ -111,6 +112,7 @@ class WorkerLoop:
                 for rid in await k.store.cancel_requests(k.worker_id):
                     k._cancel_local(rid)
             except Exception as exc:
+                _unless_cancelled()
                 log.warning("housekeeping failed: %s", exc)
 
     async def fenced(self) -> None:
@@ -142,3 +144,14 @@ class WorkerLoop:
             for fut in k._waiters.get(change.run_id, ()):
                 if not fut.done():
                     fut.set_result(None)
+
+
+def _unless_cancelled() -> None:
+    """Raise CancelledError when the current task is being cancelled. A
+    database driver may turn the cancellation of a query into an error of
+    its own (psycopg does): a loop that logs errors and goes on would swallow
+    the stop, and the worker's stop would wait on it for ever (seen on
+    PostgreSQL under load: ``async with runtime`` never returned)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
