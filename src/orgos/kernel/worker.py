@@ -102,6 +102,7 @@ class WorkerLoop:
         every = max(k.lease_ttl / 3, 0.05)
         last_renew = time.monotonic()
         while True:
+            _unless_cancelled()  # a driver may have swallowed it in the last round
             await asyncio.sleep(min(every, k.poll_interval))
             try:
                 if time.monotonic() - last_renew >= every:
