@@ -8,6 +8,7 @@ from typing import Any
 import pydantic_core
 
 from orgos.store.base import RunRecord, RunStatus
+from orgos.store.records import Approval
 from orgos.store.waiting import from_stored
 
 _RUN_COLS = (
@@ -50,3 +51,17 @@ def _run_from_row(r: tuple[Any, ...]) -> RunRecord:
         cancel_requested=bool(r[17]),
         tainted=bool(r[18]),
     )
+
+
+#: The approvals table's columns, in the order ``approval_of`` reads them
+#: (both backends select them so).
+APPROVAL_COLS = (
+    "id, workspace, run_id, step, agent, kind, request, rule, reason, status, assignee,"
+    " escalations, due_at, created_at, decided_by, decided_at, note, arguments"
+)
+
+
+def approval_of(r: tuple[Any, ...]) -> Approval:
+    """An approval from a row of ``APPROVAL_COLS``."""
+    return Approval(r[0], r[1], r[2], r[3], r[4], r[5], _loads(r[6]), r[7], r[8], r[9], r[10],
+                    r[11], r[12], r[13], r[14], r[15], r[16], _loads(r[17]))  # fmt: skip

@@ -12,21 +12,13 @@ from typing import TYPE_CHECKING, Any
 from orgos.store import audit as audit_sql
 from orgos.store.records import Approval, AuditEntry, AuditHead, AuditRow, Notice, Verdict
 from orgos.store.repos import KeySource
-from orgos.store.rows import _dumps, _loads
+from orgos.store.rows import APPROVAL_COLS, _dumps, approval_of
 from orgos.store.sqlite_bus import insert_event
 
 if TYPE_CHECKING:
     from orgos.store.sqlite import SQLiteStore
 
-_APPROVAL_COLS = (
-    "id, workspace, run_id, step, agent, kind, request, rule, reason, status, assignee,"
-    " escalations, due_at, created_at, decided_by, decided_at, note, arguments"
-)
-
-
-def _approval(r: tuple[Any, ...]) -> Approval:
-    return Approval(r[0], r[1], r[2], r[3], r[4], r[5], _loads(r[6]), r[7], r[8], r[9], r[10],
-                    r[11], r[12], r[13], r[14], r[15], r[16], _loads(r[17]))  # fmt: skip
+_APPROVAL_COLS = APPROVAL_COLS
 
 
 class SQLiteAudit:
@@ -78,7 +70,7 @@ class SQLiteApprovals:
                 (a.run_id, a.step),
             ).fetchone()
             if row is not None:
-                return _approval(row)
+                return approval_of(row)
             conn.execute(
                 f"INSERT INTO approvals ({_APPROVAL_COLS}) VALUES"
                 " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -102,7 +94,7 @@ class SQLiteApprovals:
             )
             .fetchone()
         )
-        return None if row is None else _approval(row)
+        return None if row is None else approval_of(row)
 
     async def list(
         self, workspace: str, *, status: str | None = "pending", id_prefix: str | None = None
@@ -116,7 +108,7 @@ class SQLiteApprovals:
             sql += " AND substr(id, 1, ?) = ?"
             args.extend((len(id_prefix), id_prefix))
         rows = self._db._read().execute(sql + " ORDER BY created_at, id", args).fetchall()
-        return [_approval(r) for r in rows]
+        return [approval_of(r) for r in rows]
 
     async def decide(
         self, workspace: str, approval_id: str, status: str, by: str, note: str | None,
@@ -188,7 +180,7 @@ class SQLiteApprovals:
             row = conn.execute(
                 f"SELECT {_APPROVAL_COLS} FROM approvals WHERE id=?", (approval_id,)
             ).fetchone()
-            a = _approval(row)
+            a = approval_of(row)
             data = {"approval": approval_id, "assignee": assignee}
             self._audit(conn, time.time(), AuditEntry(
                 workspace, "kernel", "approval.escalated", a.run_id, a.step, data))  # fmt: skip

@@ -9,21 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from orgos.store.postgres.repos import insert_event
 from orgos.store.records import Approval, AuditEntry, Notice
-from orgos.store.rows import _dumps, _loads
+from orgos.store.rows import APPROVAL_COLS, _dumps, approval_of
 
 if TYPE_CHECKING:
     from orgos.store.postgres.store import Cursor, PostgresStore
 
-_COLS = (
-    "id, workspace, run_id, step, agent, kind, request, rule, reason, status, assignee,"
-    " escalations, due_at, created_at, decided_by, decided_at, note, arguments"
-)
+_COLS = APPROVAL_COLS
 _MARKS = ",".join(["%s"] * 18)
-
-
-def _approval(r: tuple[Any, ...]) -> Approval:
-    return Approval(r[0], r[1], r[2], r[3], r[4], r[5], _loads(r[6]), r[7], r[8], r[9], r[10],
-                    r[11], r[12], r[13], r[14], r[15], r[16], _loads(r[17]))  # fmt: skip
 
 
 class PgApprovals:
@@ -49,7 +41,7 @@ class PgApprovals:
                 )
                 row = await cur.fetchone()
                 assert row is not None
-                return _approval(row)
+                return approval_of(row)
             data = {"approval": a.id, "rule": a.rule, "assignee": a.assignee}
             await self._audit(cur, a.created_at, AuditEntry(
                 a.workspace, "kernel", "approval.requested", a.run_id, a.step, data))  # fmt: skip
@@ -60,7 +52,7 @@ class PgApprovals:
             f"SELECT {_COLS} FROM approvals WHERE run_id=%s AND step=%s AND workspace=%s",
             (run_id, step, workspace),
         )
-        return None if row is None else _approval(row)
+        return None if row is None else approval_of(row)
 
     async def list(
         self, workspace: str, *, status: str | None = "pending", id_prefix: str | None = None
@@ -74,7 +66,7 @@ class PgApprovals:
             sql += " AND starts_with(id, %s)"
             args.append(id_prefix)
         rows = await self._db._all(sql + " ORDER BY created_at, id", args)
-        return [_approval(r) for r in rows]
+        return [approval_of(r) for r in rows]
 
     async def decide(
         self, workspace: str, approval_id: str, status: str, by: str, note: str | None,
@@ -141,7 +133,7 @@ class PgApprovals:
             row = await cur.fetchone()
             if row is None:
                 return None
-            a = _approval(row)
+            a = approval_of(row)
             data = {"approval": approval_id, "assignee": assignee}
             await self._audit(cur, time.time(), AuditEntry(
                 workspace, "kernel", "approval.escalated", a.run_id, a.step, data))  # fmt: skip
